@@ -1,0 +1,16 @@
+//! The GitHub integration, in domain terms: a workspace's connection (its token,
+//! stored encrypted), importing a repository's issues as tasks, pushing tasks out
+//! as issues, and creating a project's repository when its spec is approved.
+//!
+//! Everything outside the process sits behind a port: [`GithubApi`] (GitHub's REST
+//! API), [`CredentialStore`] and [`SyncStore`] (the database) and [`SecretCipher`]
+//! (encryption at rest).
+
+pub mod models;
+pub mod ports;
+
+pub use models::*;
+pub use ports::{CredentialStore, GithubApi, SecretCipher, SyncStore};
+
+#[cfg(any(test, feature = "mocks"))]
+pub use ports::{MockCredentialStore, MockGithubApi, MockSecretCipher, MockSyncStore};

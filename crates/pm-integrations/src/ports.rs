@@ -1,0 +1,144 @@
+//! The ports of the integration. Each documents the errors it may return.
+
+use crate::{
+    GithubCredential, GithubIssue, GithubRepo, GithubUser, IssueImport, IssuePage,
+    IssuePageRequest, NewIssue, NewRepoOptions, PageImported, SealedSecret, SyncCounts, SyncKind,
+    SyncRun, SyncStatus,
+};
+use async_trait::async_trait;
+use pm_kernel::{GithubError, Limit, ProjectId, Result, SyncRunId, WorkspaceId};
+use pm_projects::RepoFullName;
+use secrecy::SecretString;
+
+/// GitHub's REST API. Every method fails only with a [`GithubError`]: 401 →
+/// `Unauthorized`, 403 → `Forbidden` (or `RateLimited` when GitHub says so), 404 →
+/// `NotFound`, 5xx/time-outs/connection errors → `Unavailable` after bounded retries.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait GithubApi: Send + Sync {
+    /// The host the adapter talks to (e.g. `github.com`); scopes dedup keys so two
+    /// GitHub installations cannot collide.
+    fn host(&self) -> String;
+
+    /// `GET /user`: verifies a token and tells whose it is.
+    async fn current_user(&self, token: &SecretString) -> Result<GithubUser, GithubError>;
+
+    /// `GET /user/repos`, every page.
+    async fn list_repos(&self, token: &SecretString) -> Result<Vec<GithubRepo>, GithubError>;
+
+    /// `GET /repos/{owner}/{repo}`.
+    async fn get_repo(
+        &self,
+        token: &SecretString,
+        repo: &RepoFullName,
+    ) -> Result<GithubRepo, GithubError>;
+
+    /// One page of issues (`state=all`, `per_page=100`), pull requests left out.
+    async fn list_issues(
+        &self,
+        token: &SecretString,
+        page: &IssuePageRequest,
+    ) -> Result<IssuePage, GithubError>;
+
+    /// `POST /repos/{owner}/{repo}/issues`.
+    async fn create_issue(
+        &self,
+        token: &SecretString,
+        repo: &RepoFullName,
+        issue: &NewIssue,
+    ) -> Result<GithubIssue, GithubError>;
+
+    /// `POST /orgs/{org}/repos` with `private: true`. When the name exists, retries
+    /// once as `{name}-{nanoid(4)}`; a second clash is `RepoNameTaken`.
+    async fn create_org_repo(
+        &self,
+        token: &SecretString,
+        org: &str,
+        name: &str,
+        options: &NewRepoOptions,
+    ) -> Result<GithubRepo, GithubError>;
+}
+
+/// Encrypts secrets at rest. `context` is bound into the ciphertext (AEAD
+/// associated data): opening with a different context fails.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait SecretCipher: Send + Sync {
+    fn seal(&self, secret: &SecretString, context: &[u8]) -> Result<SealedSecret>;
+
+    /// Fails with `Error::Internal` on a wrong or missing key, a tampered
+    /// ciphertext or a different context, never with the plaintext in the message.
+    fn open(&self, sealed: &SealedSecret, context: &[u8]) -> Result<SecretString>;
+
+    /// The id of the key new secrets are sealed with.
+    fn current_key_id(&self) -> String;
+}
+
+/// Storage of workspaces' GitHub credentials (already sealed).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// Stores the workspace's credential, replacing any previous one.
+    async fn put(&self, credential: &GithubCredential) -> Result<()>;
+
+    async fn get(&self, workspace_id: WorkspaceId) -> Result<Option<GithubCredential>>;
+
+    /// False when the workspace had no credential.
+    async fn delete(&self, workspace_id: WorkspaceId) -> Result<bool>;
+
+    /// Every stored credential, for key rotation.
+    async fn all(&self) -> Result<Vec<GithubCredential>>;
+
+    /// Replaces a credential's ciphertext if it is still sealed under `expected_key_id`
+    /// (so a concurrent reconnect is not overwritten). True when replaced.
+    async fn reseal(
+        &self,
+        credential_id: uuid::Uuid,
+        expected_key_id: &str,
+        sealed: &SealedSecret,
+    ) -> Result<bool>;
+}
+
+/// Storage of imports and pushes: sync runs and the atomic per-page import.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SyncStore: Send + Sync {
+    async fn start_run(
+        &self,
+        project_id: ProjectId,
+        kind: SyncKind,
+        repo: &str,
+    ) -> Result<SyncRunId>;
+
+    /// Stores one page in one transaction, with a constant number of statements:
+    /// issues whose dedup key is already linked in the project are skipped (their
+    /// link's reference and URL are refreshed, e.g. after a rename); the others
+    /// become tasks with the project's next numbers, each with its link. Counts are
+    /// added to the run in the same transaction. A unique index on
+    /// (project, provider, dedup key) makes concurrent imports safe.
+    async fn import_page(
+        &self,
+        project_id: ProjectId,
+        run_id: SyncRunId,
+        issues: &[IssueImport],
+        extra: SyncCounts,
+    ) -> Result<PageImported>;
+
+    /// Marks the run finished with its final status and, if failed, its error code.
+    async fn finish_run(
+        &self,
+        run_id: SyncRunId,
+        status: SyncStatus,
+        counts: Option<SyncCounts>,
+        error_code: Option<&str>,
+    ) -> Result<()>;
+
+    async fn get_run(&self, run_id: SyncRunId) -> Result<Option<SyncRun>>;
+
+    /// Newest first, after `before` if given, at most `limit + 1`.
+    async fn list_runs(
+        &self,
+        project_id: ProjectId,
+        before: Option<SyncRunId>,
+        limit: Limit,
+    ) -> Result<Vec<SyncRun>>;
+}

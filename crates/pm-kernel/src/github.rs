@@ -1,0 +1,45 @@
+//! How a call to GitHub can fail, in the terms users see. The GitHub adapter maps
+//! HTTP statuses and bodies to these; the API maps each to one `GITHUB_*` code.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum GithubError {
+    /// GitHub rejected the token (401).
+    #[error("GitHub rejected the token")]
+    Unauthorized,
+    /// The token lacks a permission (403 that is not a rate limit).
+    #[error("the GitHub token lacks a permission: {message}")]
+    Forbidden { message: String },
+    /// The repository (or other resource) is not visible to the token (404).
+    #[error("not found on GitHub: {message}")]
+    NotFound { message: String },
+    /// A primary or secondary rate limit; retry after this many seconds.
+    #[error("GitHub rate limit reached; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// Network failure, time-out or 5xx after bounded retries.
+    #[error("GitHub is unavailable: {reason}")]
+    Unavailable { reason: String },
+    /// The repository name clash persisted after the retry with a suffix.
+    #[error("the repository name is already taken: {name}")]
+    RepoNameTaken { name: String },
+    /// GitHub refused the request's content (422 other than a name clash).
+    #[error("GitHub refused the request: {message}")]
+    Rejected { message: String },
+}
+
+impl GithubError {
+    /// The stable code the API and the logs use for this error.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            GithubError::Unauthorized => "GITHUB_UNAUTHORIZED",
+            GithubError::Forbidden { .. } => "GITHUB_FORBIDDEN",
+            GithubError::NotFound { .. } => "GITHUB_NOT_FOUND",
+            GithubError::RateLimited { .. } => "GITHUB_RATE_LIMITED",
+            GithubError::Unavailable { .. } => "GITHUB_UNAVAILABLE",
+            GithubError::RepoNameTaken { .. } => "GITHUB_REPO_NAME_TAKEN",
+            GithubError::Rejected { .. } => "GITHUB_REJECTED",
+        }
+    }
+}

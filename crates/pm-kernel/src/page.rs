@@ -1,0 +1,131 @@
+//! Keyset pagination: a bounded page size and an opaque cursor that names the last
+//! row a client saw. Cursors are base64url so clients treat them as opaque.
+
+use crate::Error;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+
+/// A page size in `1..=200`, 50 by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(u32);
+
+impl Limit {
+    pub const MAX: u32 = 200;
+    pub const DEFAULT: u32 = 50;
+
+    pub fn new(value: Option<i64>) -> Result<Self, Error> {
+        match value {
+            None => Ok(Self(Self::DEFAULT)),
+            Some(v) if (1..=i64::from(Self::MAX)).contains(&v) => Ok(Self(v as u32)),
+            Some(_) => Err(Error::invalid(
+                "limit",
+                format!("must be between 1 and {}", Self::MAX),
+            )),
+        }
+    }
+
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Self(Self::DEFAULT)
+    }
+}
+
+/// An opaque position: the sort key of the last item of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor(String);
+
+impl Cursor {
+    pub fn from_key(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    /// Decodes a cursor a client sent back.
+    pub fn decode(encoded: &str) -> Result<Self, Error> {
+        let bad = || Error::invalid("cursor", "is not a cursor this API issued");
+        let bytes = URL_SAFE_NO_PAD.decode(encoded).map_err(|_| bad())?;
+        String::from_utf8(bytes).map(Self).map_err(|_| bad())
+    }
+
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0.as_bytes())
+    }
+
+    pub fn key(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One page of results and, when more exist, the cursor for the next one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` rows: the extra row only tells that a next
+    /// page exists and is dropped.
+    pub fn from_rows(mut rows: Vec<T>, limit: Limit, key: impl Fn(&T) -> String) -> Self {
+        let has_more = rows.len() > limit.get() as usize;
+        rows.truncate(limit.get() as usize);
+        let next_cursor = if has_more {
+            rows.last().map(|last| Cursor::from_key(key(last)).encode())
+        } else {
+            None
+        };
+        Self {
+            items: rows,
+            next_cursor,
+        }
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_bounds() {
+        assert_eq!(Limit::new(None).unwrap().get(), 50);
+        assert_eq!(Limit::new(Some(1)).unwrap().get(), 1);
+        assert_eq!(Limit::new(Some(200)).unwrap().get(), 200);
+        assert!(Limit::new(Some(0)).is_err());
+        assert!(Limit::new(Some(100_000)).is_err());
+        assert!(Limit::new(Some(-1)).is_err());
+    }
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let c = Cursor::from_key("42");
+        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        assert!(Cursor::decode("!!not base64!!").is_err());
+    }
+
+    #[test]
+    fn page_has_cursor_only_when_more_rows_exist() {
+        let limit = Limit::new(Some(2)).unwrap();
+        let page = Page::from_rows(vec![1, 2, 3], limit, |n| n.to_string());
+        assert_eq!(page.items, vec![1, 2]);
+        assert_eq!(
+            Cursor::decode(page.next_cursor.as_deref().unwrap())
+                .unwrap()
+                .key(),
+            "2"
+        );
+        let last = Page::from_rows(vec![1, 2], limit, |n| n.to_string());
+        assert_eq!(last.next_cursor, None);
+    }
+}

@@ -1,0 +1,77 @@
+//! The connection pool.
+
+use crate::errors;
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use pm_kernel::Error;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    pub url: String,
+    pub max_connections: usize,
+    /// How long a request waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+impl DbConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A cloneable handle on the pool.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool<AsyncPgConnection>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("Database")
+            .field("size", &status.size)
+            .field("available", &status.available)
+            .finish()
+    }
+}
+
+impl Database {
+    /// Builds the pool. Connections are opened lazily, so this does not fail when
+    /// the server is down; [`Database::ping`] tells.
+    pub fn connect(config: &DbConfig) -> Result<Self, Error> {
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(&config.url);
+        let pool = Pool::builder(manager)
+            .max_size(config.max_connections)
+            .wait_timeout(Some(config.acquire_timeout))
+            .create_timeout(Some(config.acquire_timeout))
+            .runtime(deadpool_runtime())
+            .build()
+            .map_err(errors::pool)?;
+        Ok(Self { pool })
+    }
+
+    pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, Error> {
+        self.pool.get().await.map_err(errors::pool)
+    }
+
+    /// Checks that the database answers (`SELECT 1`), for readiness probes.
+    pub async fn ping(&self) -> Result<(), Error> {
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.conn().await?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(errors::internal)
+    }
+}
+
+fn deadpool_runtime() -> deadpool::Runtime {
+    deadpool::Runtime::Tokio1
+}

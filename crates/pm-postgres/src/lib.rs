@@ -1,0 +1,23 @@
+//! The PostgreSQL adapter: diesel + diesel-async over a deadpool pool. One
+//! repository type per domain port; each keeps its row structs private and turns
+//! database errors into `pm_kernel::Error` (unique violations become `Conflict`).
+
+mod accounts;
+mod db;
+mod errors;
+mod integrations;
+mod migrations;
+mod projects;
+pub mod schema;
+mod specs;
+mod tasks;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use accounts::PgAccountStore;
+pub use db::{Database, DbConfig};
+pub use integrations::{PgCredentialStore, PgSyncStore};
+pub use migrations::run_migrations;
+pub use projects::PgProjectRepository;
+pub use specs::PgSpecRepository;
+pub use tasks::PgTaskStore;

@@ -1,0 +1,13 @@
+//! Projects: the unit everything else hangs from. A project has a globally unique
+//! slug, a name, a description and optionally the GitHub repository it is linked to.
+
+pub mod models;
+pub mod ports;
+pub mod service;
+
+pub use models::{Description, NewProject, Project, ProjectName, ProjectPatch, RepoFullName, Slug};
+pub use ports::ProjectRepository;
+pub use service::ProjectService;
+
+#[cfg(any(test, feature = "mocks"))]
+pub use ports::MockProjectRepository;

@@ -1,0 +1,158 @@
+//! The spec workflow.
+
+use crate::{RepoProvisioner, Spec, SpecContent, SpecRepository, SpecStatus};
+use pm_kernel::{Actor, Error, Result};
+use pm_projects::{Project, ProjectRepository, Slug};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// What happened to the project's repository when its spec was approved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RepositoryOutcome {
+    /// A repository was created and linked to the project.
+    Created { full_name: String },
+    /// The project already had a repository; nothing was called.
+    AlreadySet { full_name: String },
+    /// Creating it failed; the approval stands and an admin can link one by hand.
+    Failed { error_code: String },
+}
+
+/// The result of an approval: the spec (now in review) and the repository outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    pub spec: Spec,
+    pub repository: RepositoryOutcome,
+}
+
+#[derive(Clone)]
+pub struct SpecService {
+    projects: Arc<dyn ProjectRepository>,
+    specs: Arc<dyn SpecRepository>,
+    provisioner: Arc<dyn RepoProvisioner>,
+}
+
+impl SpecService {
+    pub fn new(
+        projects: Arc<dyn ProjectRepository>,
+        specs: Arc<dyn SpecRepository>,
+        provisioner: Arc<dyn RepoProvisioner>,
+    ) -> Self {
+        Self {
+            projects,
+            specs,
+            provisioner,
+        }
+    }
+
+    async fn project(&self, actor: &Actor, slug: &Slug) -> Result<Project> {
+        self.projects
+            .get(actor.workspace_id, slug)
+            .await?
+            .ok_or(Error::NotFound("project"))
+    }
+
+    async fn spec_of(&self, project: &Project) -> Result<Spec> {
+        self.specs
+            .get(project.id)
+            .await?
+            .ok_or(Error::NotFound("spec"))
+    }
+
+    pub async fn get(&self, actor: &Actor, slug: &Slug) -> Result<Spec> {
+        let project = self.project(actor, slug).await?;
+        self.spec_of(&project).await
+    }
+
+    /// Replaces the content. An approved spec (in `review`) is locked: changing it
+    /// would silently change what was approved.
+    pub async fn edit(&self, actor: &Actor, slug: &Slug, content: SpecContent) -> Result<Spec> {
+        let project = self.project(actor, slug).await?;
+        let spec = self.spec_of(&project).await?;
+        if spec.status == SpecStatus::Review {
+            return Err(Error::Conflict(
+                "the spec is approved (in review) and can no longer be edited".into(),
+            ));
+        }
+        self.specs
+            .update_content(project.id, &content)
+            .await?
+            .ok_or(Error::NotFound("spec"))
+    }
+
+    /// `draft` → `interviewing`.
+    pub async fn submit(&self, actor: &Actor, slug: &Slug) -> Result<Spec> {
+        let project = self.project(actor, slug).await?;
+        self.transition(&project, SpecStatus::Draft, SpecStatus::Interviewing)
+            .await
+    }
+
+    /// `interviewing` → `review`, admins only; idempotent when already in `review`.
+    /// Then, if the project has no repository, asks the provisioner for one. A
+    /// provisioning failure is logged and reported, never undoes the approval.
+    pub async fn approve(&self, actor: &Actor, slug: &Slug) -> Result<Approval> {
+        actor.require_admin()?;
+        let project = self.project(actor, slug).await?;
+        let current = self.spec_of(&project).await?;
+        let spec = if current.status == SpecStatus::Review {
+            current
+        } else {
+            self.transition(&project, SpecStatus::Interviewing, SpecStatus::Review)
+                .await?
+        };
+        let repository = self.provision_repository(&project, &spec).await;
+        Ok(Approval { spec, repository })
+    }
+
+    async fn provision_repository(&self, project: &Project, spec: &Spec) -> RepositoryOutcome {
+        if let Some(repo) = &project.github_repo {
+            return RepositoryOutcome::AlreadySet {
+                full_name: repo.to_string(),
+            };
+        }
+        match self.provisioner.provision(project).await {
+            Ok(full_name) => {
+                tracing::info!(
+                    slug = %project.slug,
+                    repository = %full_name,
+                    "created the project's repository on approval"
+                );
+                RepositoryOutcome::Created {
+                    full_name: full_name.to_string(),
+                }
+            }
+            Err(err) => {
+                // The error's Display never holds a token: GitHub errors carry only
+                // GitHub's message and our own text.
+                tracing::warn!(
+                    slug = %project.slug,
+                    status = %spec.status,
+                    github_error = err.code(),
+                    detail = %err,
+                    "spec approved but the repository could not be created"
+                );
+                RepositoryOutcome::Failed {
+                    error_code: err.code().to_string(),
+                }
+            }
+        }
+    }
+
+    async fn transition(
+        &self,
+        project: &Project,
+        from: SpecStatus,
+        to: SpecStatus,
+    ) -> Result<Spec> {
+        if let Some(spec) = self.specs.transition(project.id, from, to).await? {
+            return Ok(spec);
+        }
+        let actual = self.spec_of(project).await?.status;
+        Err(Error::Conflict(format!(
+            "the spec is in `{actual}`; only a spec in `{from}` can move to `{to}`"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,266 @@
+use super::*;
+use crate::{MockRepoProvisioner, MockSpecRepository};
+use mockall::predicate::*;
+use pm_kernel::{GithubError, ProjectId, Role, UserId, WorkspaceId};
+use pm_projects::{Description, MockProjectRepository, ProjectName, RepoFullName};
+
+fn actor(role: Role) -> Actor {
+    Actor {
+        user_id: UserId::new(),
+        workspace_id: WorkspaceId::new(),
+        role,
+    }
+}
+
+fn project(workspace_id: WorkspaceId, repo: Option<&str>) -> Project {
+    let now = pm_kernel::now();
+    Project {
+        id: ProjectId::new(),
+        workspace_id,
+        slug: Slug::parse("billing-abc123").unwrap(),
+        name: ProjectName::new("Billing").unwrap(),
+        description: Description::default(),
+        github_repo: repo.map(|r| RepoFullName::parse(r).unwrap()),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn spec(project_id: ProjectId, status: SpecStatus) -> Spec {
+    Spec {
+        project_id,
+        status,
+        content: SpecContent::default(),
+        updated_at: pm_kernel::now(),
+    }
+}
+
+fn projects_returning(p: Project) -> MockProjectRepository {
+    let mut projects = MockProjectRepository::new();
+    projects
+        .expect_get()
+        .returning(move |_, _| Ok(Some(p.clone())));
+    projects
+}
+
+fn service(
+    projects: MockProjectRepository,
+    specs: MockSpecRepository,
+    provisioner: MockRepoProvisioner,
+) -> SpecService {
+    SpecService::new(Arc::new(projects), Arc::new(specs), Arc::new(provisioner))
+}
+
+fn slug() -> Slug {
+    Slug::parse("billing-abc123").unwrap()
+}
+
+#[tokio::test]
+async fn approve_moves_interviewing_to_review_and_creates_the_repository() {
+    let actor = actor(Role::Admin);
+    let p = project(actor.workspace_id, None);
+    let pid = p.id;
+    let mut specs = MockSpecRepository::new();
+    specs
+        .expect_get()
+        .returning(move |_| Ok(Some(spec(pid, SpecStatus::Interviewing))));
+    specs
+        .expect_transition()
+        .with(
+            eq(pid),
+            eq(SpecStatus::Interviewing),
+            eq(SpecStatus::Review),
+        )
+        .times(1)
+        .returning(move |_, _, _| Ok(Some(spec(pid, SpecStatus::Review))));
+    let mut provisioner = MockRepoProvisioner::new();
+    provisioner
+        .expect_provision()
+        .withf(move |project| project.id == pid)
+        .times(1)
+        .returning(|_| Ok(RepoFullName::parse("auditmos-projects/billing-abc123").unwrap()));
+
+    let approval = service(projects_returning(p), specs, provisioner)
+        .approve(&actor, &slug())
+        .await
+        .unwrap();
+    assert_eq!(approval.spec.status, SpecStatus::Review);
+    assert_eq!(
+        approval.repository,
+        RepositoryOutcome::Created {
+            full_name: "auditmos-projects/billing-abc123".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn approve_makes_no_provisioning_call_when_a_repository_is_set() {
+    let actor = actor(Role::Admin);
+    let p = project(actor.workspace_id, Some("octo/existing"));
+    let pid = p.id;
+    let mut specs = MockSpecRepository::new();
+    specs
+        .expect_get()
+        .returning(move |_| Ok(Some(spec(pid, SpecStatus::Interviewing))));
+    specs
+        .expect_transition()
+        .returning(move |_, _, _| Ok(Some(spec(pid, SpecStatus::Review))));
+    let mut provisioner = MockRepoProvisioner::new();
+    provisioner.expect_provision().never();
+
+    let approval = service(projects_returning(p), specs, provisioner)
+        .approve(&actor, &slug())
+        .await
+        .unwrap();
+    assert_eq!(
+        approval.repository,
+        RepositoryOutcome::AlreadySet {
+            full_name: "octo/existing".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn approve_stands_when_provisioning_fails() {
+    let actor = actor(Role::Admin);
+    let p = project(actor.workspace_id, None);
+    let pid = p.id;
+    let mut specs = MockSpecRepository::new();
+    specs
+        .expect_get()
+        .returning(move |_| Ok(Some(spec(pid, SpecStatus::Interviewing))));
+    specs
+        .expect_transition()
+        .times(1)
+        .returning(move |_, _, _| Ok(Some(spec(pid, SpecStatus::Review))));
+    let mut provisioner = MockRepoProvisioner::new();
+    provisioner
+        .expect_provision()
+        .returning(|_| Err(Error::Github(GithubError::Unauthorized)));
+
+    let approval = service(projects_returning(p), specs, provisioner)
+        .approve(&actor, &slug())
+        .await
+        .unwrap();
+    assert_eq!(approval.spec.status, SpecStatus::Review);
+    assert_eq!(
+        approval.repository,
+        RepositoryOutcome::Failed {
+            error_code: "GITHUB_UNAUTHORIZED".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn approve_is_idempotent_in_review_and_retries_provisioning() {
+    let actor = actor(Role::Admin);
+    let p = project(actor.workspace_id, None);
+    let pid = p.id;
+    let mut specs = MockSpecRepository::new();
+    specs
+        .expect_get()
+        .returning(move |_| Ok(Some(spec(pid, SpecStatus::Review))));
+    specs.expect_transition().never();
+    let mut provisioner = MockRepoProvisioner::new();
+    provisioner
+        .expect_provision()
+        .times(1)
+        .returning(|_| Ok(RepoFullName::parse("org/billing-abc123").unwrap()));
+
+    let approval = service(projects_returning(p), specs, provisioner)
+        .approve(&actor, &slug())
+        .await
+        .unwrap();
+    assert_eq!(approval.spec.status, SpecStatus::Review);
+    assert!(matches!(
+        approval.repository,
+        RepositoryOutcome::Created { .. }
+    ));
+}
+
+#[tokio::test]
+async fn approving_a_draft_is_a_conflict_and_provisions_nothing() {
+    let actor = actor(Role::Admin);
+    let p = project(actor.workspace_id, None);
+    let pid = p.id;
+    let mut specs = MockSpecRepository::new();
+    specs
+        .expect_get()
+        .returning(move |_| Ok(Some(spec(pid, SpecStatus::Draft))));
+    specs.expect_transition().returning(|_, _, _| Ok(None));
+    let mut provisioner = MockRepoProvisioner::new();
+    provisioner.expect_provision().never();
+
+    let err = service(projects_returning(p), specs, provisioner)
+        .approve(&actor, &slug())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(msg) if msg.contains("draft")));
+}
+
+#[tokio::test]
+async fn members_cannot_approve() {
+    let mut projects = MockProjectRepository::new();
+    projects.expect_get().never();
+    let err = service(
+        projects,
+        MockSpecRepository::new(),
+        MockRepoProvisioner::new(),
+    )
+    .approve(&actor(Role::Member), &slug())
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Forbidden));
+}
+
+#[tokio::test]
+async fn submit_only_from_draft() {
+    let actor = actor(Role::Member);
+    let p = project(actor.workspace_id, None);
+    let pid = p.id;
+    let mut specs = MockSpecRepository::new();
+    specs
+        .expect_transition()
+        .with(eq(pid), eq(SpecStatus::Draft), eq(SpecStatus::Interviewing))
+        .returning(|_, _, _| Ok(None));
+    specs
+        .expect_get()
+        .returning(move |_| Ok(Some(spec(pid, SpecStatus::Review))));
+    let err = service(projects_returning(p), specs, MockRepoProvisioner::new())
+        .submit(&actor, &slug())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(msg) if msg.contains("review")));
+}
+
+#[tokio::test]
+async fn approved_spec_cannot_be_edited() {
+    let actor = actor(Role::Member);
+    let p = project(actor.workspace_id, None);
+    let pid = p.id;
+    let mut specs = MockSpecRepository::new();
+    specs
+        .expect_get()
+        .returning(move |_| Ok(Some(spec(pid, SpecStatus::Review))));
+    specs.expect_update_content().never();
+    let err = service(projects_returning(p), specs, MockRepoProvisioner::new())
+        .edit(&actor, &slug(), SpecContent::new("# new").unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)));
+}
+
+#[tokio::test]
+async fn unknown_project_is_not_found() {
+    let mut projects = MockProjectRepository::new();
+    projects.expect_get().returning(|_, _| Ok(None));
+    let err = service(
+        projects,
+        MockSpecRepository::new(),
+        MockRepoProvisioner::new(),
+    )
+    .get(&actor(Role::Member), &slug())
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::NotFound("project")));
+}

@@ -1,0 +1,263 @@
+use pm_kernel::validation::text;
+use pm_kernel::{Error, ProjectId, TaskId, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: TaskId,
+    pub project_id: ProjectId,
+    /// 1, 2, 3… per project, never reused.
+    pub number: i64,
+    pub title: TaskTitle,
+    pub description: TaskDescription,
+    pub status: TaskStatus,
+    pub priority: Priority,
+    pub labels: Labels,
+    pub source: TaskSource,
+    pub external_links: Vec<ExternalLink>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Where a task lives outside pmhub, e.g. the GitHub issue it was imported from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalLink {
+    pub provider: String,
+    /// Human-readable reference, e.g. `octo/hello#12`.
+    pub reference: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTask {
+    pub title: TaskTitle,
+    pub description: TaskDescription,
+    pub status: TaskStatus,
+    pub priority: Priority,
+    pub labels: Labels,
+    pub source: TaskSource,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskPatch {
+    pub title: Option<TaskTitle>,
+    pub description: Option<TaskDescription>,
+    pub status: Option<TaskStatus>,
+    pub priority: Option<Priority>,
+    pub labels: Option<Labels>,
+}
+
+impl TaskPatch {
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.description.is_none()
+            && self.status.is_none()
+            && self.priority.is_none()
+            && self.labels.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    pub status: Option<TaskStatus>,
+    pub source: Option<TaskSource>,
+}
+
+/// Declares a closed set of snake_case values with `as_str`, `Display`, `FromStr`
+/// (failing with a validation error on `field`) and serde.
+macro_rules! string_enum {
+    ($(#[$doc:meta])* $name:ident, $field:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self, Error> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(Error::invalid(
+                        $field,
+                        format!("must be one of: {}", [$($text),+].join(", ")),
+                    )),
+                }
+            }
+        }
+    };
+}
+
+string_enum!(TaskStatus, "status", {
+    Todo => "todo",
+    InProgress => "in_progress",
+    Done => "done",
+    Canceled => "canceled",
+});
+
+string_enum!(Priority, "priority", {
+    None => "none",
+    Low => "low",
+    Medium => "medium",
+    High => "high",
+    Urgent => "urgent",
+});
+
+string_enum!(
+    /// Where a task came from.
+    TaskSource, "source", {
+    Manual => "manual",
+    Github => "github",
+});
+
+/// 1 to 500 characters after trimming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskTitle(String);
+
+impl TaskTitle {
+    pub const MAX_CHARS: usize = 500;
+
+    pub fn new(value: &str) -> Result<Self, Error> {
+        text("title", value, 1, Self::MAX_CHARS).map(Self)
+    }
+
+    /// A title from an external system: trimmed and cut to the maximum rather than
+    /// rejected, since the import must not fail on a long GitHub title.
+    pub fn lenient(value: &str) -> Self {
+        let trimmed: String = value.trim().chars().take(Self::MAX_CHARS).collect();
+        if trimmed.is_empty() {
+            Self("(untitled)".into())
+        } else {
+            Self(trimmed)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Markdown, at most 65,536 characters (GitHub's own limit for an issue body).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskDescription(String);
+
+impl TaskDescription {
+    pub const MAX_CHARS: usize = 65_536;
+
+    pub fn new(value: &str) -> Result<Self, Error> {
+        text("description", value, 0, Self::MAX_CHARS)?;
+        Ok(Self(value.to_string()))
+    }
+
+    pub fn lenient(value: &str) -> Self {
+        Self(value.chars().take(Self::MAX_CHARS).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Up to 50 distinct labels of 1 to 100 characters each, in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Labels(Vec<String>);
+
+impl Labels {
+    pub const MAX_COUNT: usize = 50;
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn new(values: &[String]) -> Result<Self, Error> {
+        if values.len() > Self::MAX_COUNT {
+            return Err(Error::invalid(
+                "labels",
+                format!("at most {} labels", Self::MAX_COUNT),
+            ));
+        }
+        let mut out: Vec<String> = Vec::with_capacity(values.len());
+        for value in values {
+            let label = text("labels", value, 1, Self::MAX_CHARS)?;
+            if !out.contains(&label) {
+                out.push(label);
+            }
+        }
+        Ok(Self(out))
+    }
+
+    /// Labels from an external system: invalid ones are cut or dropped, not fatal.
+    pub fn lenient<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut out: Vec<String> = Vec::new();
+        for value in values {
+            let label: String = value.trim().chars().take(Self::MAX_CHARS).collect();
+            if !label.is_empty() && !out.contains(&label) && out.len() < Self::MAX_COUNT {
+                out.push(label);
+            }
+        }
+        Self(out)
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    pub fn into_vec(self) -> Vec<String> {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_parse_their_wire_names() {
+        assert_eq!(
+            "in_progress".parse::<TaskStatus>().unwrap(),
+            TaskStatus::InProgress
+        );
+        assert_eq!("urgent".parse::<Priority>().unwrap(), Priority::Urgent);
+        assert_eq!("github".parse::<TaskSource>().unwrap(), TaskSource::Github);
+        let err = "started".parse::<TaskStatus>().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("todo, in_progress, done, canceled")
+        );
+    }
+
+    #[test]
+    fn titles_are_bounded_but_imports_are_lenient() {
+        assert!(TaskTitle::new("").is_err());
+        assert!(TaskTitle::new(&"x".repeat(10_000)).is_err());
+        assert_eq!(TaskTitle::lenient(&"x".repeat(10_000)).as_str().len(), 500);
+        assert_eq!(TaskTitle::lenient("  ").as_str(), "(untitled)");
+    }
+
+    #[test]
+    fn labels_deduplicate_and_bound() {
+        let labels = Labels::new(&["bug".into(), " bug ".into(), "ui".into()]).unwrap();
+        assert_eq!(labels.as_slice(), ["bug", "ui"]);
+        assert!(Labels::new(&[String::new()]).is_err());
+        let many: Vec<String> = (0..51).map(|i| format!("l{i}")).collect();
+        assert!(Labels::new(&many).is_err());
+        assert_eq!(
+            Labels::lenient(many.iter().map(String::as_str))
+                .as_slice()
+                .len(),
+            50
+        );
+    }
+}

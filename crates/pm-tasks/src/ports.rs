@@ -1,0 +1,33 @@
+use crate::{NewTask, Task, TaskFilter, TaskPatch};
+use async_trait::async_trait;
+use pm_kernel::{Limit, ProjectId, Result};
+
+/// Task storage. Callers have already checked that the project belongs to the
+/// caller's workspace, so methods take a `ProjectId`.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    /// Stores the task under the project's next number. Numbers are 1, 2, 3… with
+    /// no gaps or repeats, also under concurrent creates.
+    async fn create(&self, project_id: ProjectId, task: &NewTask) -> Result<Task>;
+
+    async fn get(&self, project_id: ProjectId, number: i64) -> Result<Option<Task>>;
+
+    /// Tasks by ascending number after `after_number`, at most `limit + 1` rows.
+    async fn list(
+        &self,
+        project_id: ProjectId,
+        filter: TaskFilter,
+        after_number: Option<i64>,
+        limit: Limit,
+    ) -> Result<Vec<Task>>;
+
+    async fn update(
+        &self,
+        project_id: ProjectId,
+        number: i64,
+        patch: &TaskPatch,
+    ) -> Result<Option<Task>>;
+
+    async fn delete(&self, project_id: ProjectId, number: i64) -> Result<bool>;
+}
