@@ -1,1 +1,16 @@
-//! placeholder
+//! pmhub's HTTP API (actix-web) and the wiring of adapters to domain services.
+//! Handlers are thin: parse → call a service → map the result. No SQL, no GitHub
+//! calls here.
+
+pub mod config;
+pub mod dto;
+pub mod extract;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

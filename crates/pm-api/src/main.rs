@@ -1,1 +1,104 @@
-fn main() {}
+//! The `pmhub` binary: serve the API, run migrations, bootstrap the first
+//! workspace.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use pm_api::{Application, Settings, telemetry};
+use secrecy::ExposeSecret;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "pmhub",
+    version,
+    about = "Projects, specs and tasks in step with GitHub"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations, then serve the API.
+    Serve {
+        /// Do not apply migrations first.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Create a workspace and its first admin; prints the admin's API token alone
+    /// on stdout (messages go to stderr).
+    Bootstrap {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pmhub: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log);
+    // reqwest is built without a default TLS provider; pick ring's once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match run(cli.command, settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pmhub: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { no_migrate } => {
+            if !no_migrate {
+                migrate(&settings).await?;
+            }
+            let app = Application::build(&settings).await?;
+            tracing::info!(bind = %settings.server.bind, port = app.port(), "pmhub is serving");
+            app.run_until_stopped().await?;
+            tracing::info!("pmhub stopped");
+            Ok(())
+        }
+        Command::Migrate => migrate(&settings).await,
+        Command::Bootstrap { workspace, email } => {
+            let db = pm_api::startup::connect(&settings)?;
+            let state = pm_api::startup::build_state(&settings, db)?;
+            let created = state
+                .accounts
+                .bootstrap(&workspace, &email)
+                .await
+                .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
+            eprintln!(
+                "created workspace {:?} with admin {}; the token below is shown only once",
+                created.workspace.name.as_str(),
+                created.admin.email
+            );
+            println!("{}", created.token.expose_secret());
+            Ok(())
+        }
+    }
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let url = settings
+        .database
+        .url
+        .as_deref()
+        .context("no database URL: set DATABASE_URL")?;
+    let applied = pm_postgres::run_migrations(url).await?;
+    tracing::info!(applied, "migrations applied");
+    Ok(())
+}

@@ -1,1 +1,24 @@
-//! Work in progress.
+//! GitHub REST adapter: [`GithubClient`] implements `pm_integrations::GithubApi`
+//! with reqwest (rustls + ring).
+//!
+//! - `client.rs`: the endpoints pmhub uses (user, repositories, issues, org repos).
+//! - `transport.rs`: headers, retries with back-off, time-outs, body size cap.
+//! - `errors.rs`: status + headers + body → `pm_kernel::GithubError`.
+//! - `pagination.rs`: the `Link` header's `rel="next"`.
+//! - `etag_cache.rs`: conditional requests for list pages.
+//! - `wire.rs`: GitHub's JSON, read leniently.
+//!
+//! Tokens are passed per call as `SecretString`, exposed only to build the
+//! `Authorization` header (marked sensitive), and never logged or put in an error.
+
+mod client;
+mod config;
+mod errors;
+mod etag_cache;
+mod pagination;
+mod transport;
+mod wire;
+
+pub use client::GithubClient;
+pub use config::GithubConfig;
+pub use transport::BuildError;

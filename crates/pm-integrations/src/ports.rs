@@ -129,7 +129,7 @@ pub trait SyncStore: Send + Sync {
         run_id: SyncRunId,
         status: SyncStatus,
         counts: Option<SyncCounts>,
-        error_code: Option<&str>,
+        error_code: Option<String>,
     ) -> Result<()>;
 
     async fn get_run(&self, run_id: SyncRunId) -> Result<Option<SyncRun>>;

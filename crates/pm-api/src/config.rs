@@ -1,0 +1,202 @@
+//! Layered configuration: `config/default.toml` < `config/{PMHUB_ENV}.toml` <
+//! `PMHUB__SECTION__KEY` < the well-known variables (`DATABASE_URL`, `GITHUB_TOKEN`,
+//! `GITHUB_ORG`, `PMHUB_ENCRYPTION_KEY`, `PMHUB_ENCRYPTION_OLD_KEYS`,
+//! `PMHUB_LOG_FORMAT`). Secrets are `SecretString`s: their `Debug` is redacted.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// `development` (default), `test` or `production`, from `PMHUB_ENV`.
+    #[serde(default = "default_env")]
+    pub env: String,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub github: GithubSettings,
+    pub crypto: CryptoSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerSettings {
+    pub bind: String,
+    pub shutdown_timeout_secs: u64,
+    /// Worker threads; defaults to the number of cores.
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: Option<String>,
+    pub max_connections: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GithubSettings {
+    pub api_url: String,
+    pub org: String,
+    pub token: Option<SecretString>,
+    pub webhook_secret: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CryptoSettings {
+    pub key: Option<SecretString>,
+    pub old_keys: Option<SecretString>,
+    pub dev_key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogSettings {
+    pub format: String,
+    pub filter: String,
+}
+
+fn default_env() -> String {
+    "development".into()
+}
+
+/// Built-in defaults, so the binary runs even without the `config/` folder.
+#[derive(Serialize)]
+struct Defaults {
+    server: ServerSettings,
+    database: DatabaseSettings,
+    github: GithubDefaults,
+    crypto: CryptoDefaults,
+    log: LogSettings,
+}
+
+#[derive(Serialize)]
+struct GithubDefaults {
+    api_url: &'static str,
+    org: &'static str,
+}
+
+#[derive(Serialize)]
+struct CryptoDefaults {
+    dev_key_file: &'static str,
+}
+
+fn defaults() -> Defaults {
+    Defaults {
+        server: ServerSettings {
+            bind: "127.0.0.1:8080".into(),
+            shutdown_timeout_secs: 30,
+            workers: None,
+        },
+        database: DatabaseSettings {
+            url: None,
+            max_connections: 16,
+        },
+        github: GithubDefaults {
+            api_url: "https://api.github.com",
+            org: "auditmos-projects",
+        },
+        crypto: CryptoDefaults {
+            dev_key_file: ".pmhub/dev-encryption-key",
+        },
+        log: LogSettings {
+            format: "text".into(),
+            filter: "info".into(),
+        },
+    }
+}
+
+/// Maps the brief's well-known variable names onto their keys.
+const WELL_KNOWN: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database.url"),
+    ("GITHUB_TOKEN", "github.token"),
+    ("GITHUB_ORG", "github.org"),
+    ("PMHUB_ENCRYPTION_KEY", "crypto.key"),
+    ("PMHUB_ENCRYPTION_OLD_KEYS", "crypto.old_keys"),
+    ("PMHUB_LOG_FORMAT", "log.format"),
+    ("PMHUB_ENV", "env"),
+];
+
+impl Settings {
+    /// Loads settings from `config_dir` (default `config`, or `PMHUB_CONFIG_DIR`)
+    /// and the environment.
+    pub fn load() -> Result<Self, Box<figment::Error>> {
+        let dir = std::env::var("PMHUB_CONFIG_DIR").unwrap_or_else(|_| "config".into());
+        Self::figment(Path::new(&dir)).extract().map_err(Box::new)
+    }
+
+    pub fn figment(config_dir: &Path) -> Figment {
+        let env = std::env::var("PMHUB_ENV").unwrap_or_else(|_| default_env());
+        Figment::from(Serialized::defaults(defaults()))
+            .merge(Toml::file(config_dir.join("default.toml")))
+            .merge(Toml::file(config_dir.join(format!("{env}.toml"))))
+            .merge(Env::prefixed("PMHUB__").split("__"))
+            .merge(
+                Env::raw()
+                    .only(&WELL_KNOWN.iter().map(|(k, _)| *k).collect::<Vec<_>>())
+                    .map(|key| {
+                        WELL_KNOWN
+                            .iter()
+                            .find(|(name, _)| key.as_str().eq_ignore_ascii_case(name))
+                            .map(|(_, path)| (*path).into())
+                            .unwrap_or_else(|| key.into())
+                    })
+                    .split("."),
+            )
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == "production"
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail fixes the closure's error type
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn layers_apply_in_order_and_well_known_names_map() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            jail.create_file(
+                "config/default.toml",
+                "[server]\nbind = \"127.0.0.1:1\"\n[github]\norg = \"from-file\"\n",
+            )?;
+            jail.create_file("config/test.toml", "[server]\nbind = \"127.0.0.1:2\"\n")?;
+            jail.set_env("PMHUB_ENV", "test");
+            jail.set_env("PMHUB__SERVER__SHUTDOWN_TIMEOUT_SECS", "5");
+            jail.set_env("DATABASE_URL", "postgres://x@127.0.0.1/db");
+            jail.set_env("GITHUB_ORG", "from-env");
+            jail.set_env("GITHUB_TOKEN", "ghp_secretvalue");
+            let s: Settings = Settings::figment(Path::new("config")).extract()?;
+            assert_eq!(s.env, "test");
+            assert_eq!(s.server.bind, "127.0.0.1:2");
+            assert_eq!(s.server.shutdown_timeout_secs, 5);
+            assert_eq!(s.database.url.as_deref(), Some("postgres://x@127.0.0.1/db"));
+            assert_eq!(s.github.org, "from-env");
+            assert_eq!(s.github.api_url, "https://api.github.com");
+            assert_eq!(
+                s.github.token.as_ref().unwrap().expose_secret(),
+                "ghp_secretvalue"
+            );
+            assert!(
+                !format!("{s:?}").contains("ghp_secretvalue"),
+                "Debug hides secrets"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn defaults_hold_without_files() {
+        figment::Jail::expect_with(|_| {
+            let s: Settings = Settings::figment(Path::new("nowhere")).extract()?;
+            assert_eq!(s.server.bind, "127.0.0.1:8080");
+            assert_eq!(s.github.org, "auditmos-projects");
+            assert!(!s.is_production());
+            Ok(())
+        });
+    }
+}

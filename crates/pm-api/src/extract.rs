@@ -1,0 +1,151 @@
+//! Request extraction: bodies, queries and the caller, each failing as a clear
+//! problem rather than actix's plain-text defaults.
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use pm_accounts::{User, Workspace};
+use pm_kernel::{Actor, Error};
+use pm_projects::Slug;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_BODY_BYTES)
+        .error_handler(|err, _req| json_error(err).into())
+}
+
+fn json_error(err: JsonPayloadError) -> ApiError {
+    match err {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::PayloadTooLarge
+        }
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            // Wrong types, unknown fields, missing fields, bad enum values.
+            let message = e.to_string();
+            ApiError::Domain(Error::invalid(field_of(&message), message))
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::MalformedJson(e.to_string()),
+        other => ApiError::MalformedJson(other.to_string()),
+    }
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        let message = match &err {
+            QueryPayloadError::Deserialize(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        ApiError::Domain(Error::invalid(field_of(&message), message)).into()
+    })
+}
+
+/// serde names the offending field in backticks for unknown/missing fields; for
+/// type errors the field is not named, so the message stands alone.
+fn field_of(message: &str) -> String {
+    let named = ["unknown field `", "missing field `", "duplicate field `"];
+    for prefix in named {
+        if let Some(field) = message
+            .split(prefix)
+            .nth(1)
+            .and_then(|rest| rest.split('`').next())
+        {
+            return field.to_string();
+        }
+    }
+    String::new()
+}
+
+/// A path's project slug, validated.
+pub fn slug(raw: &str) -> Result<Slug, ApiError> {
+    Slug::parse(raw).map_err(ApiError::from)
+}
+
+/// A path's task number: a positive integer.
+pub fn task_number(raw: &str) -> Result<i64, ApiError> {
+    match raw.parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(Error::invalid("number", "must be a positive integer").into()),
+    }
+}
+
+/// The authenticated caller, from `Authorization: Bearer <token>`.
+pub struct Caller {
+    pub actor: Actor,
+    pub user: User,
+    pub workspace: Workspace,
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| Error::internal("application state missing"))?;
+            let token = token.ok_or(Error::Unauthenticated)?;
+            let (actor, user, workspace) = state.accounts.authenticate(&token).await?;
+            Ok(Caller {
+                actor,
+                user,
+                workspace,
+            })
+        })
+    }
+}
+
+/// The token of a well-formed `Authorization: Bearer …` header, if any.
+fn bearer_token(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn bearer_token_requires_the_scheme() {
+        let req = TestRequest::default()
+            .insert_header((header::AUTHORIZATION, "Bearer abc"))
+            .to_http_request();
+        assert_eq!(bearer_token(&req).as_deref(), Some("abc"));
+        let req = TestRequest::default()
+            .insert_header((header::AUTHORIZATION, "Basic abc"))
+            .to_http_request();
+        assert_eq!(bearer_token(&req), None);
+        let req = TestRequest::default()
+            .insert_header((header::AUTHORIZATION, "Bearer "))
+            .to_http_request();
+        assert_eq!(bearer_token(&req), None);
+    }
+
+    #[test]
+    fn serde_messages_name_their_field() {
+        assert_eq!(field_of("unknown field `foo`, expected `name`"), "foo");
+        assert_eq!(field_of("missing field `title` at line 1"), "title");
+        assert_eq!(field_of("invalid type: integer"), "");
+    }
+
+    #[test]
+    fn task_numbers_are_positive_integers() {
+        assert_eq!(task_number("12").unwrap(), 12);
+        for bad in ["0", "-1", "abc", "1.5", ""] {
+            assert!(task_number(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, and the
+//! offline Swagger UI (assets vendored into the binary: no CDN needed).
+
+use crate::{dto, problem, routes};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "pmhub API",
+        version = "1",
+        description = "Projects, specs and tasks kept in step with GitHub. Errors are \
+            `application/problem+json` with a stable `code`. Authenticate with \
+            `Authorization: Bearer <token>`."
+    ),
+    paths(
+        routes::health::healthz,
+        routes::health::readyz,
+        routes::accounts::me,
+        routes::accounts::create_user,
+        routes::projects::create,
+        routes::projects::list,
+        routes::projects::get,
+        routes::projects::update,
+        routes::projects::delete,
+        routes::specs::get,
+        routes::specs::put,
+        routes::specs::submit,
+        routes::specs::approve,
+        routes::tasks::create,
+        routes::tasks::list,
+        routes::tasks::get,
+        routes::tasks::update,
+        routes::tasks::delete,
+    ),
+    components(schemas(
+        problem::Problem,
+        problem::ProblemField,
+        dto::MeDto,
+        dto::WorkspaceDto,
+        dto::RoleDto,
+        dto::CreateUserRequest,
+        dto::CreatedUserDto,
+        dto::ProjectDto,
+        dto::ProjectList,
+        dto::CreateProjectRequest,
+        dto::PatchProjectRequest,
+        dto::SpecDto,
+        dto::SpecStatusDto,
+        dto::PutSpecRequest,
+        dto::ApproveResponse,
+        dto::RepositoryDto,
+        dto::RepositoryOutcomeKind,
+        dto::TaskDto,
+        dto::TaskList,
+        dto::TaskStatusDto,
+        dto::PriorityDto,
+        dto::TaskSourceDto,
+        dto::ExternalLinkDto,
+        dto::CreateTaskRequest,
+        dto::PatchTaskRequest,
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "accounts", description = "The caller and the workspace's users"),
+        (name = "projects", description = "Projects"),
+        (name = "specs", description = "A project's spec: draft → interviewing → review"),
+        (name = "tasks", description = "A project's numbered tasks"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

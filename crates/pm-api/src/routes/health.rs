@@ -1,0 +1,33 @@
+//! Liveness and readiness.
+
+use crate::problem::ApiResult;
+use crate::state::AppState;
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::resource("/healthz", "GET").route(web::get().to(healthz)))
+        .service(super::resource("/readyz", "GET").route(web::get().to(readyz)));
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, body = Health)))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// The process can serve: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, body = Health),
+              (status = 500, body = crate::problem::Problem, content_type = "application/problem+json")))]
+pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    state.db.ping().await?;
+    Ok(HttpResponse::Ok().json(Health { status: "ready" }))
+}

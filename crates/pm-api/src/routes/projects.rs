@@ -1,0 +1,112 @@
+//! Projects.
+
+use crate::dto::{CreateProjectRequest, PageQuery, PatchProjectRequest, ProjectDto, ProjectList};
+use crate::extract::{Caller, slug};
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+use actix_web::{HttpResponse, web};
+use pm_kernel::{Cursor, Limit};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/projects", "GET, POST")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(
+        super::resource("/projects/{slug}", "GET, PATCH, DELETE")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    );
+}
+
+/// Creates a project (and its spec, in `draft`).
+#[utoipa::path(post, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])),
+    request_body = CreateProjectRequest,
+    responses((status = 201, body = ProjectDto),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 413, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CreateProjectRequest>,
+) -> ApiResult<HttpResponse> {
+    let new = body.into_inner().into_domain()?;
+    let project = state.projects.create(&caller.actor, new).await?;
+    Ok(HttpResponse::Created().json(ProjectDto::from(project)))
+}
+
+/// The workspace's projects, oldest first.
+#[utoipa::path(get, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])),
+    params(PageQuery),
+    responses((status = 200, body = ProjectList),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
+    let limit = Limit::new(query.limit)?;
+    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let page = state
+        .projects
+        .list(&caller.actor, cursor.as_ref(), limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(ProjectList::from(page)))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{slug}", tag = "projects", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug")),
+    responses((status = 200, body = ProjectDto),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let project = state.projects.get(&caller.actor, &slug(&path)?).await?;
+    Ok(HttpResponse::Ok().json(ProjectDto::from(project)))
+}
+
+/// Changes the name and/or description.
+#[utoipa::path(patch, path = "/api/v1/projects/{slug}", tag = "projects", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug")),
+    request_body = PatchProjectRequest,
+    responses((status = 200, body = ProjectDto),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<PatchProjectRequest>,
+) -> ApiResult<HttpResponse> {
+    let slug = slug(&path)?;
+    let patch = body.into_inner().into_domain()?;
+    let project = state.projects.update(&caller.actor, &slug, patch).await?;
+    Ok(HttpResponse::Ok().json(ProjectDto::from(project)))
+}
+
+/// Deletes the project with its spec, tasks and links (admins only).
+#[utoipa::path(delete, path = "/api/v1/projects/{slug}", tag = "projects", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug")),
+    responses((status = 204),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    state.projects.delete(&caller.actor, &slug(&path)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

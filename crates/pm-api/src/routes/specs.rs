@@ -1,0 +1,90 @@
+//! A project's spec and its workflow.
+
+use crate::dto::{ApproveResponse, PutSpecRequest, SpecDto};
+use crate::extract::{Caller, slug};
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+use actix_web::{HttpResponse, web};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/projects/{slug}/spec", "GET, PUT")
+            .route(web::get().to(get))
+            .route(web::put().to(put)),
+    )
+    .service(super::resource("/projects/{slug}/spec/submit", "POST").route(web::post().to(submit)))
+    .service(super::resource("/projects/{slug}/approve", "POST").route(web::post().to(approve)));
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{slug}/spec", tag = "specs", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug")),
+    responses((status = 200, body = SpecDto),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let spec = state.specs.get(&caller.actor, &slug(&path)?).await?;
+    Ok(HttpResponse::Ok().json(SpecDto::from(spec)))
+}
+
+/// Replaces the content (not once the spec is approved).
+#[utoipa::path(put, path = "/api/v1/projects/{slug}/spec", tag = "specs", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug")),
+    request_body = PutSpecRequest,
+    responses((status = 200, body = SpecDto),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 413, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn put(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<PutSpecRequest>,
+) -> ApiResult<HttpResponse> {
+    let slug = slug(&path)?;
+    let content = body.into_inner().into_domain()?;
+    let spec = state.specs.edit(&caller.actor, &slug, content).await?;
+    Ok(HttpResponse::Ok().json(SpecDto::from(spec)))
+}
+
+/// `draft` → `interviewing`.
+#[utoipa::path(post, path = "/api/v1/projects/{slug}/spec/submit", tag = "specs", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug")),
+    responses((status = 200, body = SpecDto),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn submit(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let spec = state.specs.submit(&caller.actor, &slug(&path)?).await?;
+    Ok(HttpResponse::Ok().json(SpecDto::from(spec)))
+}
+
+/// `interviewing` → `review` (admins only; 200 again when already in review).
+/// When the project has no repository, a private one is created under the
+/// configured org; a failure there is reported in `repository` and never undoes
+/// the approval.
+#[utoipa::path(post, path = "/api/v1/projects/{slug}/approve", tag = "specs", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug")),
+    responses((status = 200, body = ApproveResponse),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn approve(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let approval = state.specs.approve(&caller.actor, &slug(&path)?).await?;
+    Ok(HttpResponse::Ok().json(ApproveResponse::from(approval)))
+}

@@ -1,0 +1,136 @@
+//! A project's tasks, addressed by number.
+
+use crate::dto::{CreateTaskRequest, PatchTaskRequest, TaskDto, TaskList, TaskListQuery};
+use crate::extract::{Caller, slug, task_number};
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+use actix_web::{HttpResponse, web};
+use pm_kernel::{Cursor, Limit};
+use pm_tasks::TaskFilter;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/projects/{slug}/tasks", "GET, POST")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(
+        super::resource("/projects/{slug}/tasks/{number}", "GET, PATCH, DELETE")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete)),
+    );
+}
+
+#[utoipa::path(post, path = "/api/v1/projects/{slug}/tasks", tag = "tasks", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug")),
+    request_body = CreateTaskRequest,
+    responses((status = 201, body = TaskDto),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 413, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<CreateTaskRequest>,
+) -> ApiResult<HttpResponse> {
+    let slug = slug(&path)?;
+    let new = body.into_inner().into_domain()?;
+    let task = state.tasks.create(&caller.actor, &slug, new).await?;
+    Ok(HttpResponse::Created().json(TaskDto::from(task)))
+}
+
+/// Tasks by number, optionally filtered by `status` and `source`.
+#[utoipa::path(get, path = "/api/v1/projects/{slug}/tasks", tag = "tasks", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug"), TaskListQuery),
+    responses((status = 200, body = TaskList),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<TaskListQuery>,
+) -> ApiResult<HttpResponse> {
+    let slug = slug(&path)?;
+    let limit = Limit::new(query.limit)?;
+    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let filter = TaskFilter {
+        status: query.status.map(Into::into),
+        source: query.source.map(Into::into),
+    };
+    let page = state
+        .tasks
+        .list(&caller.actor, &slug, filter, cursor.as_ref(), limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(TaskList::from(page)))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{slug}/tasks/{number}", tag = "tasks", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug"),
+           ("number" = i64, Path, description = "The task's number")),
+    responses((status = 200, body = TaskDto),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (slug_raw, number_raw) = path.into_inner();
+    let task = state
+        .tasks
+        .get(&caller.actor, &slug(&slug_raw)?, task_number(&number_raw)?)
+        .await?;
+    Ok(HttpResponse::Ok().json(TaskDto::from(task)))
+}
+
+#[utoipa::path(patch, path = "/api/v1/projects/{slug}/tasks/{number}", tag = "tasks", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug"),
+           ("number" = i64, Path, description = "The task's number")),
+    request_body = PatchTaskRequest,
+    responses((status = 200, body = TaskDto),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    body: web::Json<PatchTaskRequest>,
+) -> ApiResult<HttpResponse> {
+    let (slug_raw, number_raw) = path.into_inner();
+    let (slug, number) = (slug(&slug_raw)?, task_number(&number_raw)?);
+    let patch = body.into_inner().into_domain()?;
+    let task = state
+        .tasks
+        .update(&caller.actor, &slug, number, patch)
+        .await?;
+    Ok(HttpResponse::Ok().json(TaskDto::from(task)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/projects/{slug}/tasks/{number}", tag = "tasks", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug"),
+           ("number" = i64, Path, description = "The task's number")),
+    responses((status = 204),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (slug_raw, number_raw) = path.into_inner();
+    state
+        .tasks
+        .delete(&caller.actor, &slug(&slug_raw)?, task_number(&number_raw)?)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

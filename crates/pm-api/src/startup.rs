@@ -1,0 +1,167 @@
+//! Building the application: adapters → services → HTTP server.
+
+use crate::config::Settings;
+use crate::extract::{MAX_BODY_BYTES, json_config, query_config};
+use crate::problem::ApiError;
+use crate::state::AppState;
+use crate::{openapi, routes};
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use pm_accounts::AccountService;
+use pm_crypto::RingTokenIssuer;
+use pm_postgres::{
+    Database, DbConfig, PgAccountStore, PgProjectRepository, PgSpecRepository, PgTaskStore,
+};
+use pm_projects::ProjectService;
+use pm_specs::SpecService;
+use pm_tasks::TaskService;
+use std::net::TcpListener;
+use std::sync::Arc;
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa_swagger_ui::SwaggerUi;
+
+/// A bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects the pool, wires the services and binds `server.bind` (port 0 picks
+    /// a free port, as tests do). Migrations are the caller's business.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let db = connect(settings)?;
+        let state = build_state(settings, db)?;
+
+        let listener = TcpListener::bind(&settings.server.bind)
+            .with_context(|| format!("binding {}", settings.server.bind))?;
+        let port = listener.local_addr()?.port();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .configure(|cfg| configure_app(cfg, state.clone()))
+                .wrap_fn(|req, srv| {
+                    let request_id = req.extensions().get::<RequestId>().copied();
+                    let response = srv.call(req);
+                    async move {
+                        let mut response = response.await?;
+                        if let Some(value) =
+                            request_id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok())
+                        {
+                            response
+                                .headers_mut()
+                                .insert(HeaderName::from_static("x-request-id"), value);
+                        }
+                        Ok(response)
+                    }
+                })
+                .wrap(TracingLogger::default())
+        })
+        .listen(listener)?
+        .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        if let Some(workers) = settings.server.workers {
+            server = server.workers(workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn into_server(self) -> Server {
+        self.server
+    }
+}
+
+/// The connection pool for the configured database.
+pub fn connect(settings: &Settings) -> anyhow::Result<Database> {
+    let url = settings
+        .database
+        .url
+        .clone()
+        .context("no database URL: set DATABASE_URL (make run starts a local PostgreSQL)")?;
+    let mut db_config = DbConfig::new(url);
+    db_config.max_connections = settings.database.max_connections;
+    Ok(Database::connect(&db_config)?)
+}
+
+/// Adapters wired into the domain services.
+pub fn build_state(_settings: &Settings, db: Database) -> anyhow::Result<AppState> {
+    let projects_repo = Arc::new(PgProjectRepository::new(db.clone()));
+    let accounts = AccountService::new(
+        Arc::new(PgAccountStore::new(db.clone())),
+        Arc::new(RingTokenIssuer::new()),
+    );
+    let specs = SpecService::new(
+        projects_repo.clone(),
+        Arc::new(PgSpecRepository::new(db.clone())),
+        Arc::new(provisioning::NotConfigured),
+    );
+    let tasks = TaskService::new(
+        projects_repo.clone(),
+        Arc::new(PgTaskStore::new(db.clone())),
+    );
+    Ok(AppState {
+        db,
+        accounts,
+        projects: ProjectService::new(projects_repo),
+        specs,
+        tasks,
+    })
+}
+
+mod provisioning {
+    use async_trait::async_trait;
+    use pm_kernel::{Error, Result};
+    use pm_projects::{Project, RepoFullName};
+    use pm_specs::RepoProvisioner;
+
+    /// Until the GitHub integration is wired, approval cannot create repositories.
+    pub struct NotConfigured;
+
+    #[async_trait]
+    impl RepoProvisioner for NotConfigured {
+        async fn provision(&self, _project: &Project) -> Result<RepoFullName> {
+            Err(Error::IntegrationNotConnected)
+        }
+    }
+}
+
+/// Routes, extractor configuration and fallbacks; shared by the server and tests.
+pub fn configure_app(cfg: &mut web::ServiceConfig, state: AppState) {
+    cfg.app_data(web::Data::new(state))
+        .app_data(json_config())
+        .app_data(query_config())
+        .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .configure(routes::health::configure)
+        .service(
+            web::scope("/api/v1")
+                .configure(routes::accounts::configure)
+                .configure(routes::projects::configure)
+                .configure(routes::specs::configure)
+                .configure(routes::tasks::configure),
+        )
+        .service(web::resource("/docs").route(web::get().to(|| async {
+            HttpResponse::PermanentRedirect()
+                .insert_header(("location", "/docs/"))
+                .finish()
+        })))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document()))
+        .default_service(web::to(|| async {
+            Err::<HttpResponse, _>(ApiError::RouteNotFound)
+        }));
+}

@@ -1,0 +1,16 @@
+//! What handlers reach: the domain services, built once at start-up.
+
+use pm_accounts::AccountService;
+use pm_postgres::Database;
+use pm_projects::ProjectService;
+use pm_specs::SpecService;
+use pm_tasks::TaskService;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Database,
+    pub accounts: AccountService,
+    pub projects: ProjectService,
+    pub specs: SpecService,
+    pub tasks: TaskService,
+}

@@ -1,0 +1,246 @@
+//! API-wide conventions: health, documents, 404/405, body limits, problem+json.
+
+use crate::helpers::*;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_and_readiness() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (status, body) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ready"))
+    );
+    let resp = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().contains_key("x-request-id"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_fails_when_the_database_is_gone() {
+    let app = TestApp::spawn_with(&[]).await;
+    // Point a second app at a database that does not exist.
+    let mut settings = app.settings.clone();
+    settings.database.url = Some(pm_postgres::testing::url_for(
+        &app.db.url,
+        "pmhub_no_such_db",
+    ));
+    let broken = pm_api::Application::build(&settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", broken.port());
+    let server = broken.into_server();
+    let handle = server.handle();
+    tokio::spawn(server);
+    let resp = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    expect_problem(resp, 500, "INTERNAL").await;
+    let resp = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    handle.stop(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openapi_document_is_3_1_and_lists_every_route() {
+    let app = TestApp::spawn().await;
+    let (status, doc) = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let expected: &[(&str, &[&str])] = &[
+        ("/healthz", &["get"]),
+        ("/readyz", &["get"]),
+        ("/api/v1/me", &["get"]),
+        ("/api/v1/users", &["post"]),
+        ("/api/v1/projects", &["get", "post"]),
+        ("/api/v1/projects/{slug}", &["get", "patch", "delete"]),
+        ("/api/v1/projects/{slug}/spec", &["get", "put"]),
+        ("/api/v1/projects/{slug}/spec/submit", &["post"]),
+        ("/api/v1/projects/{slug}/approve", &["post"]),
+        ("/api/v1/projects/{slug}/tasks", &["get", "post"]),
+        (
+            "/api/v1/projects/{slug}/tasks/{number}",
+            &["get", "patch", "delete"],
+        ),
+    ];
+    for (path, methods) in expected {
+        for method in *methods {
+            let op = &doc["paths"][path][method];
+            assert!(op.is_object(), "{method} {path} missing from /openapi.json");
+            let responses = op["responses"].as_object().expect("responses");
+            assert!(
+                responses.keys().any(|k| k.starts_with('2')),
+                "{method} {path} has no success response"
+            );
+            if *path != "/healthz" {
+                assert!(
+                    responses
+                        .values()
+                        .any(|r| r["content"]["application/problem+json"].is_object()),
+                    "{method} {path} documents no problem+json error"
+                );
+            }
+            if matches!(*method, "post" | "put" | "patch")
+                && !path.ends_with("submit")
+                && !path.ends_with("approve")
+            {
+                assert!(
+                    op["requestBody"].is_object(),
+                    "{method} {path} has no request body"
+                );
+            }
+        }
+    }
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docs_ui_is_served_without_internet() {
+    let app = TestApp::spawn().await;
+    let resp = app
+        .client
+        .get(format!("{}/docs/", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(
+        !html.contains("cdn."),
+        "the UI must not load assets from a CDN"
+    );
+    let resp = app
+        .client
+        .get(format!("{}/docs/swagger-ui-bundle.js", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // `/docs` itself leads to the UI.
+    let resp = app
+        .client
+        .get(format!("{}/docs", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_method_is_405_with_allow_and_unknown_route_is_404() {
+    let app = TestApp::spawn().await;
+    let token = app.bootstrap("acme").await;
+    let resp = app
+        .client
+        .put(format!("{}/api/v1/projects", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers().get("allow").unwrap(), "GET, POST");
+    expect_problem(resp, 405, "METHOD_NOT_ALLOWED").await;
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/projects/some-slug/tasks/1", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers().get("allow").unwrap(), "GET, PATCH, DELETE");
+    expect_problem(resp, 405, "METHOD_NOT_ALLOWED").await;
+    let resp = app
+        .client
+        .get(format!("{}/api/v2/nothing", app.base))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(resp, 404, "NOT_FOUND").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_oversized_and_untyped_bodies_are_4xx_and_write_nothing() {
+    let app = TestApp::spawn().await;
+    let token = app.bootstrap("acme").await;
+    let path = "/api/v1/projects";
+    let cases: Vec<(Option<&str>, Vec<u8>, u16, &str)> = vec![
+        (
+            Some("application/json"),
+            b"{\"name\": ".to_vec(),
+            400,
+            "VALIDATION_FAILED",
+        ),
+        (
+            Some("application/json"),
+            b"not json".to_vec(),
+            400,
+            "VALIDATION_FAILED",
+        ),
+        (
+            Some("application/json"),
+            Vec::new(),
+            400,
+            "VALIDATION_FAILED",
+        ),
+        (
+            Some("application/json"),
+            b"{\"name\": 5}".to_vec(),
+            422,
+            "VALIDATION_FAILED",
+        ),
+        (
+            Some("application/json"),
+            b"[1,2]".to_vec(),
+            422,
+            "VALIDATION_FAILED",
+        ),
+        (
+            Some("application/json"),
+            b"{\"name\": \"x\", \"owner\": \"me\"}".to_vec(),
+            422,
+            "VALIDATION_FAILED",
+        ),
+        (
+            Some("text/plain"),
+            b"{\"name\": \"x\"}".to_vec(),
+            415,
+            "VALIDATION_FAILED",
+        ),
+        (
+            Some("application/json"),
+            format!("{{\"name\": \"{}\"}}", "x".repeat(1_100_000)).into_bytes(),
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
+    ];
+    for (ct, body, status, code) in cases {
+        let preview = String::from_utf8_lossy(&body[..body.len().min(40)]).to_string();
+        let resp = app.raw(Method::POST, path, &token, ct, body).await;
+        let problem = expect_problem(resp, status, code).await;
+        assert!(!problem["detail"].as_str().unwrap().is_empty(), "{preview}");
+    }
+    assert_eq!(app.count("projects").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_field_names_the_field() {
+    let app = TestApp::spawn().await;
+    let token = app.bootstrap("acme").await;
+    let resp = app
+        .raw(
+            Method::POST,
+            "/api/v1/projects",
+            &token,
+            Some("application/json"),
+            r#"{"name": "x", "colour": "red"}"#,
+        )
+        .await;
+    let problem: Value = expect_problem(resp, 422, "VALIDATION_FAILED").await;
+    assert_eq!(problem["errors"][0]["field"], "colour", "{problem}");
+}

@@ -1,0 +1,490 @@
+//! [`GithubClient`]: the endpoints pmhub uses, on top of `transport.rs`.
+
+use crate::errors::{self, redact};
+use crate::etag_cache::EtagCache;
+use crate::transport::{Answer, BuildError, Transport};
+use crate::wire::{self, CreateIssueBody, CreateRepoBody, RepoPage, WireIssue, WireRepo, WireUser};
+use crate::{GithubConfig, pagination};
+use async_trait::async_trait;
+use pm_integrations::{
+    GithubApi, GithubIssue, GithubRepo, GithubUser, IssuePage, IssuePageRequest, NewIssue,
+    NewRepoOptions,
+};
+use pm_kernel::GithubError;
+use pm_projects::RepoFullName;
+use reqwest::header::ETAG;
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::time::SystemTime;
+use url::Url;
+
+/// GitHub's page size limit; fewer, larger pages spare the rate limit.
+const PER_PAGE: &str = "100";
+/// `GET /user/repos` stops here (100,000 repositories): a guard against a server
+/// whose `next` links never end.
+const MAX_REPO_PAGES: usize = 1_000;
+/// GitHub's limit on repository names.
+const MAX_REPO_NAME_CHARS: usize = 100;
+const SUFFIX_LEN: usize = 4;
+const SUFFIX_ALPHABET: [char; 36] = [
+    'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's',
+    't', 'u', 'v', 'w', 'x', 'y', 'z', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9',
+];
+
+/// GitHub's REST API over HTTPS (reqwest + rustls/ring). Holds no token: each call
+/// gets the token of the workspace it acts for. Cheap to share behind an `Arc`.
+pub struct GithubClient {
+    transport: Transport,
+    /// ETags of list pages, per (token, URL).
+    cache: EtagCache,
+}
+
+impl fmt::Debug for GithubClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GithubClient")
+            .field("api_url", &self.transport.config().api_url.as_str())
+            .field("user_agent", &self.transport.config().user_agent)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `POST /orgs/{org}/repos` did with one name.
+enum Created {
+    Repo(GithubRepo),
+    NameTaken,
+}
+
+impl GithubClient {
+    /// Fails when `api_url` is not an http(s) URL with a host, the user agent is
+    /// empty or not a valid header value, or the TLS stack cannot be set up.
+    pub fn new(config: GithubConfig) -> Result<Self, BuildError> {
+        Ok(Self {
+            transport: Transport::new(config)?,
+            cache: EtagCache::new(EtagCache::DEFAULT_MAX_ENTRIES, EtagCache::DEFAULT_MAX_BYTES),
+        })
+    }
+
+    pub fn config(&self) -> &GithubConfig {
+        self.transport.config()
+    }
+
+    /// `api_url` + the segments, each percent-encoded, keeping any path prefix
+    /// (`/api/v3` on GitHub Enterprise Server).
+    fn endpoint(&self, segments: &[&str]) -> Result<Url, GithubError> {
+        let mut url = self.config().api_url.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        url.path_segments_mut()
+            .map_err(|()| GithubError::Unavailable {
+                reason: "the configured GitHub API URL cannot take a path".into(),
+            })?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    fn paged_endpoint(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<Url, GithubError> {
+        let mut url = self.endpoint(segments)?;
+        url.query_pairs_mut().extend_pairs(query);
+        Ok(url)
+    }
+
+    /// A `next` link, accepted only on the API's own scheme, host and port, so the
+    /// token is never sent anywhere else (a link is data from the network, or from
+    /// whoever stored it).
+    fn follow(&self, link: &str) -> Result<Url, GithubError> {
+        let url = Url::parse(link).map_err(|_| GithubError::Unavailable {
+            reason: "GitHub sent a next-page link that is not a URL".into(),
+        })?;
+        if url.origin() != self.config().api_url.origin() {
+            return Err(GithubError::Unavailable {
+                reason: "refused to follow a next-page link to another host than the configured GitHub API".into(),
+            });
+        }
+        Ok(url)
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        token: &SecretString,
+        url: &Url,
+        what: &str,
+    ) -> Result<T, GithubError> {
+        let answer = self
+            .transport
+            .send(token, Method::GET, url, None, None)
+            .await?;
+        let answer = success(answer)?;
+        wire::parse(&answer.body, what)
+    }
+
+    /// GET of a list page with `If-None-Match` when the page is cached; a 304 is
+    /// answered from the cache. `parse` gets the body and the `next` link.
+    async fn get_page<T, F>(
+        &self,
+        token: &SecretString,
+        url: &Url,
+        parse: F,
+    ) -> Result<T, GithubError>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: Fn(&[u8], Option<String>) -> Result<T, GithubError>,
+    {
+        let key = self.cache.key(token, url);
+        let mut etag = self.cache.etag(key);
+        loop {
+            let answer = self
+                .transport
+                .send(token, Method::GET, url, None, etag.as_deref())
+                .await?;
+            if answer.status == StatusCode::NOT_MODIFIED
+                && let Some(sent) = etag.take()
+            {
+                if let Some(page) = self.cache.page::<T>(key, &sent) {
+                    tracing::debug!(path = url.path(), "GitHub page unchanged (304)");
+                    return Ok(page);
+                }
+                // Evicted or replaced while in flight: ask again, unconditionally
+                // (a 304 to that request falls through to an error below).
+                continue;
+            }
+            let answer = success(answer)?;
+            let page = parse(&answer.body, pagination::next_link(&answer.headers))?;
+            if let Some(new_etag) = answer.headers.get(ETAG).and_then(|v| v.to_str().ok()) {
+                self.cache
+                    .insert(key, new_etag.to_string(), page.clone(), answer.body.len());
+            }
+            return Ok(page);
+        }
+    }
+
+    async fn post<B: Serialize>(
+        &self,
+        token: &SecretString,
+        url: &Url,
+        body: &B,
+    ) -> Result<Answer, GithubError> {
+        let json = serde_json::to_vec(body).map_err(|e| GithubError::Unavailable {
+            reason: format!("could not encode the request: {e}"),
+        })?;
+        self.transport
+            .send(token, Method::POST, url, Some(&json), None)
+            .await
+    }
+
+    async fn fetch_current_user(&self, token: &SecretString) -> Result<GithubUser, GithubError> {
+        let url = self.endpoint(&["user"])?;
+        let user: WireUser = self.get_json(token, &url, "user").await?;
+        Ok(user.into())
+    }
+
+    async fn fetch_repos(&self, token: &SecretString) -> Result<Vec<GithubRepo>, GithubError> {
+        let mut url = self.paged_endpoint(&["user", "repos"], &[("per_page", PER_PAGE)])?;
+        let mut repos = Vec::new();
+        for _ in 0..MAX_REPO_PAGES {
+            let page: RepoPage = self.get_page(token, &url, wire::parse_repo_page).await?;
+            repos.extend(page.repos);
+            match page.next {
+                None => return Ok(repos),
+                Some(next) => {
+                    let next = self.follow(&next)?;
+                    if next == url {
+                        return Err(GithubError::Unavailable {
+                            reason: "GitHub's next-page link points to the same page".into(),
+                        });
+                    }
+                    url = next;
+                }
+            }
+        }
+        Err(GithubError::Unavailable {
+            reason: format!("more than {MAX_REPO_PAGES} pages of repositories"),
+        })
+    }
+
+    async fn fetch_repo(
+        &self,
+        token: &SecretString,
+        repo: &RepoFullName,
+    ) -> Result<GithubRepo, GithubError> {
+        let url = self.endpoint(&["repos", repo.owner(), repo.name()])?;
+        let repo: WireRepo = self.get_json(token, &url, "repository").await?;
+        Ok(repo.into())
+    }
+
+    async fn fetch_issues(
+        &self,
+        token: &SecretString,
+        page: &IssuePageRequest,
+    ) -> Result<IssuePage, GithubError> {
+        let url = match page {
+            IssuePageRequest::First { repo } => self.paged_endpoint(
+                &["repos", repo.owner(), repo.name(), "issues"],
+                &[("state", "all"), ("per_page", PER_PAGE)],
+            )?,
+            IssuePageRequest::Next { url } => self.follow(url)?,
+        };
+        self.get_page(token, &url, wire::parse_issue_page).await
+    }
+
+    async fn post_issue(
+        &self,
+        token: &SecretString,
+        repo: &RepoFullName,
+        issue: &NewIssue,
+    ) -> Result<GithubIssue, GithubError> {
+        let url = self.endpoint(&["repos", repo.owner(), repo.name(), "issues"])?;
+        let body = CreateIssueBody {
+            title: &issue.title,
+            body: &issue.body,
+            labels: &issue.labels,
+        };
+        let answer = success(self.post(token, &url, &body).await?)?;
+        let created: WireIssue = wire::parse(&answer.body, "issue")?;
+        Ok(created.into())
+    }
+
+    async fn post_org_repo(
+        &self,
+        token: &SecretString,
+        org: &str,
+        name: &str,
+        options: &NewRepoOptions,
+    ) -> Result<GithubRepo, GithubError> {
+        if !is_valid_login(org) {
+            return Err(GithubError::Rejected {
+                message: "the organization name is not a valid GitHub login".into(),
+            });
+        }
+        let url = self.endpoint(&["orgs", org, "repos"])?;
+        if let Created::Repo(repo) = self.try_create_repo(token, &url, name, options).await? {
+            return Ok(repo);
+        }
+        // One retry with a random suffix; a second clash is reported, not looped on.
+        let renamed = with_suffix(name);
+        tracing::debug!(
+            org,
+            name,
+            renamed,
+            "repository name taken; retrying with a suffix"
+        );
+        match self.try_create_repo(token, &url, &renamed, options).await? {
+            Created::Repo(repo) => Ok(repo),
+            Created::NameTaken => Err(GithubError::RepoNameTaken {
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    async fn try_create_repo(
+        &self,
+        token: &SecretString,
+        url: &Url,
+        name: &str,
+        options: &NewRepoOptions,
+    ) -> Result<Created, GithubError> {
+        let body = CreateRepoBody {
+            name,
+            private: true,
+            description: options.description.as_deref(),
+        };
+        let answer = self.post(token, url, &body).await?;
+        if errors::is_name_taken(answer.status, &answer.body) {
+            return Ok(Created::NameTaken);
+        }
+        let answer = success(answer)?;
+        let repo: WireRepo = wire::parse(&answer.body, "repository")?;
+        Ok(Created::Repo(repo.into()))
+    }
+}
+
+#[async_trait]
+impl GithubApi for GithubClient {
+    fn host(&self) -> String {
+        self.config().display_host()
+    }
+
+    async fn current_user(&self, token: &SecretString) -> Result<GithubUser, GithubError> {
+        scrubbed(token, self.fetch_current_user(token).await)
+    }
+
+    async fn list_repos(&self, token: &SecretString) -> Result<Vec<GithubRepo>, GithubError> {
+        scrubbed(token, self.fetch_repos(token).await)
+    }
+
+    async fn get_repo(
+        &self,
+        token: &SecretString,
+        repo: &RepoFullName,
+    ) -> Result<GithubRepo, GithubError> {
+        scrubbed(token, self.fetch_repo(token, repo).await)
+    }
+
+    async fn list_issues(
+        &self,
+        token: &SecretString,
+        page: &IssuePageRequest,
+    ) -> Result<IssuePage, GithubError> {
+        scrubbed(token, self.fetch_issues(token, page).await)
+    }
+
+    async fn create_issue(
+        &self,
+        token: &SecretString,
+        repo: &RepoFullName,
+        issue: &NewIssue,
+    ) -> Result<GithubIssue, GithubError> {
+        scrubbed(token, self.post_issue(token, repo, issue).await)
+    }
+
+    async fn create_org_repo(
+        &self,
+        token: &SecretString,
+        org: &str,
+        name: &str,
+        options: &NewRepoOptions,
+    ) -> Result<GithubRepo, GithubError> {
+        scrubbed(token, self.post_org_repo(token, org, name, options).await)
+    }
+}
+
+/// The answer if it is a 2xx, else its error.
+fn success(answer: Answer) -> Result<Answer, GithubError> {
+    if answer.status.is_success() {
+        Ok(answer)
+    } else {
+        Err(errors::from_response(
+            answer.status,
+            &answer.headers,
+            &answer.body,
+            SystemTime::now(),
+        ))
+    }
+}
+
+fn scrubbed<T>(token: &SecretString, result: Result<T, GithubError>) -> Result<T, GithubError> {
+    result.map_err(|e| redact(e, token.expose_secret()))
+}
+
+/// GitHub logins: 1-39 ASCII letters, digits or hyphens. Checked because the org
+/// goes into the URL path.
+fn is_valid_login(login: &str) -> bool {
+    (1..=39).contains(&login.len())
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// `{name}-{4 random [a-z0-9]}`, the name shortened so the result stays within
+/// GitHub's 100 characters.
+fn with_suffix(name: &str) -> String {
+    let suffix = nanoid::nanoid!(SUFFIX_LEN, &SUFFIX_ALPHABET);
+    let base: String = name
+        .chars()
+        .take(MAX_REPO_NAME_CHARS - SUFFIX_LEN - 1)
+        .collect();
+    format!("{base}-{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(api: &str) -> GithubClient {
+        GithubClient::new(GithubConfig::new(Url::parse(api).unwrap())).unwrap()
+    }
+
+    #[test]
+    fn endpoints_keep_the_path_prefix() {
+        let ghes = client("https://ghe.example.com/api/v3/");
+        assert_eq!(
+            ghes.endpoint(&["repos", "o", "r", "issues"])
+                .unwrap()
+                .as_str(),
+            "https://ghe.example.com/api/v3/repos/o/r/issues"
+        );
+        let ghes = client("https://ghe.example.com/api/v3");
+        assert_eq!(
+            ghes.endpoint(&["user"]).unwrap().as_str(),
+            "https://ghe.example.com/api/v3/user"
+        );
+        let dotcom = client("https://api.github.com");
+        assert_eq!(
+            dotcom
+                .paged_endpoint(&["user", "repos"], &[("per_page", "100")])
+                .unwrap()
+                .as_str(),
+            "https://api.github.com/user/repos?per_page=100"
+        );
+    }
+
+    #[test]
+    fn segments_are_encoded_not_interpreted() {
+        let c = client("https://api.github.com");
+        let url = c.endpoint(&["orgs", "a/../b", "repos"]).unwrap();
+        assert_eq!(url.path(), "/orgs/a%2F..%2Fb/repos");
+    }
+
+    #[test]
+    fn follow_accepts_only_the_api_origin() {
+        let c = client("https://api.github.com");
+        assert!(
+            c.follow("https://api.github.com/repositories/1/issues?page=2")
+                .is_ok()
+        );
+        assert!(
+            c.follow("https://api.github.com:443/repositories/1/issues")
+                .is_ok()
+        );
+        for bad in [
+            "http://api.github.com/repositories/1/issues",
+            "https://api.github.com:8443/repositories/1/issues",
+            "https://evil.example.com/repositories/1/issues",
+            "https://api.github.com.evil.example.com/x",
+            "/repositories/1/issues",
+            "not a url",
+        ] {
+            assert!(
+                matches!(c.follow(bad), Err(GithubError::Unavailable { .. })),
+                "{bad} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn suffixed_names() {
+        let renamed = with_suffix("billing");
+        let (base, suffix) = renamed.rsplit_once('-').unwrap();
+        assert_eq!(base, "billing");
+        assert_eq!(suffix.len(), SUFFIX_LEN);
+        assert!(
+            suffix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
+        assert_eq!(with_suffix(&"x".repeat(100)).len(), MAX_REPO_NAME_CHARS);
+    }
+
+    #[test]
+    fn logins() {
+        assert!(is_valid_login("auditmos-projects"));
+        assert!(!is_valid_login(""));
+        assert!(!is_valid_login("a/b"));
+        assert!(!is_valid_login(&"a".repeat(40)));
+    }
+
+    #[test]
+    fn debug_shows_no_secrets() {
+        let c = client("https://api.github.com");
+        let text = format!("{c:?}");
+        assert!(text.contains("api.github.com"));
+        assert!(!text.to_lowercase().contains("bearer"));
+    }
+}

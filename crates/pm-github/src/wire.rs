@@ -1,0 +1,253 @@
+//! GitHub's JSON, as far as pmhub reads or writes it. Private to the adapter and
+//! lenient: unknown fields are ignored, optional fields may be null or absent (GitHub
+//! adds and removes fields between API versions).
+
+use crate::errors::shorten;
+use pm_integrations::{GithubIssue, GithubRepo, GithubUser, IssuePage, IssueState};
+use pm_kernel::GithubError;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
+
+/// Parses a success body; a body that does not fit is GitHub (or something in
+/// between) misbehaving, reported as `Unavailable` with serde's explanation.
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, GithubError> {
+    serde_json::from_slice(body).map_err(|e| GithubError::Unavailable {
+        reason: shorten(&format!("GitHub sent an unexpected {what}: {e}")),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireUser {
+    id: i64,
+    login: String,
+}
+
+impl From<WireUser> for GithubUser {
+    fn from(u: WireUser) -> Self {
+        Self {
+            id: u.id,
+            login: u.login,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireRepo {
+    id: i64,
+    full_name: String,
+    #[serde(default)]
+    private: bool,
+    html_url: String,
+    #[serde(default)]
+    default_branch: Option<String>,
+}
+
+impl From<WireRepo> for GithubRepo {
+    fn from(r: WireRepo) -> Self {
+        Self {
+            id: r.id,
+            full_name: r.full_name,
+            private: r.private,
+            html_url: r.html_url,
+            default_branch: r.default_branch,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireIssue {
+    id: i64,
+    number: i64,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    state_reason: Option<String>,
+    #[serde(default)]
+    labels: Option<Vec<WireLabel>>,
+    html_url: String,
+    /// Present and non-null only on pull requests (GitHub lists PRs as issues). A
+    /// legacy media type sends `"pull_request": null` on plain issues, hence Option.
+    #[serde(default)]
+    pull_request: Option<IgnoredAny>,
+}
+
+/// Labels come as objects `{name, color, ...}` or, in some payloads, plain names.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum WireLabel {
+    Name(String),
+    Object {
+        #[serde(default)]
+        name: Option<String>,
+    },
+    /// Anything else is ignored rather than failing the whole page.
+    Other(IgnoredAny),
+}
+
+impl WireIssue {
+    pub(crate) fn is_pull_request(&self) -> bool {
+        self.pull_request.is_some()
+    }
+}
+
+impl From<WireIssue> for GithubIssue {
+    fn from(i: WireIssue) -> Self {
+        let state = match i.state.as_deref() {
+            Some(s) if s.eq_ignore_ascii_case("closed") => IssueState::Closed,
+            _ => IssueState::Open,
+        };
+        let labels = i
+            .labels
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|label| match label {
+                WireLabel::Name(name) | WireLabel::Object { name: Some(name) } => Some(name),
+                WireLabel::Object { name: None } | WireLabel::Other(_) => None,
+            })
+            .collect();
+        Self {
+            id: i.id,
+            number: i.number,
+            title: i.title.unwrap_or_default(),
+            body: i.body,
+            state,
+            state_reason: i.state_reason,
+            labels,
+            html_url: i.html_url,
+        }
+    }
+}
+
+/// One page of `GET /user/repos` and where the next one is.
+#[derive(Debug, Clone)]
+pub(crate) struct RepoPage {
+    pub(crate) repos: Vec<GithubRepo>,
+    pub(crate) next: Option<String>,
+}
+
+pub(crate) fn parse_repo_page(body: &[u8], next: Option<String>) -> Result<RepoPage, GithubError> {
+    let items: Vec<WireRepo> = parse(body, "repository list")?;
+    Ok(RepoPage {
+        repos: items.into_iter().map(GithubRepo::from).collect(),
+        next,
+    })
+}
+
+/// One page of issues with the pull requests left out and counted.
+pub(crate) fn parse_issue_page(
+    body: &[u8],
+    next: Option<String>,
+) -> Result<IssuePage, GithubError> {
+    let items: Vec<WireIssue> = parse(body, "issue list")?;
+    let mut page = IssuePage {
+        next,
+        ..IssuePage::default()
+    };
+    for item in items {
+        if item.is_pull_request() {
+            page.pull_requests_skipped = page.pull_requests_skipped.saturating_add(1);
+        } else {
+            page.issues.push(item.into());
+        }
+    }
+    Ok(page)
+}
+
+/// Body of `POST /repos/{owner}/{repo}/issues`.
+#[derive(Debug, Serialize)]
+pub(crate) struct CreateIssueBody<'a> {
+    pub(crate) title: &'a str,
+    pub(crate) body: &'a str,
+    pub(crate) labels: &'a [String],
+}
+
+/// Body of `POST /orgs/{org}/repos`. pmhub only ever creates private repositories.
+#[derive(Debug, Serialize)]
+pub(crate) struct CreateRepoBody<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) private: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) description: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn issue(extra: serde_json::Value) -> serde_json::Value {
+        let mut v = json!({
+            "id": 10, "number": 3, "title": "T", "body": null, "state": "open",
+            "html_url": "https://github.com/o/r/issues/3", "unknown_field": {"x": 1}
+        });
+        if let (Some(base), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+            for (k, val) in extra {
+                base.insert(k.clone(), val.clone());
+            }
+        }
+        v
+    }
+
+    fn page_of(items: Vec<serde_json::Value>) -> IssuePage {
+        parse_issue_page(&serde_json::to_vec(&items).unwrap(), None).unwrap()
+    }
+
+    #[test]
+    fn labels_as_objects_strings_or_junk() {
+        let page = page_of(vec![issue(json!({
+            "labels": [{"name": "bug", "color": "f00"}, "ui", {"color": "0f0"}, 42]
+        }))]);
+        assert_eq!(
+            page.issues[0].labels,
+            vec!["bug".to_string(), "ui".to_string()]
+        );
+    }
+
+    #[test]
+    fn null_pull_request_is_an_issue_object_is_a_pr() {
+        let page = page_of(vec![
+            issue(json!({"pull_request": null})),
+            issue(json!({"pull_request": {"url": "u"}})),
+            issue(json!({})),
+        ]);
+        assert_eq!(page.issues.len(), 2);
+        assert_eq!(page.pull_requests_skipped, 1);
+    }
+
+    #[test]
+    fn states_and_nulls() {
+        let page = page_of(vec![
+            issue(json!({"state": "closed", "state_reason": "completed", "labels": null})),
+            issue(json!({"state": null, "title": null})),
+        ]);
+        assert_eq!(page.issues[0].state, IssueState::Closed);
+        assert_eq!(page.issues[0].state_reason.as_deref(), Some("completed"));
+        assert!(page.issues[0].labels.is_empty());
+        assert_eq!(page.issues[1].state, IssueState::Open);
+        assert_eq!(page.issues[1].title, "");
+    }
+
+    #[test]
+    fn missing_required_field_is_unavailable() {
+        let err = parse_issue_page(br#"[{"number": 1}]"#, None).unwrap_err();
+        assert!(matches!(err, GithubError::Unavailable { ref reason } if reason.contains("id")));
+        assert!(parse_issue_page(b"{}", None).is_err());
+    }
+
+    #[test]
+    fn repo_body_omits_missing_description() {
+        let body = CreateRepoBody {
+            name: "n",
+            private: true,
+            description: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            json!({"name": "n", "private": true})
+        );
+    }
+}

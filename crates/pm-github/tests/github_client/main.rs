@@ -1,0 +1,9 @@
+//! Integration tests of `pm_github::GithubClient` against a local HTTP double
+//! (wiremock) serving GitHub's real payloads from `shared/fixtures/github/`.
+//! One test binary with modules, to keep link time down.
+
+mod create;
+mod failures;
+mod list_issues;
+mod support;
+mod user_and_repos;
