@@ -13,9 +13,12 @@ CREATE TABLE github_credentials (
 
 -- Links from tasks to where they live outside pmhub. The unique key is what makes
 -- imports idempotent under concurrency: a look-up before the insert alone races.
+-- An import inserts the links first (ON CONFLICT DO NOTHING) and then only the
+-- tasks whose link it won, so the task foreign key is checked at commit.
 CREATE TABLE external_links (
     id          uuid PRIMARY KEY,
-    task_id     uuid NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    task_id     uuid NOT NULL REFERENCES tasks (id) ON DELETE CASCADE
+                DEFERRABLE INITIALLY DEFERRED,
     project_id  uuid NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
     provider    text NOT NULL,
     dedup_key   text NOT NULL,

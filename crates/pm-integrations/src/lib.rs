@@ -6,11 +6,19 @@
 //! API), [`CredentialStore`] and [`SyncStore`] (the database) and [`SecretCipher`]
 //! (encryption at rest).
 
+pub mod connection;
+pub mod import;
 pub mod models;
 pub mod ports;
+pub mod repos;
+pub mod tokens;
 
+pub use connection::{ConnectionInfo, ConnectionService, RotationReport};
+pub use import::{ImportReport, IssueImporter};
 pub use models::*;
 pub use ports::{CredentialStore, GithubApi, SecretCipher, SyncStore};
+pub use repos::{GithubRepoProvisioner, RepoService};
+pub use tokens::TokenSource;
 
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{MockCredentialStore, MockGithubApi, MockSecretCipher, MockSyncStore};

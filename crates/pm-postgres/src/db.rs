@@ -1,10 +1,14 @@
 //! The connection pool.
 
 use crate::errors;
-use diesel_async::AsyncPgConnection;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel::connection::InstrumentationEvent;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use futures_util::FutureExt;
 use pm_kernel::Error;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -29,6 +33,7 @@ impl DbConfig {
 #[derive(Clone)]
 pub struct Database {
     pool: Pool<AsyncPgConnection>,
+    statements: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Database {
@@ -45,7 +50,28 @@ impl Database {
     /// Builds the pool. Connections are opened lazily, so this does not fail when
     /// the server is down; [`Database::ping`] tells.
     pub fn connect(config: &DbConfig) -> Result<Self, Error> {
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(&config.url);
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+        // Count every statement the pool's connections run: cheap (one atomic
+        // add), and it lets tests and the benchmark check statements per page.
+        manager_config.custom_setup = Box::new(move |url| {
+            let counter = counter.clone();
+            async move {
+                let mut conn = AsyncPgConnection::establish(url).await?;
+                conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                    if let InstrumentationEvent::StartQuery { .. } = event {
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+                Ok(conn)
+            }
+            .boxed()
+        });
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+            &config.url,
+            manager_config,
+        );
         let pool = Pool::builder(manager)
             .max_size(config.max_connections)
             .wait_timeout(Some(config.acquire_timeout))
@@ -53,7 +79,13 @@ impl Database {
             .runtime(deadpool_runtime())
             .build()
             .map_err(errors::pool)?;
-        Ok(Self { pool })
+        Ok(Self { pool, statements })
+    }
+
+    /// Statements run through this pool since it was built (including the
+    /// pool's own connection checks).
+    pub fn statements_executed(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, Error> {

@@ -1,3 +1,477 @@
-//! Integration stores: see issue 3.
-pub struct PgCredentialStore;
-pub struct PgSyncStore;
+//! `CredentialStore` and `SyncStore` on PostgreSQL, including the atomic
+//! per-page import.
+
+use crate::schema::{github_credentials, projects, sync_runs, tasks};
+use crate::tasks::{TaskRow, reserve_numbers};
+use crate::{Database, errors};
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use pm_integrations::{
+    CredentialStore, GithubCredential, IssueImport, PageImported, SealedSecret, SyncCounts,
+    SyncKind, SyncRun, SyncStatus, SyncStore,
+};
+use pm_kernel::{Error, Limit, ProjectId, Result, SyncRunId, WorkspaceId};
+use std::collections::{HashMap, HashSet};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Clone, Debug)]
+pub struct PgCredentialStore {
+    db: Database,
+}
+
+impl PgCredentialStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = github_credentials)]
+struct CredentialRow {
+    id: Uuid,
+    workspace_id: Uuid,
+    account_login: String,
+    token_hint: String,
+    key_id: String,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+    connected_at: OffsetDateTime,
+}
+
+impl From<&GithubCredential> for CredentialRow {
+    fn from(c: &GithubCredential) -> Self {
+        Self {
+            id: c.id,
+            workspace_id: c.workspace_id.into_uuid(),
+            account_login: c.account_login.clone(),
+            token_hint: c.token_hint.clone(),
+            key_id: c.sealed.key_id.clone(),
+            nonce: c.sealed.nonce.clone(),
+            ciphertext: c.sealed.ciphertext.clone(),
+            connected_at: c.connected_at,
+        }
+    }
+}
+
+impl From<CredentialRow> for GithubCredential {
+    fn from(r: CredentialRow) -> Self {
+        Self {
+            id: r.id,
+            workspace_id: WorkspaceId::from_uuid(r.workspace_id),
+            account_login: r.account_login,
+            token_hint: r.token_hint,
+            sealed: SealedSecret {
+                key_id: r.key_id,
+                nonce: r.nonce,
+                ciphertext: r.ciphertext,
+            },
+            connected_at: r.connected_at,
+        }
+    }
+}
+
+#[async_trait]
+impl CredentialStore for PgCredentialStore {
+    async fn put(&self, credential: &GithubCredential) -> Result<()> {
+        let row = CredentialRow::from(credential);
+        let mut conn = self.db.conn().await?;
+        // One connection per workspace: reconnecting replaces the row whole,
+        // including its id (which the ciphertext is bound to).
+        diesel::insert_into(github_credentials::table)
+            .values(&row)
+            .on_conflict(github_credentials::workspace_id)
+            .do_update()
+            .set((
+                github_credentials::id.eq(row.id),
+                github_credentials::account_login.eq(&row.account_login),
+                github_credentials::token_hint.eq(&row.token_hint),
+                github_credentials::key_id.eq(&row.key_id),
+                github_credentials::nonce.eq(&row.nonce),
+                github_credentials::ciphertext.eq(&row.ciphertext),
+                github_credentials::connected_at.eq(row.connected_at),
+            ))
+            .execute(&mut conn)
+            .await
+            .map_err(errors::internal)?;
+        Ok(())
+    }
+
+    async fn get(&self, workspace_id: WorkspaceId) -> Result<Option<GithubCredential>> {
+        let mut conn = self.db.conn().await?;
+        Ok(github_credentials::table
+            .filter(github_credentials::workspace_id.eq(workspace_id.into_uuid()))
+            .select(CredentialRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(errors::internal)?
+            .map(Into::into))
+    }
+
+    async fn delete(&self, workspace_id: WorkspaceId) -> Result<bool> {
+        let mut conn = self.db.conn().await?;
+        let n = diesel::delete(
+            github_credentials::table
+                .filter(github_credentials::workspace_id.eq(workspace_id.into_uuid())),
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(errors::internal)?;
+        Ok(n > 0)
+    }
+
+    async fn all(&self) -> Result<Vec<GithubCredential>> {
+        let mut conn = self.db.conn().await?;
+        Ok(github_credentials::table
+            .select(CredentialRow::as_select())
+            .order(github_credentials::id.asc())
+            .load(&mut conn)
+            .await
+            .map_err(errors::internal)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    async fn reseal(
+        &self,
+        credential_id: Uuid,
+        expected_key_id: &str,
+        sealed: &SealedSecret,
+    ) -> Result<bool> {
+        let mut conn = self.db.conn().await?;
+        let n = diesel::update(
+            github_credentials::table
+                .find(credential_id)
+                .filter(github_credentials::key_id.eq(expected_key_id)),
+        )
+        .set((
+            github_credentials::key_id.eq(&sealed.key_id),
+            github_credentials::nonce.eq(&sealed.nonce),
+            github_credentials::ciphertext.eq(&sealed.ciphertext),
+        ))
+        .execute(&mut conn)
+        .await
+        .map_err(errors::internal)?;
+        Ok(n > 0)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PgSyncStore {
+    db: Database,
+}
+
+impl PgSyncStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = sync_runs)]
+struct SyncRunRow {
+    id: Uuid,
+    project_id: Uuid,
+    kind: String,
+    repo: String,
+    status: String,
+    created: i32,
+    skipped: i32,
+    pull_requests_ignored: i32,
+    total_seen: i32,
+    error_code: Option<String>,
+    started_at: OffsetDateTime,
+    finished_at: Option<OffsetDateTime>,
+}
+
+fn kind_str(kind: SyncKind) -> &'static str {
+    match kind {
+        SyncKind::Import => "import",
+        SyncKind::Push => "push",
+    }
+}
+
+fn status_str(status: SyncStatus) -> &'static str {
+    match status {
+        SyncStatus::Running => "running",
+        SyncStatus::Succeeded => "succeeded",
+        SyncStatus::Failed => "failed",
+    }
+}
+
+impl SyncRunRow {
+    fn into_domain(self) -> Result<SyncRun> {
+        let kind = match self.kind.as_str() {
+            "import" => SyncKind::Import,
+            "push" => SyncKind::Push,
+            other => return Err(Error::internal(format!("unknown sync kind {other:?}"))),
+        };
+        let status = match self.status.as_str() {
+            "running" => SyncStatus::Running,
+            "succeeded" => SyncStatus::Succeeded,
+            "failed" => SyncStatus::Failed,
+            other => return Err(Error::internal(format!("unknown sync status {other:?}"))),
+        };
+        let count = |n: i32| u32::try_from(n).unwrap_or_default();
+        Ok(SyncRun {
+            id: SyncRunId::from_uuid(self.id),
+            project_id: ProjectId::from_uuid(self.project_id),
+            kind,
+            repo: self.repo,
+            status,
+            counts: SyncCounts {
+                created: count(self.created),
+                skipped: count(self.skipped),
+                pull_requests_ignored: count(self.pull_requests_ignored),
+                total_seen: count(self.total_seen),
+            },
+            error_code: self.error_code,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+        })
+    }
+}
+
+#[derive(QueryableByName)]
+struct DedupKey {
+    #[diesel(sql_type = Text)]
+    dedup_key: String,
+}
+
+fn as_i32(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The statements of one page, in one transaction. Constant in number whatever
+/// the page size: lock, look up, refresh, insert links, reserve numbers, insert
+/// tasks, count.
+async fn import_page_tx(
+    conn: &mut AsyncPgConnection,
+    project_id: ProjectId,
+    run_id: SyncRunId,
+    issues: &[IssueImport],
+    extra: SyncCounts,
+) -> Result<PageImported, diesel::result::Error> {
+    // 1. Serialise imports (and task creates) of this project; the unique index
+    //    below stays the guarantee, the lock just avoids wasted work on races.
+    projects::table
+        .find(project_id.into_uuid())
+        .select(projects::id)
+        .for_update()
+        .first::<Uuid>(conn)
+        .await?;
+
+    // A page never names an issue twice, but be safe: first occurrence wins.
+    let mut seen = HashSet::new();
+    let unique: Vec<&IssueImport> = issues
+        .iter()
+        .filter(|i| seen.insert(i.dedup_key.as_str()))
+        .collect();
+    let keys: Vec<&str> = unique.iter().map(|i| i.dedup_key.as_str()).collect();
+
+    let mut created = 0u32;
+    if !unique.is_empty() {
+        // 2. Refresh the reference and URL of issues already linked (a renamed
+        //    repository keeps its issue ids) — only rows that changed are written.
+        let refs: Vec<&str> = unique.iter().map(|i| i.link.reference.as_str()).collect();
+        let urls: Vec<&str> = unique.iter().map(|i| i.link.url.as_str()).collect();
+        diesel::sql_query(
+            "UPDATE external_links AS l
+                SET reference = i.reference, url = i.url, updated_at = now()
+               FROM unnest($2::text[], $3::text[], $4::text[]) AS i(dedup_key, reference, url)
+              WHERE l.project_id = $1 AND l.provider = 'github' AND l.dedup_key = i.dedup_key
+                AND (l.reference <> i.reference OR l.url <> i.url)",
+        )
+        .bind::<SqlUuid, _>(project_id.into_uuid())
+        .bind::<Array<Text>, _>(&keys)
+        .bind::<Array<Text>, _>(&refs)
+        .bind::<Array<Text>, _>(&urls)
+        .execute(conn)
+        .await?;
+
+        // 3. Claim the links of new issues. ON CONFLICT makes the unique key the
+        //    arbiter: only the links this transaction inserted get tasks.
+        let link_ids: Vec<Uuid> = unique.iter().map(|_| Uuid::now_v7()).collect();
+        let task_ids: Vec<Uuid> = unique.iter().map(|_| Uuid::now_v7()).collect();
+        let won: Vec<DedupKey> = diesel::sql_query(
+            "INSERT INTO external_links (id, task_id, project_id, provider, dedup_key, reference, url)
+             SELECT i.id, i.task_id, $1, 'github', i.dedup_key, i.reference, i.url
+               FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[])
+                    AS i(id, task_id, dedup_key, reference, url)
+             ON CONFLICT (project_id, provider, dedup_key) DO NOTHING
+             RETURNING dedup_key",
+        )
+        .bind::<SqlUuid, _>(project_id.into_uuid())
+        .bind::<Array<SqlUuid>, _>(&link_ids)
+        .bind::<Array<SqlUuid>, _>(&task_ids)
+        .bind::<Array<Text>, _>(&keys)
+        .bind::<Array<Text>, _>(&refs)
+        .bind::<Array<Text>, _>(&urls)
+        .load(conn)
+        .await?;
+
+        if !won.is_empty() {
+            let won: HashSet<String> = won.into_iter().map(|k| k.dedup_key).collect();
+            let task_id_of: HashMap<&str, Uuid> = keys.iter().copied().zip(task_ids).collect();
+            let fresh: Vec<&IssueImport> = unique
+                .iter()
+                .copied()
+                .filter(|i| won.contains(&i.dedup_key))
+                .collect();
+            // 4. Numbers for the new tasks, in page order.
+            let first = reserve_numbers(conn, project_id, fresh.len() as i64).await?;
+            // 5. The tasks, with the ids their links already point to.
+            let rows: Vec<TaskRow> = fresh
+                .iter()
+                .zip(first..)
+                .map(|(import, number)| {
+                    let mut row = TaskRow::new(project_id, number, &import.task);
+                    row.id = task_id_of[import.dedup_key.as_str()];
+                    row
+                })
+                .collect();
+            diesel::insert_into(tasks::table)
+                .values(&rows)
+                .execute(conn)
+                .await?;
+            created = rows.len() as u32;
+        }
+    }
+    let skipped = unique.len() as u32 - created;
+
+    // 6. The run's counts move with the page.
+    diesel::update(sync_runs::table.find(run_id.into_uuid()))
+        .set((
+            sync_runs::created.eq(sync_runs::created + as_i32(created)),
+            sync_runs::skipped.eq(sync_runs::skipped + as_i32(skipped + extra.skipped)),
+            sync_runs::pull_requests_ignored
+                .eq(sync_runs::pull_requests_ignored + as_i32(extra.pull_requests_ignored)),
+            sync_runs::total_seen.eq(sync_runs::total_seen + as_i32(extra.total_seen)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(PageImported { created, skipped })
+}
+
+#[async_trait]
+impl SyncStore for PgSyncStore {
+    async fn start_run(
+        &self,
+        project_id: ProjectId,
+        kind: SyncKind,
+        repo: &str,
+    ) -> Result<SyncRunId> {
+        let id = SyncRunId::new();
+        let mut conn = self.db.conn().await?;
+        diesel::insert_into(sync_runs::table)
+            .values((
+                sync_runs::id.eq(id.into_uuid()),
+                sync_runs::project_id.eq(project_id.into_uuid()),
+                sync_runs::kind.eq(kind_str(kind)),
+                sync_runs::repo.eq(repo),
+                sync_runs::status.eq(status_str(SyncStatus::Running)),
+                sync_runs::started_at.eq(pm_kernel::now()),
+            ))
+            .execute(&mut conn)
+            .await
+            .map_err(errors::internal)?;
+        Ok(id)
+    }
+
+    async fn import_page(
+        &self,
+        project_id: ProjectId,
+        run_id: SyncRunId,
+        issues: &[IssueImport],
+        extra: SyncCounts,
+    ) -> Result<PageImported> {
+        let mut conn = self.db.conn().await?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            import_page_tx(conn, project_id, run_id, issues, extra).await
+        })
+        .await
+        .map_err(|e| match e {
+            diesel::result::Error::NotFound => Error::NotFound("project"),
+            other => errors::internal(other),
+        })
+    }
+
+    async fn finish_run(
+        &self,
+        run_id: SyncRunId,
+        status: SyncStatus,
+        counts: Option<SyncCounts>,
+        error_code: Option<String>,
+    ) -> Result<()> {
+        let mut conn = self.db.conn().await?;
+        let target = sync_runs::table.find(run_id.into_uuid());
+        let finished = (
+            sync_runs::status.eq(status_str(status)),
+            sync_runs::error_code.eq(error_code),
+            sync_runs::finished_at.eq(Some(pm_kernel::now())),
+        );
+        let result = match counts {
+            Some(c) => {
+                diesel::update(target)
+                    .set((
+                        finished,
+                        sync_runs::created.eq(as_i32(c.created)),
+                        sync_runs::skipped.eq(as_i32(c.skipped)),
+                        sync_runs::pull_requests_ignored.eq(as_i32(c.pull_requests_ignored)),
+                        sync_runs::total_seen.eq(as_i32(c.total_seen)),
+                    ))
+                    .execute(&mut conn)
+                    .await
+            }
+            None => {
+                diesel::update(target)
+                    .set(finished)
+                    .execute(&mut conn)
+                    .await
+            }
+        };
+        result.map(|_| ()).map_err(errors::internal)
+    }
+
+    async fn get_run(&self, run_id: SyncRunId) -> Result<Option<SyncRun>> {
+        let mut conn = self.db.conn().await?;
+        sync_runs::table
+            .find(run_id.into_uuid())
+            .select(SyncRunRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(errors::internal)?
+            .map(SyncRunRow::into_domain)
+            .transpose()
+    }
+
+    async fn list_runs(
+        &self,
+        project_id: ProjectId,
+        before: Option<SyncRunId>,
+        limit: Limit,
+    ) -> Result<Vec<SyncRun>> {
+        let mut conn = self.db.conn().await?;
+        let mut query = sync_runs::table
+            .filter(sync_runs::project_id.eq(project_id.into_uuid()))
+            .select(SyncRunRow::as_select())
+            .order(sync_runs::id.desc())
+            .limit(i64::from(limit.get()) + 1)
+            .into_boxed();
+        if let Some(before) = before {
+            query = query.filter(sync_runs::id.lt(before.into_uuid()));
+        }
+        query
+            .load(&mut conn)
+            .await
+            .map_err(errors::internal)?
+            .into_iter()
+            .map(SyncRunRow::into_domain)
+            .collect()
+    }
+}

@@ -1,0 +1,206 @@
+//! Importing a repository's issues as tasks ("sync"). Page by page: each page is
+//! stored whole or not at all, so a failure midway leaves consistent data and the
+//! next run finishes the job; the database's unique key on the dedup key makes
+//! repeated and concurrent runs create no duplicates.
+
+use crate::tokens::TokenSource;
+use crate::{
+    GithubApi, GithubIssue, IssueImport, IssuePageRequest, IssueState, SyncCounts, SyncKind,
+    SyncStatus, SyncStore,
+};
+use pm_kernel::{Actor, Error, Result, SyncRunId};
+use pm_projects::{Project, ProjectRepository, RepoFullName, Slug};
+use pm_tasks::{
+    ExternalLink, Labels, NewTask, Priority, TaskDescription, TaskSource, TaskStatus, TaskTitle,
+};
+use std::sync::Arc;
+
+/// What a finished import reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    pub run_id: SyncRunId,
+    pub repo: RepoFullName,
+    pub counts: SyncCounts,
+}
+
+#[derive(Clone)]
+pub struct IssueImporter {
+    projects: Arc<dyn ProjectRepository>,
+    github: Arc<dyn GithubApi>,
+    tokens: TokenSource,
+    runs: Arc<dyn SyncStore>,
+}
+
+impl IssueImporter {
+    pub fn new(
+        projects: Arc<dyn ProjectRepository>,
+        github: Arc<dyn GithubApi>,
+        tokens: TokenSource,
+        runs: Arc<dyn SyncStore>,
+    ) -> Self {
+        Self {
+            projects,
+            github,
+            tokens,
+            runs,
+        }
+    }
+
+    /// Imports every issue of `repo` (default: the project's linked repository)
+    /// that is not yet linked to a task of the project.
+    pub async fn run(
+        &self,
+        actor: &Actor,
+        slug: &Slug,
+        repo: Option<RepoFullName>,
+    ) -> Result<ImportReport> {
+        let project = self
+            .projects
+            .get(actor.workspace_id, slug)
+            .await?
+            .ok_or(Error::NotFound("project"))?;
+        let repo = repo
+            .or_else(|| project.github_repo.clone())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "repo",
+                    "the project has no GitHub repository: give `repo` or link one first",
+                )
+            })?;
+        let token = self.tokens.token_for(actor.workspace_id).await?;
+        let run_id = self
+            .runs
+            .start_run(project.id, SyncKind::Import, repo.as_str())
+            .await?;
+        match self.import_pages(&project, run_id, &repo, &token).await {
+            Ok(counts) => {
+                self.runs
+                    .finish_run(run_id, SyncStatus::Succeeded, None, None)
+                    .await?;
+                tracing::info!(
+                    slug = %project.slug, repo = %repo, run_id = %run_id,
+                    created = counts.created, skipped = counts.skipped,
+                    pull_requests_ignored = counts.pull_requests_ignored,
+                    "issue import finished"
+                );
+                Ok(ImportReport {
+                    run_id,
+                    repo,
+                    counts,
+                })
+            }
+            Err(err) => {
+                tracing::warn!(
+                    slug = %project.slug, repo = %repo, run_id = %run_id,
+                    error_code = err.code(), detail = %err,
+                    "issue import failed; pages already stored are kept"
+                );
+                // Record the failure; if even that fails, report the original error.
+                let _ = self
+                    .runs
+                    .finish_run(
+                        run_id,
+                        SyncStatus::Failed,
+                        None,
+                        Some(err.code().to_string()),
+                    )
+                    .await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn import_pages(
+        &self,
+        project: &Project,
+        run_id: SyncRunId,
+        repo: &RepoFullName,
+        token: &secrecy::SecretString,
+    ) -> Result<SyncCounts> {
+        let host = self.github.host();
+        let mut totals = SyncCounts::default();
+        let mut request = IssuePageRequest::First { repo: repo.clone() };
+        loop {
+            let page = self.github.list_issues(token, &request).await?;
+            let imports: Vec<IssueImport> = page
+                .issues
+                .iter()
+                .map(|issue| issue_import(&host, repo, issue))
+                .collect();
+            let extra = SyncCounts {
+                created: 0,
+                skipped: 0,
+                pull_requests_ignored: page.pull_requests_skipped,
+                total_seen: page.issues.len() as u32 + page.pull_requests_skipped,
+            };
+            let stored = self
+                .runs
+                .import_page(project.id, run_id, &imports, extra)
+                .await?;
+            totals.created += stored.created;
+            totals.skipped += stored.skipped;
+            totals.pull_requests_ignored += extra.pull_requests_ignored;
+            totals.total_seen += extra.total_seen;
+            match page.next {
+                Some(url) => request = IssuePageRequest::Next { url },
+                None => return Ok(totals),
+            }
+        }
+    }
+}
+
+/// The key that identifies an issue forever: GitHub's immutable issue id, scoped
+/// by host. Numbers change meaning across repositories; ids survive renames.
+pub fn dedup_key(host: &str, issue_id: i64) -> String {
+    format!("github:{host}:issue:{issue_id}")
+}
+
+/// `owner/repo#N`, taken from the issue's own URL (which follows renames), else
+/// from the repository that was asked for.
+pub fn issue_reference(requested: &RepoFullName, issue: &GithubIssue) -> String {
+    let from_url = issue.html_url.split_once("://").and_then(|(_, rest)| {
+        let mut parts = rest.split('/');
+        let _host = parts.next()?;
+        let owner = parts.next()?;
+        let name = parts.next()?;
+        (parts.next() == Some("issues")).then(|| format!("{owner}/{name}"))
+    });
+    format!(
+        "{}#{}",
+        from_url.unwrap_or_else(|| requested.to_string()),
+        issue.number
+    )
+}
+
+/// open → todo; closed → done, or canceled when closed as not planned.
+pub fn task_status(issue: &GithubIssue) -> TaskStatus {
+    match issue.state {
+        IssueState::Open => TaskStatus::Todo,
+        IssueState::Closed if issue.state_reason.as_deref() == Some("not_planned") => {
+            TaskStatus::Canceled
+        }
+        IssueState::Closed => TaskStatus::Done,
+    }
+}
+
+pub fn issue_import(host: &str, repo: &RepoFullName, issue: &GithubIssue) -> IssueImport {
+    IssueImport {
+        dedup_key: dedup_key(host, issue.id),
+        link: ExternalLink {
+            provider: "github".into(),
+            reference: issue_reference(repo, issue),
+            url: issue.html_url.clone(),
+        },
+        task: NewTask {
+            title: TaskTitle::lenient(&issue.title),
+            description: TaskDescription::lenient(issue.body.as_deref().unwrap_or_default()),
+            status: task_status(issue),
+            priority: Priority::None,
+            labels: Labels::lenient(issue.labels.iter().map(String::as_str)),
+            source: TaskSource::Github,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,146 @@
+use super::*;
+use crate::{MockCredentialStore, MockGithubApi, MockSecretCipher};
+use mockall::predicate::*;
+use pm_kernel::{GithubError, ProjectId, Role, UserId, WorkspaceId};
+use pm_projects::{Description, MockProjectRepository, ProjectName};
+use secrecy::SecretString;
+
+fn tokens(server: Option<&str>) -> TokenSource {
+    let mut store = MockCredentialStore::new();
+    store.expect_get().returning(|_| Ok(None));
+    TokenSource::new(
+        Arc::new(store),
+        Arc::new(MockSecretCipher::new()),
+        server.map(|s| SecretString::from(s.to_string())),
+    )
+}
+
+fn project(ws: WorkspaceId) -> Project {
+    let now = pm_kernel::now();
+    Project {
+        id: ProjectId::new(),
+        workspace_id: ws,
+        slug: Slug::parse("billing-abc123").unwrap(),
+        name: ProjectName::new("Billing").unwrap(),
+        description: Description::default(),
+        github_repo: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn repo(full_name: &str) -> GithubRepo {
+    GithubRepo {
+        id: 1,
+        full_name: full_name.into(),
+        private: true,
+        html_url: format!("https://github.com/{full_name}"),
+        default_branch: Some("main".into()),
+    }
+}
+
+#[tokio::test]
+async fn provisioning_creates_under_the_org_and_links_the_project() {
+    let p = project(WorkspaceId::new());
+    let pid = p.id;
+    let mut github = MockGithubApi::new();
+    github
+        .expect_create_org_repo()
+        .withf(|_, org, name, _| org == "auditmos-projects" && name == "billing-abc123")
+        .times(1)
+        .returning(|_, _, _, _| Ok(repo("auditmos-projects/billing-abc123-x1y2")));
+    let mut projects = MockProjectRepository::new();
+    projects
+        .expect_set_github_repo()
+        .with(
+            always(),
+            eq(pid),
+            eq(Some(
+                RepoFullName::parse("auditmos-projects/billing-abc123-x1y2").unwrap(),
+            )),
+        )
+        .times(1)
+        .returning(move |ws, _, _| Ok(Some(project(ws))));
+    let provisioner = GithubRepoProvisioner::new(
+        Arc::new(projects),
+        Arc::new(github),
+        tokens(Some("srv")),
+        "auditmos-projects",
+    );
+    let name = provisioner.provision(&p).await.unwrap();
+    assert_eq!(name.as_str(), "auditmos-projects/billing-abc123-x1y2");
+}
+
+#[tokio::test]
+async fn provisioning_failure_links_nothing() {
+    let p = project(WorkspaceId::new());
+    let mut github = MockGithubApi::new();
+    github.expect_create_org_repo().returning(|_, _, _, _| {
+        Err(GithubError::RepoNameTaken {
+            name: "billing-abc123".into(),
+        })
+    });
+    let mut projects = MockProjectRepository::new();
+    projects.expect_set_github_repo().never();
+    let provisioner = GithubRepoProvisioner::new(
+        Arc::new(projects),
+        Arc::new(github),
+        tokens(Some("srv")),
+        "org",
+    );
+    let err = provisioner.provision(&p).await.unwrap_err();
+    assert_eq!(err.code(), "GITHUB_REPO_NAME_TAKEN");
+}
+
+#[tokio::test]
+async fn provisioning_without_a_token_calls_nothing() {
+    let mut github = MockGithubApi::new();
+    github.expect_create_org_repo().never();
+    let provisioner = GithubRepoProvisioner::new(
+        Arc::new(MockProjectRepository::new()),
+        Arc::new(github),
+        tokens(None),
+        "org",
+    );
+    let err = provisioner
+        .provision(&project(WorkspaceId::new()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::IntegrationNotConnected));
+}
+
+#[tokio::test]
+async fn linking_checks_github_and_is_for_admins() {
+    let actor = Actor {
+        user_id: UserId::new(),
+        workspace_id: WorkspaceId::new(),
+        role: Role::Admin,
+    };
+    let p = project(actor.workspace_id);
+    let mut projects = MockProjectRepository::new();
+    let found = p.clone();
+    projects
+        .expect_get()
+        .returning(move |_, _| Ok(Some(found.clone())));
+    projects.expect_set_github_repo().never();
+    let mut github = MockGithubApi::new();
+    github.expect_get_repo().returning(|_, _| {
+        Err(GithubError::NotFound {
+            message: "Not Found".into(),
+        })
+    });
+    let service = RepoService::new(Arc::new(projects), Arc::new(github), tokens(Some("srv")));
+    let repo_name = RepoFullName::parse("octo/secret").unwrap();
+    let err = service.link(&actor, &p.slug, &repo_name).await.unwrap_err();
+    assert_eq!(err.code(), "GITHUB_NOT_FOUND");
+
+    let member = Actor {
+        role: Role::Member,
+        ..actor
+    };
+    let err = service
+        .link(&member, &p.slug, &repo_name)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Forbidden));
+}
