@@ -113,6 +113,38 @@ fn bearer_token(req: &HttpRequest) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
+/// An optional JSON body (for endpoints where every field is optional): an empty
+/// body is `None`; anything else must parse, with the same 400/422 rules as `Json`.
+pub fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| json_error(JsonPayloadError::Deserialize(e)))
+}
+
+/// A JSON body that carries a secret. serde's messages can quote the offending
+/// value, so on failure only the shape expected is reported — never the input.
+pub fn secret_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    expected: &str,
+) -> Result<T, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            ApiError::Domain(Error::invalid("", format!("expected {expected}")))
+        } else {
+            ApiError::MalformedJson(format!("expected {expected}"))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

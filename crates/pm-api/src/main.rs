@@ -36,6 +36,20 @@ enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Encryption key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Re-encrypt every stored GitHub token with the current key
+    /// (PMHUB_ENCRYPTION_KEY); the previous key must be in PMHUB_ENCRYPTION_OLD_KEYS.
+    Rotate,
+    /// Print a fresh random key (base64 of 32 bytes) for PMHUB_ENCRYPTION_KEY.
+    Generate,
 }
 
 #[tokio::main]
@@ -87,6 +101,28 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 created.admin.email
             );
             println!("{}", created.token.expose_secret());
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Generate,
+        } => {
+            println!("{}", pm_crypto::Keyring::generate_encoded_key());
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let db = pm_api::startup::connect(&settings)?;
+            let state = pm_api::startup::build_state(&settings, db)?;
+            let report = state
+                .connections
+                .rotate_keys()
+                .await
+                .map_err(|e| anyhow::anyhow!("key rotation failed: {e}"))?;
+            eprintln!(
+                "re-encrypted {} credential(s); {} already used the current key; {} changed meanwhile (already current)",
+                report.resealed, report.already_current, report.skipped
+            );
             Ok(())
         }
     }

@@ -33,6 +33,14 @@ use utoipa::{Modify, OpenApi};
         routes::tasks::get,
         routes::tasks::update,
         routes::tasks::delete,
+        routes::github::connect,
+        routes::github::show,
+        routes::github::disconnect,
+        routes::github::list_repos,
+        routes::github::set_repo,
+        routes::github::clear_repo,
+        routes::github::sync,
+        routes::github::sync_runs,
     ),
     components(schemas(
         problem::Problem,
@@ -60,6 +68,17 @@ use utoipa::{Modify, OpenApi};
         dto::ExternalLinkDto,
         dto::CreateTaskRequest,
         dto::PatchTaskRequest,
+        dto::ConnectRequest,
+        dto::ConnectionDto,
+        dto::RepoDto,
+        dto::RepoList,
+        dto::SetRepoRequest,
+        dto::SyncRequest,
+        dto::SyncResponse,
+        dto::SyncRunDto,
+        dto::SyncRunList,
+        dto::SyncKindDto,
+        dto::SyncStatusDto,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -68,6 +87,7 @@ use utoipa::{Modify, OpenApi};
         (name = "projects", description = "Projects"),
         (name = "specs", description = "A project's spec: draft → interviewing → review"),
         (name = "tasks", description = "A project's numbered tasks"),
+        (name = "github", description = "GitHub connection, repositories, import and push"),
     )
 )]
 pub struct ApiDoc;

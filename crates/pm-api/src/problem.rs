@@ -45,6 +45,9 @@ pub enum ApiError {
     /// Allowed methods, e.g. `GET, POST`.
     MethodNotAllowed(&'static str),
     RouteNotFound,
+    /// `GET`/`DELETE /integrations/github` with no connection: 404, not 409, since
+    /// the resource asked for does not exist.
+    NotConnected,
 }
 
 impl From<Error> for ApiError {
@@ -64,6 +67,7 @@ impl fmt::Display for ApiError {
             }
             ApiError::MethodNotAllowed(allow) => write!(f, "method not allowed; allowed: {allow}"),
             ApiError::RouteNotFound => f.write_str("no such route"),
+            ApiError::NotConnected => f.write_str("the workspace has no GitHub connection"),
         }
     }
 }
@@ -91,6 +95,11 @@ fn classify(err: &ApiError) -> (StatusCode, &'static str, &'static str) {
             "Method not allowed",
         ),
         ApiError::RouteNotFound => (S::NOT_FOUND, "NOT_FOUND", "Not found"),
+        ApiError::NotConnected => (
+            S::NOT_FOUND,
+            "INTEGRATION_NOT_CONNECTED",
+            "GitHub integration not connected",
+        ),
         ApiError::Domain(e) => match e {
             Error::Validation(_) => (S::UNPROCESSABLE_ENTITY, e.code(), "Validation failed"),
             Error::NotFound(_) => (S::NOT_FOUND, e.code(), "Not found"),

@@ -10,14 +10,23 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use pm_accounts::AccountService;
+use pm_crypto::Keyring;
 use pm_crypto::RingTokenIssuer;
+use pm_github::{GithubClient, GithubConfig};
+use pm_integrations::{
+    ConnectionService, GithubApi, GithubRepoProvisioner, IssueImporter, RepoService, TokenSource,
+};
 use pm_postgres::{
-    Database, DbConfig, PgAccountStore, PgProjectRepository, PgSpecRepository, PgTaskStore,
+    Database, DbConfig, PgAccountStore, PgCredentialStore, PgProjectRepository, PgSpecRepository,
+    PgSyncStore, PgTaskStore,
 };
 use pm_projects::ProjectService;
 use pm_specs::SpecService;
 use pm_tasks::TaskService;
+use secrecy::ExposeSecret;
+use std::io::Write;
 use std::net::TcpListener;
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa_swagger_ui::SwaggerUi;
@@ -100,45 +109,93 @@ pub fn connect(settings: &Settings) -> anyhow::Result<Database> {
 }
 
 /// Adapters wired into the domain services.
-pub fn build_state(_settings: &Settings, db: Database) -> anyhow::Result<AppState> {
+pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState> {
     let projects_repo = Arc::new(PgProjectRepository::new(db.clone()));
     let accounts = AccountService::new(
         Arc::new(PgAccountStore::new(db.clone())),
         Arc::new(RingTokenIssuer::new()),
     );
+    let github: Arc<dyn GithubApi> = Arc::new(github_client(settings)?);
+    let cipher = Arc::new(keyring(settings)?);
+    let credentials = Arc::new(PgCredentialStore::new(db.clone()));
+    let tokens = TokenSource::new(
+        credentials.clone(),
+        cipher.clone(),
+        settings.github.token.clone(),
+    );
+    let provisioner = GithubRepoProvisioner::new(
+        projects_repo.clone(),
+        github.clone(),
+        tokens.clone(),
+        settings.github.org.clone(),
+    );
     let specs = SpecService::new(
         projects_repo.clone(),
         Arc::new(PgSpecRepository::new(db.clone())),
-        Arc::new(provisioning::NotConfigured),
+        Arc::new(provisioner),
     );
     let tasks = TaskService::new(
         projects_repo.clone(),
         Arc::new(PgTaskStore::new(db.clone())),
     );
+    let runs = Arc::new(PgSyncStore::new(db.clone()));
     Ok(AppState {
-        db,
         accounts,
-        projects: ProjectService::new(projects_repo),
+        projects: ProjectService::new(projects_repo.clone()),
         specs,
         tasks,
+        connections: ConnectionService::new(github.clone(), credentials, cipher),
+        repos: RepoService::new(projects_repo.clone(), github.clone(), tokens.clone()),
+        importer: IssueImporter::new(projects_repo, github, tokens, runs),
+        db,
     })
 }
 
-mod provisioning {
-    use async_trait::async_trait;
-    use pm_kernel::{Error, Result};
-    use pm_projects::{Project, RepoFullName};
-    use pm_specs::RepoProvisioner;
+fn github_client(settings: &Settings) -> anyhow::Result<GithubClient> {
+    let api_url = url::Url::parse(&settings.github.api_url)
+        .with_context(|| format!("github.api_url {:?} is not a URL", settings.github.api_url))?;
+    GithubClient::new(GithubConfig::new(api_url)).context("building the GitHub client")
+}
 
-    /// Until the GitHub integration is wired, approval cannot create repositories.
-    pub struct NotConfigured;
+/// The encryption keyring: `PMHUB_ENCRYPTION_KEY` (+ old keys). Outside production
+/// a missing key is generated once into the local data folder, so `make run` works
+/// out of the box; production refuses to start without one.
+pub fn keyring(settings: &Settings) -> anyhow::Result<Keyring> {
+    let old = settings
+        .crypto
+        .old_keys
+        .as_ref()
+        .map(|k| k.expose_secret().to_string());
+    let current = match &settings.crypto.key {
+        Some(key) => key.expose_secret().to_string(),
+        None if settings.is_production() => anyhow::bail!(
+            "PMHUB_ENCRYPTION_KEY is required in production (base64 of 32 bytes, optionally `kid:base64`)"
+        ),
+        None => dev_key(&settings.crypto.dev_key_file)?,
+    };
+    Keyring::from_config(&current, old.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))
+}
 
-    #[async_trait]
-    impl RepoProvisioner for NotConfigured {
-        async fn provision(&self, _project: &Project) -> Result<RepoFullName> {
-            Err(Error::IntegrationNotConnected)
-        }
+fn dev_key(path: &std::path::Path) -> anyhow::Result<String> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        return Ok(existing.trim().to_string());
     }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let key = Keyring::generate_encoded_key();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating the development key file {}", path.display()))?;
+    file.write_all(key.as_bytes())?;
+    tracing::warn!(
+        path = %path.display(),
+        "no PMHUB_ENCRYPTION_KEY: generated a development key (never use this in production)"
+    );
+    Ok(key)
 }
 
 /// Routes, extractor configuration and fallbacks; shared by the server and tests.
@@ -151,6 +208,7 @@ pub fn configure_app(cfg: &mut web::ServiceConfig, state: AppState) {
         .service(
             web::scope("/api/v1")
                 .configure(routes::accounts::configure)
+                .configure(routes::github::configure)
                 .configure(routes::projects::configure)
                 .configure(routes::specs::configure)
                 .configure(routes::tasks::configure),

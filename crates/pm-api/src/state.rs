@@ -1,6 +1,7 @@
 //! What handlers reach: the domain services, built once at start-up.
 
 use pm_accounts::AccountService;
+use pm_integrations::{ConnectionService, IssueImporter, RepoService};
 use pm_postgres::Database;
 use pm_projects::ProjectService;
 use pm_specs::SpecService;
@@ -13,4 +14,7 @@ pub struct AppState {
     pub projects: ProjectService,
     pub specs: SpecService,
     pub tasks: TaskService,
+    pub connections: ConnectionService,
+    pub repos: RepoService,
+    pub importer: IssueImporter,
 }

@@ -3,12 +3,13 @@
 //! next run finishes the job; the database's unique key on the dedup key makes
 //! repeated and concurrent runs create no duplicates.
 
+use crate::SyncRun;
 use crate::tokens::TokenSource;
 use crate::{
     GithubApi, GithubIssue, IssueImport, IssuePageRequest, IssueState, SyncCounts, SyncKind,
     SyncStatus, SyncStore,
 };
-use pm_kernel::{Actor, Error, Result, SyncRunId};
+use pm_kernel::{Actor, Cursor, Error, Limit, Page, Result, SyncRunId};
 use pm_projects::{Project, ProjectRepository, RepoFullName, Slug};
 use pm_tasks::{
     ExternalLink, Labels, NewTask, Priority, TaskDescription, TaskSource, TaskStatus, TaskTitle,
@@ -108,6 +109,31 @@ impl IssueImporter {
                 Err(err)
             }
         }
+    }
+
+    /// The project's runs (imports and pushes), newest first.
+    pub async fn history(
+        &self,
+        actor: &Actor,
+        slug: &Slug,
+        cursor: Option<&Cursor>,
+        limit: Limit,
+    ) -> Result<Page<SyncRun>> {
+        let before = cursor
+            .map(|c| {
+                c.key()
+                    .parse::<uuid::Uuid>()
+                    .map(SyncRunId::from_uuid)
+                    .map_err(|_| Error::invalid("cursor", "is not a cursor this API issued"))
+            })
+            .transpose()?;
+        let project = self
+            .projects
+            .get(actor.workspace_id, slug)
+            .await?
+            .ok_or(Error::NotFound("project"))?;
+        let rows = self.runs.list_runs(project.id, before, limit).await?;
+        Ok(Page::from_rows(rows, limit, |r| r.id.to_string()))
     }
 
     async fn import_pages(

@@ -1,6 +1,7 @@
 //! Route modules, one per area, each exposing `configure`.
 
 pub mod accounts;
+pub mod github;
 pub mod health;
 pub mod projects;
 pub mod specs;

@@ -23,7 +23,7 @@ pub fn settings_for(db: &TestDb, overrides: &[(&str, &str)]) -> Settings {
         .merge(("server.workers", 2))
         .merge(("server.shutdown_timeout_secs", 1))
         .merge(("github.api_url", "http://127.0.0.1:9"))
-        .merge(("crypto.key", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMzJiIQ=="));
+        .merge(("crypto.key", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMzJieSE="));
     for (k, v) in overrides {
         figment = figment.merge((*k, *v));
     }

@@ -3,7 +3,9 @@
 
 mod accounts;
 mod conventions;
+mod github;
 mod helpers;
 mod projects;
+mod secrets;
 mod specs;
 mod tasks;

@@ -1,0 +1,200 @@
+//! The GitHub integration: connection, repositories, import and run history.
+
+use crate::dto::{
+    ConnectRequest, ConnectionDto, PageQuery, ProjectDto, RepoDto, RepoList, SetRepoRequest,
+    SyncRequest, SyncResponse, SyncRunList,
+};
+use crate::extract::{Caller, optional_json, secret_json, slug};
+use crate::problem::{ApiError, ApiResult, Problem};
+use crate::state::AppState;
+use actix_web::{HttpResponse, web};
+use pm_kernel::{Cursor, Error, Limit};
+use pm_projects::RepoFullName;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/integrations/github", "GET, POST, DELETE")
+            .route(web::post().to(connect))
+            .route(web::get().to(show))
+            .route(web::delete().to(disconnect)),
+    )
+    .service(super::resource("/github/repos", "GET").route(web::get().to(list_repos)))
+    .service(
+        super::resource("/projects/{slug}/github-repo", "PUT, DELETE")
+            .route(web::put().to(set_repo))
+            .route(web::delete().to(clear_repo)),
+    )
+    .service(super::resource("/projects/{slug}/github/sync", "POST").route(web::post().to(sync)))
+    .service(
+        super::resource("/projects/{slug}/github/sync-runs", "GET").route(web::get().to(sync_runs)),
+    );
+}
+
+/// Connects the workspace to GitHub with a personal access token (admins only).
+/// The token is verified with GitHub's `GET /user`, stored encrypted, and never
+/// shown again; reconnecting replaces it.
+#[utoipa::path(post, path = "/api/v1/integrations/github", tag = "github", security(("bearer" = [])),
+    request_body = ConnectRequest,
+    responses((status = 201, body = ConnectionDto),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json",
+               description = "VALIDATION_FAILED, or GITHUB_UNAUTHORIZED when GitHub rejects the token"),
+              (status = 429, body = Problem, content_type = "application/problem+json"),
+              (status = 502, body = Problem, content_type = "application/problem+json")))]
+pub async fn connect(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    caller.actor.require_admin()?;
+    let request: ConnectRequest = secret_json(&body, r#"{"token": "<GitHub token>"}"#)?;
+    let info = state
+        .connections
+        .connect(&caller.actor, request.token)
+        .await?;
+    Ok(HttpResponse::Created().json(ConnectionDto::from(info)))
+}
+
+/// The workspace's connection: the account and the token's last 4 characters.
+#[utoipa::path(get, path = "/api/v1/integrations/github", tag = "github", security(("bearer" = [])),
+    responses((status = 200, body = ConnectionDto),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json",
+               description = "INTEGRATION_NOT_CONNECTED")))]
+pub async fn show(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    match state.connections.show(&caller.actor).await {
+        Ok(info) => Ok(HttpResponse::Ok().json(ConnectionDto::from(info))),
+        Err(Error::IntegrationNotConnected) => Err(ApiError::NotConnected),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Deletes the stored credential (admins only).
+#[utoipa::path(delete, path = "/api/v1/integrations/github", tag = "github", security(("bearer" = [])),
+    responses((status = 204),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json",
+               description = "INTEGRATION_NOT_CONNECTED")))]
+pub async fn disconnect(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    match state.connections.disconnect(&caller.actor).await {
+        Ok(()) => Ok(HttpResponse::NoContent().finish()),
+        Err(Error::IntegrationNotConnected) => Err(ApiError::NotConnected),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Every repository the token can access (all of GitHub's pages; one page here).
+#[utoipa::path(get, path = "/api/v1/github/repos", tag = "github", security(("bearer" = [])),
+    responses((status = 200, body = RepoList),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json"),
+              (status = 429, body = Problem, content_type = "application/problem+json"),
+              (status = 502, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_repos(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    let repos = state.repos.list(&caller.actor).await?;
+    Ok(HttpResponse::Ok().json(RepoList {
+        items: repos.into_iter().map(RepoDto::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Links a repository to the project by hand (admins only), after checking that
+/// GitHub shows it to the token.
+#[utoipa::path(put, path = "/api/v1/projects/{slug}/github-repo", tag = "github", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug")),
+    request_body = SetRepoRequest,
+    responses((status = 200, body = ProjectDto),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json",
+               description = "NOT_FOUND, or GITHUB_NOT_FOUND when the token cannot see the repository"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn set_repo(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<SetRepoRequest>,
+) -> ApiResult<HttpResponse> {
+    caller.actor.require_admin()?;
+    let slug = slug(&path)?;
+    let repo = RepoFullName::parse(&body.full_name)?;
+    let project = state.repos.link(&caller.actor, &slug, &repo).await?;
+    Ok(HttpResponse::Ok().json(ProjectDto::from(project)))
+}
+
+/// Unlinks the project's repository (admins only).
+#[utoipa::path(delete, path = "/api/v1/projects/{slug}/github-repo", tag = "github", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug")),
+    responses((status = 200, body = ProjectDto),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn clear_repo(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let project = state
+        .projects
+        .clear_github_repo(&caller.actor, &slug(&path)?)
+        .await?;
+    Ok(HttpResponse::Ok().json(ProjectDto::from(project)))
+}
+
+/// Imports the repository's issues (default: the project's `github_repo`) as
+/// tasks. Idempotent: issues already linked are skipped; pull requests are ignored.
+#[utoipa::path(post, path = "/api/v1/projects/{slug}/github/sync", tag = "github", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug")),
+    request_body(content = Option<SyncRequest>, description = "Optional; `{}` or no body uses the project's repository"),
+    responses((status = 200, body = SyncResponse),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json"),
+              (status = 429, body = Problem, content_type = "application/problem+json"),
+              (status = 502, body = Problem, content_type = "application/problem+json")))]
+pub async fn sync(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let slug = slug(&path)?;
+    let request: SyncRequest = optional_json(&body)?.unwrap_or_default();
+    let repo = request
+        .repo
+        .as_deref()
+        .map(|r| RepoFullName::parse(r).map_err(|_| Error::invalid("repo", "must be `owner/name`")))
+        .transpose()?;
+    let report = state.importer.run(&caller.actor, &slug, repo).await?;
+    Ok(HttpResponse::Ok().json(SyncResponse::from(report)))
+}
+
+/// The project's imports and pushes, newest first.
+#[utoipa::path(get, path = "/api/v1/projects/{slug}/github/sync-runs", tag = "github", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug"), PageQuery),
+    responses((status = 200, body = SyncRunList),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn sync_runs(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
+    let slug = slug(&path)?;
+    let limit = Limit::new(query.limit)?;
+    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let page = state
+        .importer
+        .history(&caller.actor, &slug, cursor.as_ref(), limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(SyncRunList::from(page)))
+}
