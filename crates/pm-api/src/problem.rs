@@ -48,6 +48,8 @@ pub enum ApiError {
     /// `GET`/`DELETE /integrations/github` with no connection: 404, not 409, since
     /// the resource asked for does not exist.
     NotConnected,
+    /// `/readyz` when a dependency (the database) does not answer.
+    NotReady,
 }
 
 impl From<Error> for ApiError {
@@ -68,6 +70,7 @@ impl fmt::Display for ApiError {
             ApiError::MethodNotAllowed(allow) => write!(f, "method not allowed; allowed: {allow}"),
             ApiError::RouteNotFound => f.write_str("no such route"),
             ApiError::NotConnected => f.write_str("the workspace has no GitHub connection"),
+            ApiError::NotReady => f.write_str("the database does not answer"),
         }
     }
 }
@@ -95,6 +98,7 @@ fn classify(err: &ApiError) -> (StatusCode, &'static str, &'static str) {
             "Method not allowed",
         ),
         ApiError::RouteNotFound => (S::NOT_FOUND, "NOT_FOUND", "Not found"),
+        ApiError::NotReady => (S::SERVICE_UNAVAILABLE, "NOT_READY", "Not ready"),
         ApiError::NotConnected => (
             S::NOT_FOUND,
             "INTEGRATION_NOT_CONNECTED",

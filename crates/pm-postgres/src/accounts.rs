@@ -41,6 +41,10 @@ struct UserRow {
 
 impl WorkspaceRow {
     fn into_domain(self) -> Result<Workspace> {
+        errors::from_stored(self.validate())
+    }
+
+    fn validate(self) -> Result<Workspace> {
         Ok(Workspace {
             id: WorkspaceId::from_uuid(self.id),
             name: WorkspaceName::new(&self.name)?,
@@ -61,6 +65,10 @@ impl UserRow {
     }
 
     fn into_domain(self) -> Result<User> {
+        errors::from_stored(self.validate())
+    }
+
+    fn validate(self) -> Result<User> {
         Ok(User {
             id: UserId::from_uuid(self.id),
             workspace_id: WorkspaceId::from_uuid(self.workspace_id),

@@ -28,3 +28,20 @@ pub(crate) fn stored<T: std::str::FromStr>(column: &str, value: &str) -> Result<
         .parse()
         .map_err(|_| Error::internal(format!("unexpected value {value:?} in column {column}")))
 }
+
+/// Values read back from the database were validated when written; if a rule
+/// tightened since, that is a server-side data problem (500), not the caller's
+/// input (422).
+pub(crate) fn from_stored<T>(result: Result<T, Error>) -> Result<T, Error> {
+    result.map_err(|e| match e {
+        Error::Validation(fields) => Error::internal(format!(
+            "stored data no longer passes validation: {}",
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+        other => other,
+    })
+}

@@ -40,6 +40,10 @@ pub(crate) struct ProjectRow {
 
 impl ProjectRow {
     pub(crate) fn into_domain(self) -> Result<Project> {
+        errors::from_stored(self.validate())
+    }
+
+    fn validate(self) -> Result<Project> {
         Ok(Project {
             id: ProjectId::from_uuid(self.id),
             workspace_id: WorkspaceId::from_uuid(self.workspace_id),

@@ -59,21 +59,26 @@ impl SpecRepository for PgSpecRepository {
     async fn update_content(
         &self,
         project_id: ProjectId,
+        expected: SpecStatus,
         content: &SpecContent,
     ) -> Result<Option<Spec>> {
         let mut conn = self.db.conn().await?;
-        diesel::update(specs::table.find(project_id.into_uuid()))
-            .set((
-                specs::content.eq(content.as_str()),
-                specs::updated_at.eq(pm_kernel::now()),
-            ))
-            .returning(SpecRow::as_returning())
-            .get_result(&mut conn)
-            .await
-            .optional()
-            .map_err(errors::internal)?
-            .map(SpecRow::into_domain)
-            .transpose()
+        diesel::update(
+            specs::table
+                .find(project_id.into_uuid())
+                .filter(specs::status.eq(expected.as_str())),
+        )
+        .set((
+            specs::content.eq(content.as_str()),
+            specs::updated_at.eq(pm_kernel::now()),
+        ))
+        .returning(SpecRow::as_returning())
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .map_err(errors::internal)?
+        .map(SpecRow::into_domain)
+        .transpose()
     }
 
     async fn transition(

@@ -224,8 +224,24 @@ async fn spec_is_created_in_draft_and_transitions_compare_and_set() {
     assert_eq!(spec.status, SpecStatus::Draft);
 
     let content = SpecContent::new("# Goals\n\n  indented").unwrap();
-    let edited = specs.update_content(p.id, &content).await.unwrap().unwrap();
+    let edited = specs
+        .update_content(p.id, SpecStatus::Draft, &content)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(edited.content, content);
+    assert!(
+        specs
+            .update_content(
+                p.id,
+                SpecStatus::Interviewing,
+                &SpecContent::new("x").unwrap()
+            )
+            .await
+            .unwrap()
+            .is_none(),
+        "an edit expecting another status writes nothing"
+    );
 
     assert!(
         specs

@@ -8,9 +8,12 @@ use pm_projects::{Project, RepoFullName};
 pub trait SpecRepository: Send + Sync {
     async fn get(&self, project_id: ProjectId) -> Result<Option<Spec>>;
 
+    /// Replaces the content if the spec is still in `expected` (so an edit cannot
+    /// slip in after a concurrent approval). `None` if it was not.
     async fn update_content(
         &self,
         project_id: ProjectId,
+        expected: SpecStatus,
         content: &SpecContent,
     ) -> Result<Option<Spec>>;
 

@@ -75,9 +75,11 @@ impl SpecService {
             ));
         }
         self.specs
-            .update_content(project.id, &content)
+            .update_content(project.id, spec.status, &content)
             .await?
-            .ok_or(Error::NotFound("spec"))
+            .ok_or_else(|| {
+                Error::Conflict("the spec changed meanwhile; read it and try again".into())
+            })
     }
 
     /// `draft` → `interviewing`.

@@ -1,6 +1,6 @@
 //! Liveness and readiness.
 
-use crate::problem::ApiResult;
+use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -26,8 +26,13 @@ pub async fn healthz() -> HttpResponse {
 /// The process can serve: the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Health),
-              (status = 500, body = crate::problem::Problem, content_type = "application/problem+json")))]
+              (status = 503, body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    state.db.ping().await?;
-    Ok(HttpResponse::Ok().json(Health { status: "ready" }))
+    match state.db.ping().await {
+        Ok(()) => Ok(HttpResponse::Ok().json(Health { status: "ready" })),
+        Err(err) => {
+            tracing::warn!(error = %err, "not ready: the database does not answer");
+            Err(ApiError::NotReady)
+        }
+    }
 }

@@ -41,7 +41,7 @@ async fn readiness_fails_when_the_database_is_gone() {
     let handle = server.handle();
     tokio::spawn(server);
     let resp = reqwest::get(format!("{base}/readyz")).await.unwrap();
-    expect_problem(resp, 500, "INTERNAL").await;
+    expect_problem(resp, 503, "NOT_READY").await;
     let resp = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(resp.status(), 200);
     handle.stop(false).await;
