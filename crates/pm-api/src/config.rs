@@ -39,6 +39,8 @@ pub struct DatabaseSettings {
 pub struct GithubSettings {
     pub api_url: String,
     pub org: String,
+    /// Milliseconds between issue creates when pushing (GitHub asks for ≥ 1 s).
+    pub push_interval_ms: u64,
     pub token: Option<SecretString>,
     pub webhook_secret: Option<SecretString>,
 }
@@ -74,6 +76,7 @@ struct Defaults {
 struct GithubDefaults {
     api_url: &'static str,
     org: &'static str,
+    push_interval_ms: u64,
 }
 
 #[derive(Serialize)]
@@ -95,6 +98,7 @@ fn defaults() -> Defaults {
         github: GithubDefaults {
             api_url: "https://api.github.com",
             org: "auditmos-projects",
+            push_interval_ms: 1000,
         },
         crypto: CryptoDefaults {
             dev_key_file: ".pmhub/dev-encryption-key",

@@ -558,3 +558,24 @@ impl From<pm_integrations::SyncRun> for SyncRunDto {
 
 list_type!(RepoList, RepoDto);
 list_type!(SyncRunList, SyncRunDto);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PushResponse {
+    pub sync_run_id: Uuid,
+    pub repo: String,
+    pub created: u32,
+    /// Tasks already linked to an issue (including issues found again after an
+    /// interrupted push).
+    pub skipped: u32,
+}
+
+impl From<pm_integrations::PushReport> for PushResponse {
+    fn from(r: pm_integrations::PushReport) -> Self {
+        Self {
+            sync_run_id: r.run_id.into_uuid(),
+            repo: r.repo.to_string(),
+            created: r.created,
+            skipped: r.skipped,
+        }
+    }
+}

@@ -6,6 +6,7 @@ pub mod config;
 pub mod dto;
 pub mod extract;
 pub mod openapi;
+pub mod pacer;
 pub mod problem;
 pub mod routes;
 pub mod startup;

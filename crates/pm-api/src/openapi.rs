@@ -41,6 +41,7 @@ use utoipa::{Modify, OpenApi};
         routes::github::clear_repo,
         routes::github::sync,
         routes::github::sync_runs,
+        routes::github::push,
     ),
     components(schemas(
         problem::Problem,
@@ -79,6 +80,7 @@ use utoipa::{Modify, OpenApi};
         dto::SyncRunList,
         dto::SyncKindDto,
         dto::SyncStatusDto,
+        dto::PushResponse,
     )),
     modifiers(&BearerAuth),
     tags(

@@ -2,6 +2,7 @@
 
 use crate::config::Settings;
 use crate::extract::{MAX_BODY_BYTES, json_config, query_config};
+use crate::pacer::IntervalPacer;
 use crate::problem::ApiError;
 use crate::state::AppState;
 use crate::{openapi, routes};
@@ -14,11 +15,12 @@ use pm_crypto::Keyring;
 use pm_crypto::RingTokenIssuer;
 use pm_github::{GithubClient, GithubConfig};
 use pm_integrations::{
-    ConnectionService, GithubApi, GithubRepoProvisioner, IssueImporter, RepoService, TokenSource,
+    ConnectionService, GithubApi, GithubRepoProvisioner, IssueImporter, PushService, RepoService,
+    TokenSource,
 };
 use pm_postgres::{
-    Database, DbConfig, PgAccountStore, PgCredentialStore, PgProjectRepository, PgSpecRepository,
-    PgSyncStore, PgTaskStore,
+    Database, DbConfig, PgAccountStore, PgCredentialStore, PgProjectRepository, PgPushStore,
+    PgSpecRepository, PgSyncStore, PgTaskStore,
 };
 use pm_projects::ProjectService;
 use pm_specs::SpecService;
@@ -28,6 +30,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
+use std::time::Duration;
 use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -139,6 +142,16 @@ pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState
         Arc::new(PgTaskStore::new(db.clone())),
     );
     let runs = Arc::new(PgSyncStore::new(db.clone()));
+    let pusher = PushService::new(
+        projects_repo.clone(),
+        github.clone(),
+        tokens.clone(),
+        runs.clone(),
+        Arc::new(PgPushStore::new(db.clone())),
+        Arc::new(IntervalPacer::new(Duration::from_millis(
+            settings.github.push_interval_ms,
+        ))),
+    );
     Ok(AppState {
         accounts,
         projects: ProjectService::new(projects_repo.clone()),
@@ -147,6 +160,7 @@ pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState
         connections: ConnectionService::new(github.clone(), credentials, cipher),
         repos: RepoService::new(projects_repo.clone(), github.clone(), tokens.clone()),
         importer: IssueImporter::new(projects_repo, github, tokens, runs),
+        pusher,
         db,
     })
 }

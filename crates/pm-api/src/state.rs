@@ -1,7 +1,7 @@
 //! What handlers reach: the domain services, built once at start-up.
 
 use pm_accounts::AccountService;
-use pm_integrations::{ConnectionService, IssueImporter, RepoService};
+use pm_integrations::{ConnectionService, IssueImporter, PushService, RepoService};
 use pm_postgres::Database;
 use pm_projects::ProjectService;
 use pm_specs::SpecService;
@@ -17,4 +17,5 @@ pub struct AppState {
     pub connections: ConnectionService,
     pub repos: RepoService,
     pub importer: IssueImporter,
+    pub pusher: PushService,
 }

@@ -10,15 +10,19 @@ pub mod connection;
 pub mod import;
 pub mod models;
 pub mod ports;
+pub mod push;
 pub mod repos;
 pub mod tokens;
 
 pub use connection::{ConnectionInfo, ConnectionService, RotationReport};
 pub use import::{ImportReport, IssueImporter};
 pub use models::*;
-pub use ports::{CredentialStore, GithubApi, SecretCipher, SyncStore};
+pub use ports::{CredentialStore, GithubApi, Pacer, PushStore, SecretCipher, SyncStore};
+pub use push::{PushReport, PushService};
 pub use repos::{GithubRepoProvisioner, RepoService};
 pub use tokens::TokenSource;
 
 #[cfg(any(test, feature = "mocks"))]
-pub use ports::{MockCredentialStore, MockGithubApi, MockSecretCipher, MockSyncStore};
+pub use ports::{
+    MockCredentialStore, MockGithubApi, MockPacer, MockPushStore, MockSecretCipher, MockSyncStore,
+};

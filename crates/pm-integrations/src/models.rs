@@ -2,7 +2,7 @@
 
 use pm_kernel::{ProjectId, SyncRunId, Timestamp, WorkspaceId};
 use pm_projects::RepoFullName;
-use pm_tasks::{ExternalLink, NewTask};
+use pm_tasks::{ExternalLink, NewTask, Task};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -164,4 +164,19 @@ pub struct IssueImport {
 pub struct PageImported {
     pub created: u32,
     pub skipped: u32,
+}
+
+/// A task waiting to be pushed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushCandidate {
+    pub task: Task,
+    /// An earlier push recorded that it was about to create this task's issue and
+    /// never confirmed it: the issue may exist.
+    pub intent_pending: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushBacklog {
+    pub unlinked: Vec<PushCandidate>,
+    pub linked: u32,
 }

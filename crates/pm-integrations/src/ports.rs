@@ -2,13 +2,15 @@
 
 use crate::{
     GithubCredential, GithubIssue, GithubRepo, GithubUser, IssueImport, IssuePage,
-    IssuePageRequest, NewIssue, NewRepoOptions, PageImported, SealedSecret, SyncCounts, SyncKind,
-    SyncRun, SyncStatus,
+    IssuePageRequest, NewIssue, NewRepoOptions, PageImported, PushBacklog, SealedSecret,
+    SyncCounts, SyncKind, SyncRun, SyncStatus,
 };
 use async_trait::async_trait;
-use pm_kernel::{GithubError, Limit, ProjectId, Result, SyncRunId, WorkspaceId};
+use pm_kernel::{GithubError, Limit, ProjectId, Result, SyncRunId, TaskId, WorkspaceId};
 use pm_projects::RepoFullName;
+use pm_tasks::ExternalLink;
 use secrecy::SecretString;
+use std::time::Duration;
 
 /// GitHub's REST API. Every method fails only with a [`GithubError`]: 401 →
 /// `Unauthorized`, 403 → `Forbidden` (or `RateLimited` when GitHub says so), 404 →
@@ -141,4 +143,49 @@ pub trait SyncStore: Send + Sync {
         before: Option<SyncRunId>,
         limit: Limit,
     ) -> Result<Vec<SyncRun>>;
+}
+
+/// Storage for pushes: the per-project lease, the backlog of unlinked tasks and
+/// the intents that make a push safe to repeat after a crash.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PushStore: Send + Sync {
+    /// Takes the project's push lease for `lease`; false while another push holds it.
+    async fn try_lock(&self, project_id: ProjectId, lease: Duration) -> Result<bool>;
+
+    async fn unlock(&self, project_id: ProjectId) -> Result<()>;
+
+    /// The project's tasks without a GitHub link (by number, with whether an
+    /// intent is pending for each) and how many tasks are linked already.
+    async fn backlog(&self, project_id: ProjectId) -> Result<PushBacklog>;
+
+    /// Records, before the issue is created, that this run is about to create one.
+    async fn record_intent(
+        &self,
+        project_id: ProjectId,
+        task_id: TaskId,
+        run_id: SyncRunId,
+    ) -> Result<()>;
+
+    /// Forgets an intent whose issue was certainly not created.
+    async fn clear_intent(&self, task_id: TaskId) -> Result<()>;
+
+    /// Links the task to its issue and clears its intent, in one transaction.
+    /// False when the task was linked already (the link is left as it was).
+    async fn link_pushed(
+        &self,
+        project_id: ProjectId,
+        task_id: TaskId,
+        dedup_key: String,
+        link: ExternalLink,
+    ) -> Result<bool>;
+}
+
+/// Spaces out content-creating calls (GitHub's secondary limits: about 80 a
+/// minute, at least a second apart).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Pacer: Send + Sync {
+    /// Returns when the next create may be sent.
+    async fn before_create(&self);
 }

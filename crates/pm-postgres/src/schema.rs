@@ -38,6 +38,7 @@ diesel::table! {
         last_task_number -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        push_lease_until -> Nullable<Timestamptz>,
     }
 }
 
@@ -110,7 +111,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    push_intents (task_id) {
+        task_id -> Uuid,
+        project_id -> Uuid,
+        run_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(users -> workspaces (workspace_id));
+diesel::joinable!(push_intents -> tasks (task_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(projects -> workspaces (workspace_id));
 diesel::joinable!(specs -> projects (project_id));
@@ -129,4 +140,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     github_credentials,
     external_links,
     sync_runs,
+    push_intents,
 );

@@ -135,6 +135,23 @@ async fn with_links(conn: &mut AsyncPgConnection, rows: Vec<TaskRow>) -> Result<
         .collect()
 }
 
+/// The project's tasks with these numbers, by number, with their links.
+pub(crate) async fn load_by_numbers(
+    conn: &mut AsyncPgConnection,
+    project_id: ProjectId,
+    numbers: &[i64],
+) -> Result<Vec<Task>> {
+    let rows = tasks::table
+        .filter(tasks::project_id.eq(project_id.into_uuid()))
+        .filter(tasks::number.eq_any(numbers))
+        .select(TaskRow::as_select())
+        .order(tasks::number.asc())
+        .load(conn)
+        .await
+        .map_err(errors::internal)?;
+    with_links(conn, rows).await
+}
+
 async fn one_with_links(
     conn: &mut AsyncPgConnection,
     row: Option<TaskRow>,

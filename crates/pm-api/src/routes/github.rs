@@ -1,8 +1,8 @@
 //! The GitHub integration: connection, repositories, import and run history.
 
 use crate::dto::{
-    ConnectRequest, ConnectionDto, PageQuery, ProjectDto, RepoDto, RepoList, SetRepoRequest,
-    SyncRequest, SyncResponse, SyncRunList,
+    ConnectRequest, ConnectionDto, PageQuery, ProjectDto, PushResponse, RepoDto, RepoList,
+    SetRepoRequest, SyncRequest, SyncResponse, SyncRunList,
 };
 use crate::extract::{Caller, optional_json, secret_json, slug};
 use crate::problem::{ApiError, ApiResult, Problem};
@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::delete().to(clear_repo)),
     )
     .service(super::resource("/projects/{slug}/github/sync", "POST").route(web::post().to(sync)))
+    .service(super::resource("/projects/{slug}/github/push", "POST").route(web::post().to(push)))
     .service(
         super::resource("/projects/{slug}/github/sync-runs", "GET").route(web::get().to(sync_runs)),
     );
@@ -197,4 +198,26 @@ pub async fn sync_runs(
         .history(&caller.actor, &slug, cursor.as_ref(), limit)
         .await?;
     Ok(HttpResponse::Ok().json(SyncRunList::from(page)))
+}
+
+/// Creates an issue in the project's repository for each task that has no GitHub
+/// link, and links it. Repeating it creates nothing new, also after an
+/// interrupted push. Creates are spaced about a second apart.
+#[utoipa::path(post, path = "/api/v1/projects/{slug}/github/push", tag = "github", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The project's slug")),
+    responses((status = 200, body = PushResponse),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json",
+               description = "INTEGRATION_NOT_CONNECTED, or CONFLICT while another push runs"),
+              (status = 422, body = Problem, content_type = "application/problem+json"),
+              (status = 429, body = Problem, content_type = "application/problem+json"),
+              (status = 502, body = Problem, content_type = "application/problem+json")))]
+pub async fn push(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let report = state.pusher.run(&caller.actor, &slug(&path)?).await?;
+    Ok(HttpResponse::Ok().json(PushResponse::from(report)))
 }

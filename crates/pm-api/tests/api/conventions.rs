@@ -68,6 +68,12 @@ async fn openapi_document_is_3_1_and_lists_every_route() {
             "/api/v1/projects/{slug}/tasks/{number}",
             &["get", "patch", "delete"],
         ),
+        ("/api/v1/integrations/github", &["get", "post", "delete"]),
+        ("/api/v1/github/repos", &["get"]),
+        ("/api/v1/projects/{slug}/github-repo", &["put", "delete"]),
+        ("/api/v1/projects/{slug}/github/sync", &["post"]),
+        ("/api/v1/projects/{slug}/github/sync-runs", &["get"]),
+        ("/api/v1/projects/{slug}/github/push", &["post"]),
     ];
     for (path, methods) in expected {
         for method in *methods {

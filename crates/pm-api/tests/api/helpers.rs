@@ -25,7 +25,11 @@ pub fn settings_for(db: &TestDb, overrides: &[(&str, &str)]) -> Settings {
         .merge(("github.api_url", "http://127.0.0.1:9"))
         .merge(("crypto.key", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMzJieSE="));
     for (k, v) in overrides {
-        figment = figment.merge((*k, *v));
+        // Numbers stay numbers, as figment's environment provider would parse them.
+        figment = match v.parse::<i64>() {
+            Ok(n) => figment.merge((*k, n)),
+            Err(_) => figment.merge((*k, *v)),
+        };
     }
     figment.extract().expect("test settings")
 }
@@ -140,6 +144,13 @@ impl TestApp {
             Some(body),
         )
         .await
+    }
+
+    /// Runs raw SQL against the test database (to set up states only a crash makes).
+    pub async fn sql(&self, statements: &str) {
+        use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+        let mut conn = AsyncPgConnection::establish(&self.db.url).await.unwrap();
+        conn.batch_execute(statements).await.unwrap();
     }
 
     /// Rows in a table, to prove that a rejected request wrote nothing.

@@ -2,10 +2,12 @@
 //! own per test. One binary with modules, so the app is linked once.
 
 mod accounts;
+mod approve;
 mod conventions;
 mod github;
+mod github_double;
 mod helpers;
 mod projects;
-mod secrets;
+mod push;
 mod specs;
 mod tasks;

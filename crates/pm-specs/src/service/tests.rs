@@ -264,3 +264,64 @@ async fn unknown_project_is_not_found() {
     .unwrap_err();
     assert!(matches!(err, Error::NotFound("project")));
 }
+
+/// Captures what the code under test logs on this thread.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_failed_repository_creation_is_logged_as_a_structured_event_without_secrets() {
+    let actor = actor(Role::Admin);
+    let p = project(actor.workspace_id, None);
+    let pid = p.id;
+    let mut specs = MockSpecRepository::new();
+    specs
+        .expect_get()
+        .returning(move |_| Ok(Some(spec(pid, SpecStatus::Interviewing))));
+    specs
+        .expect_transition()
+        .returning(move |_, _, _| Ok(Some(spec(pid, SpecStatus::Review))));
+    let mut provisioner = MockRepoProvisioner::new();
+    provisioner.expect_provision().returning(|_| {
+        Err(Error::Github(GithubError::Forbidden {
+            message: "Resource not accessible by personal access token".into(),
+        }))
+    });
+
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let approval = service(projects_returning(p), specs, provisioner)
+        .approve(&actor, &slug())
+        .await
+        .unwrap();
+    assert!(matches!(
+        approval.repository,
+        RepositoryOutcome::Failed { .. }
+    ));
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let event: serde_json::Value = logs
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["fields"]["github_error"].is_string())
+        .unwrap_or_else(|| panic!("no event with github_error in {logs}"));
+    assert_eq!(event["level"], "WARN");
+    assert_eq!(event["fields"]["slug"], "billing-abc123");
+    assert_eq!(event["fields"]["status"], "review");
+    assert_eq!(event["fields"]["github_error"], "GITHUB_FORBIDDEN");
+}

@@ -1,7 +1,17 @@
 //! The GitHub token must appear in no log line, response body or Debug output,
 //! whatever happens: connect, sync, and every kind of GitHub error.
+//!
+//! Its own test binary: it installs a process-wide log subscriber, so it must not
+//! share a process with other tests whatever the test runner.
 
-use crate::github::{
+#[path = "api/github_double.rs"]
+#[allow(dead_code)]
+mod github_double;
+#[path = "api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use github_double::{
     TOKEN, app_with_github, connect, fixture, github_double, issues, serve_issues,
 };
 use reqwest::Method;
@@ -26,8 +36,8 @@ impl Write for Captured {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_token_never_reaches_logs_responses_or_debug_output() {
-    // nextest runs each test in its own process, so this subscriber sees only
-    // this test's logs; TRACE everywhere catches the HTTP client's logs too.
+    // The only test in this binary, so this subscriber sees only its logs;
+    // TRACE everywhere catches the HTTP client's logs too.
     let captured = Captured::default();
     let sink = captured.clone();
     let _ = tracing_subscriber::fmt()

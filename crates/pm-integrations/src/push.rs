@@ -1,0 +1,264 @@
+//! Pushing a project's unlinked tasks to its GitHub repository as issues.
+//!
+//! Safe to repeat, and safe across a crash: before each create the push records an
+//! intent, and the issue body carries a hidden marker with the task id. A later
+//! push that finds a pending intent looks for the marker in the repository and
+//! links the issue it finds instead of creating a second one.
+
+use crate::import::dedup_key;
+use crate::tokens::TokenSource;
+use crate::{
+    GithubApi, GithubIssue, IssuePageRequest, NewIssue, Pacer, PushCandidate, PushStore,
+    SyncCounts, SyncKind, SyncStatus, SyncStore,
+};
+use pm_kernel::{Actor, Error, GithubError, Result, SyncRunId, TaskId};
+use pm_projects::{Project, ProjectRepository, RepoFullName, Slug};
+use pm_tasks::{ExternalLink, Task};
+use secrecy::SecretString;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a push may hold the project's lease before another may take over.
+const PUSH_LEASE: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushReport {
+    pub run_id: SyncRunId,
+    pub repo: RepoFullName,
+    pub created: u32,
+    /// Tasks already linked, including issues found again after a crash.
+    pub skipped: u32,
+}
+
+#[derive(Clone)]
+pub struct PushService {
+    projects: Arc<dyn ProjectRepository>,
+    github: Arc<dyn GithubApi>,
+    tokens: TokenSource,
+    runs: Arc<dyn SyncStore>,
+    store: Arc<dyn PushStore>,
+    pacer: Arc<dyn Pacer>,
+}
+
+/// The hidden marker a pushed issue's body ends with.
+pub fn marker(task_id: TaskId) -> String {
+    format!("<!-- pmhub:task:{task_id} -->")
+}
+
+/// The issue body: the task's description, then the marker.
+pub fn issue_body(task: &Task) -> String {
+    let description = task.description.as_str().trim_end();
+    if description.is_empty() {
+        marker(task.id)
+    } else {
+        format!("{description}\n\n{}", marker(task.id))
+    }
+}
+
+/// GitHub answered, so the issue was certainly not created (unlike a time-out or
+/// a 5xx, after which it may have been).
+fn certainly_not_created(err: &GithubError) -> bool {
+    !matches!(err, GithubError::Unavailable { .. })
+}
+
+impl PushService {
+    pub fn new(
+        projects: Arc<dyn ProjectRepository>,
+        github: Arc<dyn GithubApi>,
+        tokens: TokenSource,
+        runs: Arc<dyn SyncStore>,
+        store: Arc<dyn PushStore>,
+        pacer: Arc<dyn Pacer>,
+    ) -> Self {
+        Self {
+            projects,
+            github,
+            tokens,
+            runs,
+            store,
+            pacer,
+        }
+    }
+
+    pub async fn run(&self, actor: &Actor, slug: &Slug) -> Result<PushReport> {
+        let project = self
+            .projects
+            .get(actor.workspace_id, slug)
+            .await?
+            .ok_or(Error::NotFound("project"))?;
+        let repo = project.github_repo.clone().ok_or_else(|| {
+            Error::invalid(
+                "github_repo",
+                "the project has no GitHub repository: link one or approve its spec first",
+            )
+        })?;
+        let token = self.tokens.token_for(actor.workspace_id).await?;
+        if !self.store.try_lock(project.id, PUSH_LEASE).await? {
+            return Err(Error::Conflict(
+                "a push is already running for this project".into(),
+            ));
+        }
+        let result = self.push(&project, &repo, &token).await;
+        if let Err(err) = self.store.unlock(project.id).await {
+            tracing::warn!(slug = %project.slug, error = %err, "could not release the push lease; it expires by itself");
+        }
+        result
+    }
+
+    async fn push(
+        &self,
+        project: &Project,
+        repo: &RepoFullName,
+        token: &SecretString,
+    ) -> Result<PushReport> {
+        let run_id = self
+            .runs
+            .start_run(project.id, SyncKind::Push, repo.as_str())
+            .await?;
+        let mut counts = SyncCounts::default();
+        let outcome = self
+            .push_backlog(project, repo, token, run_id, &mut counts)
+            .await;
+        let (status, code) = match &outcome {
+            Ok(()) => (SyncStatus::Succeeded, None),
+            Err(err) => (SyncStatus::Failed, Some(err.code().to_string())),
+        };
+        let finished = self
+            .runs
+            .finish_run(run_id, status, Some(counts), code)
+            .await;
+        match outcome {
+            Ok(()) => {
+                finished?;
+                tracing::info!(slug = %project.slug, repo = %repo, run_id = %run_id,
+                    created = counts.created, skipped = counts.skipped, "push finished");
+                Ok(PushReport {
+                    run_id,
+                    repo: repo.clone(),
+                    created: counts.created,
+                    skipped: counts.skipped,
+                })
+            }
+            Err(err) => {
+                tracing::warn!(slug = %project.slug, repo = %repo, run_id = %run_id,
+                    created = counts.created, error_code = err.code(), detail = %err,
+                    "push stopped; what was created is linked and recorded");
+                Err(err)
+            }
+        }
+    }
+
+    async fn push_backlog(
+        &self,
+        project: &Project,
+        repo: &RepoFullName,
+        token: &SecretString,
+        run_id: SyncRunId,
+        counts: &mut SyncCounts,
+    ) -> Result<()> {
+        let backlog = self.store.backlog(project.id).await?;
+        counts.skipped = backlog.linked;
+        counts.total_seen = backlog.linked + backlog.unlinked.len() as u32;
+        let reconciled = self
+            .reconcile(project, repo, token, &backlog.unlinked)
+            .await?;
+        counts.skipped += reconciled.len() as u32;
+        let host = self.github.host();
+        for candidate in backlog
+            .unlinked
+            .iter()
+            .filter(|c| !reconciled.contains(&c.task.id))
+        {
+            let task = &candidate.task;
+            self.store
+                .record_intent(project.id, task.id, run_id)
+                .await?;
+            self.pacer.before_create().await;
+            let request = NewIssue {
+                title: task.title.as_str().to_string(),
+                body: issue_body(task),
+                labels: task.labels.as_slice().to_vec(),
+            };
+            let issue = match self.github.create_issue(token, repo, &request).await {
+                Ok(issue) => issue,
+                Err(err) => {
+                    if certainly_not_created(&err) {
+                        self.store.clear_intent(task.id).await?;
+                    }
+                    return Err(err.into());
+                }
+            };
+            let (key, link) = link_for(&host, repo, &issue);
+            if self
+                .store
+                .link_pushed(project.id, task.id, key, link)
+                .await?
+            {
+                counts.created += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds the issues of tasks whose earlier push never confirmed, by their
+    /// marker, and links them. Intents whose issue does not exist are cleared so
+    /// the task is pushed normally. Returns the tasks linked here.
+    async fn reconcile(
+        &self,
+        project: &Project,
+        repo: &RepoFullName,
+        token: &SecretString,
+        unlinked: &[PushCandidate],
+    ) -> Result<HashSet<TaskId>> {
+        let mut wanted: HashMap<String, TaskId> = unlinked
+            .iter()
+            .filter(|c| c.intent_pending)
+            .map(|c| (marker(c.task.id), c.task.id))
+            .collect();
+        let mut linked = HashSet::new();
+        if wanted.is_empty() {
+            return Ok(linked);
+        }
+        let host = self.github.host();
+        let mut request = IssuePageRequest::First { repo: repo.clone() };
+        while !wanted.is_empty() {
+            let page = self.github.list_issues(token, &request).await?;
+            for issue in &page.issues {
+                let Some(body) = issue.body.as_deref() else {
+                    continue;
+                };
+                let found = wanted.keys().find(|m| body.contains(m.as_str())).cloned();
+                if let Some(found) = found.and_then(|m| wanted.remove(&m)) {
+                    let (key, link) = link_for(&host, repo, issue);
+                    self.store.link_pushed(project.id, found, key, link).await?;
+                    tracing::info!(slug = %project.slug, task_id = %found, issue = issue.number,
+                        "found the issue of an unconfirmed push; linked it instead of creating another");
+                    linked.insert(found);
+                }
+            }
+            match page.next {
+                Some(url) => request = IssuePageRequest::Next { url },
+                None => break,
+            }
+        }
+        for task_id in wanted.into_values() {
+            self.store.clear_intent(task_id).await?;
+        }
+        Ok(linked)
+    }
+}
+
+fn link_for(host: &str, repo: &RepoFullName, issue: &GithubIssue) -> (String, ExternalLink) {
+    (
+        dedup_key(host, issue.id),
+        ExternalLink {
+            provider: "github".into(),
+            reference: crate::import::issue_reference(repo, issue),
+            url: issue.html_url.clone(),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,184 @@
+//! `PushStore` on PostgreSQL.
+
+use crate::schema::{external_links, projects, push_intents};
+use crate::tasks::load_by_numbers;
+use crate::{Database, errors};
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use pm_integrations::{PushBacklog, PushCandidate, PushStore};
+use pm_kernel::{Error, ProjectId, Result, SyncRunId, TaskId};
+use pm_tasks::ExternalLink;
+use std::collections::HashSet;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct PgPushStore {
+    db: Database,
+}
+
+impl PgPushStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Unlinked {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    number: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pending: bool,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[async_trait]
+impl PushStore for PgPushStore {
+    async fn try_lock(&self, project_id: ProjectId, lease: Duration) -> Result<bool> {
+        let now = pm_kernel::now();
+        let until = now + lease;
+        let mut conn = self.db.conn().await?;
+        let taken = diesel::update(
+            projects::table.find(project_id.into_uuid()).filter(
+                projects::push_lease_until
+                    .is_null()
+                    .or(projects::push_lease_until.lt(now)),
+            ),
+        )
+        .set(projects::push_lease_until.eq(Some(until)))
+        .execute(&mut conn)
+        .await
+        .map_err(errors::internal)?;
+        Ok(taken > 0)
+    }
+
+    async fn unlock(&self, project_id: ProjectId) -> Result<()> {
+        let mut conn = self.db.conn().await?;
+        diesel::update(projects::table.find(project_id.into_uuid()))
+            .set(projects::push_lease_until.eq(None::<time::OffsetDateTime>))
+            .execute(&mut conn)
+            .await
+            .map_err(errors::internal)?;
+        Ok(())
+    }
+
+    async fn backlog(&self, project_id: ProjectId) -> Result<PushBacklog> {
+        let pid = project_id.into_uuid();
+        let mut conn = self.db.conn().await?;
+        let unlinked: Vec<Unlinked> = diesel::sql_query(
+            "SELECT t.number, (i.task_id IS NOT NULL) AS pending
+               FROM tasks t LEFT JOIN push_intents i ON i.task_id = t.id
+              WHERE t.project_id = $1
+                AND NOT EXISTS (SELECT 1 FROM external_links l
+                                 WHERE l.task_id = t.id AND l.provider = 'github')
+              ORDER BY t.number",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(pid)
+        .load(&mut conn)
+        .await
+        .map_err(errors::internal)?;
+        let linked: Count = diesel::sql_query(
+            "SELECT count(*) AS n FROM tasks t
+              WHERE t.project_id = $1
+                AND EXISTS (SELECT 1 FROM external_links l
+                             WHERE l.task_id = t.id AND l.provider = 'github')",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(pid)
+        .get_result(&mut conn)
+        .await
+        .map_err(errors::internal)?;
+        let pending: HashSet<i64> = unlinked
+            .iter()
+            .filter(|u| u.pending)
+            .map(|u| u.number)
+            .collect();
+        let numbers: Vec<i64> = unlinked.iter().map(|u| u.number).collect();
+        let tasks = load_by_numbers(&mut conn, project_id, &numbers).await?;
+        Ok(PushBacklog {
+            unlinked: tasks
+                .into_iter()
+                .map(|task| PushCandidate {
+                    intent_pending: pending.contains(&task.number),
+                    task,
+                })
+                .collect(),
+            linked: u32::try_from(linked.n).unwrap_or(u32::MAX),
+        })
+    }
+
+    async fn record_intent(
+        &self,
+        project_id: ProjectId,
+        task_id: TaskId,
+        run_id: SyncRunId,
+    ) -> Result<()> {
+        let mut conn = self.db.conn().await?;
+        diesel::insert_into(push_intents::table)
+            .values((
+                push_intents::task_id.eq(task_id.into_uuid()),
+                push_intents::project_id.eq(project_id.into_uuid()),
+                push_intents::run_id.eq(run_id.into_uuid()),
+            ))
+            .on_conflict(push_intents::task_id)
+            .do_update()
+            .set((
+                push_intents::run_id.eq(run_id.into_uuid()),
+                push_intents::created_at.eq(pm_kernel::now()),
+            ))
+            .execute(&mut conn)
+            .await
+            .map_err(errors::internal)?;
+        Ok(())
+    }
+
+    async fn clear_intent(&self, task_id: TaskId) -> Result<()> {
+        let mut conn = self.db.conn().await?;
+        diesel::delete(push_intents::table.find(task_id.into_uuid()))
+            .execute(&mut conn)
+            .await
+            .map_err(errors::internal)?;
+        Ok(())
+    }
+
+    async fn link_pushed(
+        &self,
+        project_id: ProjectId,
+        task_id: TaskId,
+        dedup_key: String,
+        link: ExternalLink,
+    ) -> Result<bool> {
+        let mut conn = self.db.conn().await?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            let inserted = diesel::insert_into(external_links::table)
+                .values((
+                    external_links::id.eq(uuid::Uuid::now_v7()),
+                    external_links::task_id.eq(task_id.into_uuid()),
+                    external_links::project_id.eq(project_id.into_uuid()),
+                    external_links::provider.eq(&link.provider),
+                    external_links::dedup_key.eq(&dedup_key),
+                    external_links::reference.eq(&link.reference),
+                    external_links::url.eq(&link.url),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            diesel::delete(push_intents::table.find(task_id.into_uuid()))
+                .execute(conn)
+                .await?;
+            Ok(inserted > 0)
+        })
+        .await
+        .map_err(|e| match e {
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                _,
+            ) => Error::NotFound("task"),
+            other => errors::internal(other),
+        })
+    }
+}
