@@ -10,7 +10,7 @@ use crate::{
     SyncStatus, SyncStore,
 };
 use pm_kernel::{Actor, Cursor, Error, Limit, Page, Result, SyncRunId};
-use pm_projects::{Project, ProjectRepository, RepoFullName, Slug};
+use pm_projects::{Project, ProjectRepository, RepoFullName, Slug, project_of};
 use pm_tasks::{
     ExternalLink, Labels, NewTask, Priority, TaskDescription, TaskSource, TaskStatus, TaskTitle,
 };
@@ -55,11 +55,7 @@ impl IssueImporter {
         slug: &Slug,
         repo: Option<RepoFullName>,
     ) -> Result<ImportReport> {
-        let project = self
-            .projects
-            .get(actor.workspace_id, slug)
-            .await?
-            .ok_or(Error::NotFound("project"))?;
+        let project = project_of(self.projects.as_ref(), actor, slug).await?;
         let repo = repo
             .or_else(|| project.github_repo.clone())
             .ok_or_else(|| {
@@ -127,11 +123,7 @@ impl IssueImporter {
                     .map_err(|_| Error::invalid("cursor", "is not a cursor this API issued"))
             })
             .transpose()?;
-        let project = self
-            .projects
-            .get(actor.workspace_id, slug)
-            .await?
-            .ok_or(Error::NotFound("project"))?;
+        let project = project_of(self.projects.as_ref(), actor, slug).await?;
         let rows = self.runs.list_runs(project.id, before, limit).await?;
         Ok(Page::from_rows(rows, limit, |r| r.id.to_string()))
     }

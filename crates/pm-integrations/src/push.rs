@@ -12,7 +12,7 @@ use crate::{
     SyncCounts, SyncKind, SyncStatus, SyncStore,
 };
 use pm_kernel::{Actor, Error, GithubError, Result, SyncRunId, TaskId};
-use pm_projects::{Project, ProjectRepository, RepoFullName, Slug};
+use pm_projects::{Project, ProjectRepository, RepoFullName, Slug, project_of};
 use pm_tasks::{ExternalLink, Task};
 use secrecy::SecretString;
 use std::collections::{HashMap, HashSet};
@@ -82,11 +82,7 @@ impl PushService {
     }
 
     pub async fn run(&self, actor: &Actor, slug: &Slug) -> Result<PushReport> {
-        let project = self
-            .projects
-            .get(actor.workspace_id, slug)
-            .await?
-            .ok_or(Error::NotFound("project"))?;
+        let project = project_of(self.projects.as_ref(), actor, slug).await?;
         let repo = project.github_repo.clone().ok_or_else(|| {
             Error::invalid(
                 "github_repo",

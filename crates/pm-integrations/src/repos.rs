@@ -5,7 +5,7 @@ use crate::tokens::TokenSource;
 use crate::{GithubApi, GithubRepo, NewRepoOptions};
 use async_trait::async_trait;
 use pm_kernel::{Actor, Error, Result};
-use pm_projects::{Project, ProjectRepository, RepoFullName, Slug};
+use pm_projects::{Project, ProjectRepository, RepoFullName, Slug, project_of};
 use pm_specs::RepoProvisioner;
 use std::sync::Arc;
 
@@ -39,11 +39,7 @@ impl RepoService {
     /// Admins only. Stores GitHub's spelling of the name.
     pub async fn link(&self, actor: &Actor, slug: &Slug, repo: &RepoFullName) -> Result<Project> {
         actor.require_admin()?;
-        let project = self
-            .projects
-            .get(actor.workspace_id, slug)
-            .await?
-            .ok_or(Error::NotFound("project"))?;
+        let project = project_of(self.projects.as_ref(), actor, slug).await?;
         let token = self.tokens.token_for(actor.workspace_id).await?;
         let found = self.github.get_repo(&token, repo).await?;
         let canonical = RepoFullName::parse(&found.full_name).unwrap_or_else(|_| repo.clone());

@@ -3,7 +3,7 @@
 
 use crate::{NewProject, Project, ProjectPatch, RepoFullName, Slug};
 use async_trait::async_trait;
-use pm_kernel::{Limit, ProjectId, Result, WorkspaceId};
+use pm_kernel::{Actor, Error, Limit, ProjectId, Result, WorkspaceId};
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -46,4 +46,16 @@ pub trait ProjectRepository: Send + Sync {
         project_id: ProjectId,
         repo: Option<RepoFullName>,
     ) -> Result<Option<Project>>;
+}
+
+/// The actor's project with this slug, or `NotFound` — also when the project
+/// belongs to another workspace, which must look exactly like a missing one.
+pub async fn project_of(
+    repo: &dyn ProjectRepository,
+    actor: &Actor,
+    slug: &Slug,
+) -> Result<Project> {
+    repo.get(actor.workspace_id, slug)
+        .await?
+        .ok_or(Error::NotFound("project"))
 }

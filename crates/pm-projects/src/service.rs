@@ -1,6 +1,6 @@
 //! The project use cases, with the rules on who may do what.
 
-use crate::{NewProject, Project, ProjectPatch, ProjectRepository, Slug};
+use crate::{NewProject, Project, ProjectPatch, ProjectRepository, Slug, project_of};
 use pm_kernel::{Actor, Cursor, Error, Limit, Page, ProjectId, Result};
 use std::sync::Arc;
 
@@ -32,10 +32,7 @@ impl ProjectService {
 
     /// The project in the actor's workspace, or `NotFound`.
     pub async fn get(&self, actor: &Actor, slug: &Slug) -> Result<Project> {
-        self.repo
-            .get(actor.workspace_id, slug)
-            .await?
-            .ok_or(Error::NotFound("project"))
+        project_of(self.repo.as_ref(), actor, slug).await
     }
 
     pub async fn list(

@@ -2,7 +2,7 @@
 
 use crate::{RepoProvisioner, Spec, SpecContent, SpecRepository, SpecStatus};
 use pm_kernel::{Actor, Error, Result};
-use pm_projects::{Project, ProjectRepository, Slug};
+use pm_projects::{Project, ProjectRepository, Slug, project_of};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -46,10 +46,7 @@ impl SpecService {
     }
 
     async fn project(&self, actor: &Actor, slug: &Slug) -> Result<Project> {
-        self.projects
-            .get(actor.workspace_id, slug)
-            .await?
-            .ok_or(Error::NotFound("project"))
+        project_of(self.projects.as_ref(), actor, slug).await
     }
 
     async fn spec_of(&self, project: &Project) -> Result<Spec> {

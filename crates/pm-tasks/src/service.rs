@@ -3,7 +3,7 @@
 
 use crate::{NewTask, Task, TaskFilter, TaskPatch, TaskStore};
 use pm_kernel::{Actor, Cursor, Error, Limit, Page, Result};
-use pm_projects::{Project, ProjectRepository, Slug};
+use pm_projects::{Project, ProjectRepository, Slug, project_of};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -18,10 +18,7 @@ impl TaskService {
     }
 
     async fn project(&self, actor: &Actor, slug: &Slug) -> Result<Project> {
-        self.projects
-            .get(actor.workspace_id, slug)
-            .await?
-            .ok_or(Error::NotFound("project"))
+        project_of(self.projects.as_ref(), actor, slug).await
     }
 
     pub async fn create(&self, actor: &Actor, slug: &Slug, task: NewTask) -> Result<Task> {
