@@ -3,11 +3,13 @@
 
 use crate::problem::ApiError;
 use crate::state::AppState;
+use actix_web::body::MessageBody;
 use actix_web::dev::Payload;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
-use futures_util::future::LocalBoxFuture;
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use pm_accounts::{User, Workspace};
 use pm_kernel::{Actor, Error};
 use pm_projects::Slug;
@@ -77,6 +79,11 @@ pub fn task_number(raw: &str) -> Result<i64, ApiError> {
 }
 
 /// The authenticated caller, from `Authorization: Bearer <token>`.
+///
+/// Authentication runs as middleware on `/api/v1` (see [`authenticate`]) so that
+/// it happens before any other extractor reads the body: a request with a bad
+/// token gets 401 whatever its body, and its body is never read.
+#[derive(Clone)]
 pub struct Caller {
     pub actor: Actor,
     pub user: User,
@@ -85,22 +92,39 @@ pub struct Caller {
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer_token(req);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| Error::internal("application state missing"))?;
-            let token = token.ok_or(Error::Unauthenticated)?;
-            let (actor, user, workspace) = state.accounts.authenticate(&token).await?;
-            Ok(Caller {
-                actor,
-                user,
-                workspace,
-            })
-        })
+        std::future::ready(
+            req.extensions()
+                .get::<Caller>()
+                .cloned()
+                .ok_or(ApiError::Domain(Error::Unauthenticated)),
+        )
     }
+}
+
+/// Middleware: resolves the bearer token to a [`Caller`] or answers 401.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Domain(Error::internal("application state missing")))?;
+    let token = bearer_token(req.request()).ok_or(ApiError::Domain(Error::Unauthenticated))?;
+    let (actor, user, workspace) = state
+        .accounts
+        .authenticate(&token)
+        .await
+        .map_err(ApiError::Domain)?;
+    req.extensions_mut().insert(Caller {
+        actor,
+        user,
+        workspace,
+    });
+    next.call(req).await
 }
 
 /// The token of a well-formed `Authorization: Bearer …` header, if any.

@@ -88,10 +88,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Migrate => migrate(&settings).await,
         Command::Bootstrap { workspace, email } => {
+            // Only the account service: bootstrapping needs no GitHub client and
+            // no encryption key.
             let db = pm_api::startup::connect(&settings)?;
-            let state = pm_api::startup::build_state(&settings, db)?;
-            let created = state
-                .accounts
+            let created = pm_api::startup::account_service(&db)
                 .bootstrap(&workspace, &email)
                 .await
                 .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;

@@ -50,6 +50,9 @@ pub enum ApiError {
     NotConnected,
     /// `/readyz` when a dependency (the database) does not answer.
     NotReady,
+    /// An error the framework answered before our code ran (e.g. a body over the
+    /// limit on a raw-body endpoint), turned into a problem by [`problem_fallback`].
+    Http(StatusCode),
 }
 
 impl From<Error> for ApiError {
@@ -71,6 +74,9 @@ impl fmt::Display for ApiError {
             ApiError::RouteNotFound => f.write_str("no such route"),
             ApiError::NotConnected => f.write_str("the workspace has no GitHub connection"),
             ApiError::NotReady => f.write_str("the database does not answer"),
+            ApiError::Http(status) => {
+                f.write_str(status.canonical_reason().unwrap_or("request failed"))
+            }
         }
     }
 }
@@ -99,6 +105,19 @@ fn classify(err: &ApiError) -> (StatusCode, &'static str, &'static str) {
         ),
         ApiError::RouteNotFound => (S::NOT_FOUND, "NOT_FOUND", "Not found"),
         ApiError::NotReady => (S::SERVICE_UNAVAILABLE, "NOT_READY", "Not ready"),
+        ApiError::Http(status) => {
+            let code = match status.as_u16() {
+                401 => "UNAUTHENTICATED",
+                403 => "FORBIDDEN",
+                404 => "NOT_FOUND",
+                405 => "METHOD_NOT_ALLOWED",
+                409 => "CONFLICT",
+                413 => "PAYLOAD_TOO_LARGE",
+                500.. => "INTERNAL",
+                _ => "VALIDATION_FAILED",
+            };
+            (*status, code, status.canonical_reason().unwrap_or("Error"))
+        }
         ApiError::NotConnected => (
             S::NOT_FOUND,
             "INTEGRATION_NOT_CONNECTED",
@@ -222,6 +241,28 @@ impl ResponseError for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Middleware hook (`ErrorHandlers::default_handler`): any error response that is
+/// not already problem+json — the framework's own plain-text answers — is
+/// replaced by the problem for its status, so clients see one error format.
+pub fn problem_fallback<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    use actix_web::middleware::ErrorHandlerResponse;
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem || !(res.status().is_client_error() || res.status().is_server_error()) {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let error = ApiError::Http(res.status());
+    let (req, _) = res.into_parts();
+    let response = error.error_response().map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(
+        actix_web::dev::ServiceResponse::new(req, response),
+    ))
+}
 
 #[cfg(test)]
 mod tests {

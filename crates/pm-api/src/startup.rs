@@ -1,13 +1,15 @@
 //! Building the application: adapters → services → HTTP server.
 
 use crate::config::Settings;
-use crate::extract::{MAX_BODY_BYTES, json_config, query_config};
+use crate::extract::{MAX_BODY_BYTES, authenticate, json_config, query_config};
 use crate::pacer::IntervalPacer;
 use crate::problem::ApiError;
+use crate::problem::problem_fallback;
 use crate::state::AppState;
 use crate::{openapi, routes};
 use actix_web::dev::{Server, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::ErrorHandlers;
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use pm_accounts::AccountService;
@@ -53,6 +55,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .configure(|cfg| configure_app(cfg, state.clone()))
+                .wrap(ErrorHandlers::new().default_handler(problem_fallback))
                 .wrap_fn(|req, srv| {
                     let request_id = req.extensions().get::<RequestId>().copied();
                     let response = srv.call(req);
@@ -111,13 +114,18 @@ pub fn connect(settings: &Settings) -> anyhow::Result<Database> {
     Ok(Database::connect(&db_config)?)
 }
 
+/// Workspaces, users and tokens on the given database.
+pub fn account_service(db: &Database) -> AccountService {
+    AccountService::new(
+        Arc::new(PgAccountStore::new(db.clone())),
+        Arc::new(RingTokenIssuer::new()),
+    )
+}
+
 /// Adapters wired into the domain services.
 pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState> {
     let projects_repo = Arc::new(PgProjectRepository::new(db.clone()));
-    let accounts = AccountService::new(
-        Arc::new(PgAccountStore::new(db.clone())),
-        Arc::new(RingTokenIssuer::new()),
-    );
+    let accounts = account_service(&db);
     let github: Arc<dyn GithubApi> = Arc::new(github_client(settings)?);
     let cipher = Arc::new(keyring(settings)?);
     let credentials = Arc::new(PgCredentialStore::new(db.clone()));
@@ -221,6 +229,7 @@ pub fn configure_app(cfg: &mut web::ServiceConfig, state: AppState) {
         .configure(routes::health::configure)
         .service(
             web::scope("/api/v1")
+                .wrap(actix_web::middleware::from_fn(authenticate))
                 .configure(routes::accounts::configure)
                 .configure(routes::github::configure)
                 .configure(routes::projects::configure)

@@ -225,9 +225,17 @@ impl GithubClient {
         page: &IssuePageRequest,
     ) -> Result<IssuePage, GithubError> {
         let url = match page {
+            // Oldest first: imported tasks are numbered in the issues' order, and
+            // issues opened during an import land on the last page instead of
+            // shifting every page after the first (GitHub's default is newest first).
             IssuePageRequest::First { repo } => self.paged_endpoint(
                 &["repos", repo.owner(), repo.name(), "issues"],
-                &[("state", "all"), ("per_page", PER_PAGE)],
+                &[
+                    ("state", "all"),
+                    ("sort", "created"),
+                    ("direction", "asc"),
+                    ("per_page", PER_PAGE),
+                ],
             )?,
             IssuePageRequest::Next { url } => self.follow(url)?,
         };

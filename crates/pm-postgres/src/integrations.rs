@@ -247,8 +247,8 @@ fn as_i32(n: u32) -> i32 {
 }
 
 /// The statements of one page, in one transaction. Constant in number whatever
-/// the page size: lock, look up, refresh, insert links, reserve numbers, insert
-/// tasks, count.
+/// the page size: lock the project, refresh changed links, insert new links,
+/// reserve numbers, insert tasks, add to the run's counts.
 async fn import_page_tx(
     conn: &mut AsyncPgConnection,
     project_id: ProjectId,

@@ -157,6 +157,7 @@ async fn wrong_method_is_405_with_allow_and_unknown_route_is_404() {
     let resp = app
         .client
         .post(format!("{}/api/v1/projects/some-slug/tasks/1", app.base))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
@@ -250,4 +251,53 @@ async fn unknown_field_names_the_field() {
         .await;
     let problem: Value = expect_problem(resp, 422, "VALIDATION_FAILED").await;
     assert_eq!(problem["errors"][0]["field"], "colour", "{problem}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_token_is_401_whatever_the_body() {
+    let app = TestApp::spawn().await;
+    app.bootstrap("acme").await;
+    for (ct, body) in [
+        (Some("application/json"), "not json".to_string()),
+        (Some("text/plain"), "{}".to_string()),
+        (
+            Some("application/json"),
+            format!("{{\"name\": \"{}\"}}", "x".repeat(1_100_000)),
+        ),
+        (Some("application/json"), "{\"name\": 5}".to_string()),
+    ] {
+        let resp = app
+            .raw(Method::POST, "/api/v1/projects", "pmh_wrong", ct, body)
+            .await;
+        expect_problem(resp, 401, "UNAUTHENTICATED").await;
+    }
+    // Unknown routes under /api/v1 do not tell strangers what exists either.
+    let resp = app
+        .client
+        .get(format!("{}/api/v1/nothing", app.base))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(resp, 401, "UNAUTHENTICATED").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn framework_errors_are_problems_too() {
+    let app = TestApp::spawn().await;
+    let token = app.bootstrap("acme").await;
+    let p = app.create_project(&token, "Raw").await;
+    // A raw-body endpoint: the framework itself refuses the oversized body.
+    let resp = app
+        .raw(
+            Method::POST,
+            &format!(
+                "/api/v1/projects/{}/github/sync",
+                p["slug"].as_str().unwrap()
+            ),
+            &token,
+            Some("application/json"),
+            vec![b' '; 2 * 1024 * 1024],
+        )
+        .await;
+    expect_problem(resp, 413, "PAYLOAD_TOO_LARGE").await;
 }

@@ -65,6 +65,8 @@ async fn follows_the_recorded_link_headers_through_all_five_pages() {
             Mock::given(method("GET"))
                 .and(path("/repos/octokit-fixture-org/paginate-issues/issues"))
                 .and(query_param("state", "all"))
+                .and(query_param("sort", "created"))
+                .and(query_param("direction", "asc"))
                 .and(query_param("per_page", "100"))
         } else {
             Mock::given(method("GET"))
