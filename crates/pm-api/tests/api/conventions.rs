@@ -106,6 +106,36 @@ async fn openapi_document_is_3_1_and_lists_every_route() {
     }
     assert!(doc["components"]["schemas"]["Problem"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+
+    // The document parses as OpenAPI 3.1 …
+    let spec = oas3::from_json(doc.to_string()).expect("a valid OpenAPI 3.1 document");
+    assert!(spec.openapi.starts_with("3.1"));
+    // … and every reference points at a schema that exists.
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(!refs.is_empty());
+    for r in refs {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("unexpected $ref {r}"));
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "dangling $ref {r}"
+        );
+    }
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                out.push(r.clone());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
