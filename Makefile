@@ -5,7 +5,7 @@ PG := scripts/pg-local.sh
 # nextest runs each test in its own process, in parallel; plain cargo test works too.
 TEST_RUNNER := $(shell command -v cargo-nextest >/dev/null 2>&1 && echo "nextest run --no-fail-fast" || echo "test --no-fail-fast")
 
-.PHONY: run test lint fmt bench demo db-url db-stop clean-db
+.PHONY: run test lint fmt bench demo db-url db-stop
 
 ## make run: PostgreSQL (local cluster unless DATABASE_URL answers), migrate, serve on 127.0.0.1:8080
 run:
@@ -30,3 +30,21 @@ db-url:
 
 db-stop:
 	$(PG) stop
+
+## make demo: the whole flow against a local fake GitHub, printed step by step; stops all it started
+# pmhub-demo stops the fake, pmhub and its database itself; the local PostgreSQL cluster is
+# stopped afterwards only if this target started it (it may be serving make run/test).
+demo:
+	pg_isready="$${PG_BIN:-/usr/lib/postgresql/15/bin}/pg_isready"; \
+	started_pg=""; \
+	if ! { [ -n "$${DATABASE_URL:-}" ] && "$$pg_isready" -q -d "$$DATABASE_URL"; } \
+	   && ! "$$pg_isready" -q -h 127.0.0.1 -p "$${PMHUB_PG_PORT:-54329}"; then started_pg=1; fi; \
+	trap 'if [ -n "$$started_pg" ]; then $(PG) stop; fi' EXIT; \
+	export DATABASE_URL="$$($(PG) url)"; \
+	cargo build --release -p pm-api -p pm-github-fake -p pm-e2e --bin pmhub --bin github-fake --bin pmhub-demo; \
+	"$${CARGO_TARGET_DIR:-target}/release/pmhub-demo"
+
+## make bench: import 10,000 issues from the fake GitHub, then re-sync (release build; not part of make test)
+bench:
+	export DATABASE_URL="$$($(PG) url)"; \
+	cargo run --release -p pm-e2e --bin pmhub-bench

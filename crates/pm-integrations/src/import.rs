@@ -9,6 +9,7 @@ use crate::{
     GithubApi, GithubIssue, IssueImport, IssuePageRequest, IssueState, SyncCounts, SyncKind,
     SyncStatus, SyncStore,
 };
+use futures_util::future::join;
 use pm_kernel::{Actor, Cursor, Error, Limit, Page, Result, SyncRunId};
 use pm_projects::{Project, ProjectRepository, RepoFullName, Slug, project_of};
 use pm_tasks::{
@@ -128,6 +129,9 @@ impl IssueImporter {
         Ok(Page::from_rows(rows, limit, |r| r.id.to_string()))
     }
 
+    /// Reads and stores the pages in order. While one page is being stored, the
+    /// next is already being fetched (its URL is known from the current page), so
+    /// GitHub's latency and the database's overlap instead of adding up.
     async fn import_pages(
         &self,
         project: &Project,
@@ -137,9 +141,9 @@ impl IssueImporter {
     ) -> Result<SyncCounts> {
         let host = self.github.host();
         let mut totals = SyncCounts::default();
-        let mut request = IssuePageRequest::First { repo: repo.clone() };
+        let first = IssuePageRequest::First { repo: repo.clone() };
+        let mut page = self.github.list_issues(token, &first).await?;
         loop {
-            let page = self.github.list_issues(token, &request).await?;
             let imports: Vec<IssueImport> = page
                 .issues
                 .iter()
@@ -151,16 +155,24 @@ impl IssueImporter {
                 pull_requests_ignored: page.pull_requests_skipped,
                 total_seen: page.issues.len() as u32 + page.pull_requests_skipped,
             };
-            let stored = self
-                .runs
-                .import_page(project.id, run_id, &imports, extra)
-                .await?;
+            let store = self.runs.import_page(project.id, run_id, &imports, extra);
+            let next = page.next.take().map(|url| IssuePageRequest::Next { url });
+            let (stored, fetched) = match &next {
+                Some(request) => {
+                    let (stored, fetched) =
+                        join(store, self.github.list_issues(token, request)).await;
+                    (stored, Some(fetched))
+                }
+                None => (store.await, None),
+            };
+            // A page that was stored counts even if fetching the next one failed.
+            let stored = stored?;
             totals.created += stored.created;
             totals.skipped += stored.skipped;
             totals.pull_requests_ignored += extra.pull_requests_ignored;
             totals.total_seen += extra.total_seen;
-            match page.next {
-                Some(url) => request = IssuePageRequest::Next { url },
+            match fetched {
+                Some(fetched) => page = fetched?,
                 None => return Ok(totals),
             }
         }

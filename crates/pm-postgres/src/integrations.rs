@@ -1,7 +1,7 @@
 //! `CredentialStore` and `SyncStore` on PostgreSQL, including the atomic
 //! per-page import.
 
-use crate::schema::{github_credentials, projects, sync_runs, tasks};
+use crate::schema::{github_credentials, projects, sync_runs};
 use crate::tasks::{TaskRow, reserve_numbers};
 use crate::{Database, errors};
 use async_trait::async_trait;
@@ -240,6 +240,46 @@ impl SyncRunRow {
 struct DedupKey {
     #[diesel(sql_type = Text)]
     dedup_key: String,
+    /// False when the row was an existing link whose reference was refreshed.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    inserted: bool,
+}
+
+/// Inserts many tasks of one project in one statement.
+async fn insert_tasks(
+    conn: &mut AsyncPgConnection,
+    project_id: ProjectId,
+    rows: &[TaskRow],
+) -> Result<usize, diesel::result::Error> {
+    let column = |f: fn(&TaskRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let numbers: Vec<i64> = rows.iter().map(|r| r.number).collect();
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|r| serde_json::to_string(&r.labels).unwrap_or_else(|_| "[]".into()))
+        .collect();
+    let now = rows.first().map_or_else(pm_kernel::now, |r| r.created_at);
+    diesel::sql_query(
+        "INSERT INTO tasks (id, project_id, number, title, description, status, priority,
+                            labels, source, created_at, updated_at)
+         SELECT i.id, $1, i.number, i.title, i.description, i.status, i.priority,
+                ARRAY(SELECT jsonb_array_elements_text(i.labels::jsonb)), i.source, $2, $2
+           FROM unnest($3::uuid[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[],
+                       $9::text[], $10::text[])
+                AS i(id, number, title, description, status, priority, labels, source)",
+    )
+    .bind::<SqlUuid, _>(project_id.into_uuid())
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .bind::<Array<diesel::sql_types::Int8>, _>(&numbers)
+    .bind::<Array<Text>, _>(column(|r| &r.title))
+    .bind::<Array<Text>, _>(column(|r| &r.description))
+    .bind::<Array<Text>, _>(column(|r| &r.status))
+    .bind::<Array<Text>, _>(column(|r| &r.priority))
+    .bind::<Array<Text>, _>(&labels)
+    .bind::<Array<Text>, _>(column(|r| &r.source))
+    .execute(conn)
+    .await
 }
 
 fn as_i32(n: u32) -> i32 {
@@ -247,8 +287,8 @@ fn as_i32(n: u32) -> i32 {
 }
 
 /// The statements of one page, in one transaction. Constant in number whatever
-/// the page size: lock the project, refresh changed links, insert new links,
-/// reserve numbers, insert tasks, add to the run's counts.
+/// the page size: lock the project, upsert the links, reserve numbers, insert
+/// tasks, add to the run's counts.
 async fn import_page_tx(
     conn: &mut AsyncPgConnection,
     project_id: ProjectId,
@@ -275,35 +315,25 @@ async fn import_page_tx(
 
     let mut created = 0u32;
     if !unique.is_empty() {
-        // 2. Refresh the reference and URL of issues already linked (a renamed
-        //    repository keeps its issue ids) — only rows that changed are written.
+        // 2. Claim the links of new issues and refresh those already linked, in
+        //    one statement driven by the unique (project, provider, dedup key)
+        //    index: the key decides, so concurrent imports cannot both win an
+        //    issue. Existing links are rewritten only when their reference or URL
+        //    changed (a renamed repository keeps its issue ids). `xmax = 0` tells
+        //    the rows this statement inserted from those it updated.
         let refs: Vec<&str> = unique.iter().map(|i| i.link.reference.as_str()).collect();
         let urls: Vec<&str> = unique.iter().map(|i| i.link.url.as_str()).collect();
-        diesel::sql_query(
-            "UPDATE external_links AS l
-                SET reference = i.reference, url = i.url, updated_at = now()
-               FROM unnest($2::text[], $3::text[], $4::text[]) AS i(dedup_key, reference, url)
-              WHERE l.project_id = $1 AND l.provider = 'github' AND l.dedup_key = i.dedup_key
-                AND (l.reference <> i.reference OR l.url <> i.url)",
-        )
-        .bind::<SqlUuid, _>(project_id.into_uuid())
-        .bind::<Array<Text>, _>(&keys)
-        .bind::<Array<Text>, _>(&refs)
-        .bind::<Array<Text>, _>(&urls)
-        .execute(conn)
-        .await?;
-
-        // 3. Claim the links of new issues. ON CONFLICT makes the unique key the
-        //    arbiter: only the links this transaction inserted get tasks.
         let link_ids: Vec<Uuid> = unique.iter().map(|_| Uuid::now_v7()).collect();
         let task_ids: Vec<Uuid> = unique.iter().map(|_| Uuid::now_v7()).collect();
         let won: Vec<DedupKey> = diesel::sql_query(
-            "INSERT INTO external_links (id, task_id, project_id, provider, dedup_key, reference, url)
+            "INSERT INTO external_links AS l (id, task_id, project_id, provider, dedup_key, reference, url)
              SELECT i.id, i.task_id, $1, 'github', i.dedup_key, i.reference, i.url
                FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[])
                     AS i(id, task_id, dedup_key, reference, url)
-             ON CONFLICT (project_id, provider, dedup_key) DO NOTHING
-             RETURNING dedup_key",
+             ON CONFLICT (project_id, provider, dedup_key) DO UPDATE
+                SET reference = EXCLUDED.reference, url = EXCLUDED.url, updated_at = now()
+              WHERE l.reference <> EXCLUDED.reference OR l.url <> EXCLUDED.url
+             RETURNING l.dedup_key, (l.xmax = 0) AS inserted",
         )
         .bind::<SqlUuid, _>(project_id.into_uuid())
         .bind::<Array<SqlUuid>, _>(&link_ids)
@@ -313,6 +343,7 @@ async fn import_page_tx(
         .bind::<Array<Text>, _>(&urls)
         .load(conn)
         .await?;
+        let won: Vec<DedupKey> = won.into_iter().filter(|k| k.inserted).collect();
 
         if !won.is_empty() {
             let won: HashSet<String> = won.into_iter().map(|k| k.dedup_key).collect();
@@ -322,9 +353,11 @@ async fn import_page_tx(
                 .copied()
                 .filter(|i| won.contains(&i.dedup_key))
                 .collect();
-            // 4. Numbers for the new tasks, in page order.
+            // 3. Numbers for the new tasks, in page order.
             let first = reserve_numbers(conn, project_id, fresh.len() as i64).await?;
-            // 5. The tasks, with the ids their links already point to.
+            // 4. The tasks, with the ids their links already point to. Columns go
+            //    as arrays (one statement text whatever the page size, so it is
+            //    prepared once); labels travel as one JSON array per task.
             let rows: Vec<TaskRow> = fresh
                 .iter()
                 .zip(first..)
@@ -334,16 +367,13 @@ async fn import_page_tx(
                     row
                 })
                 .collect();
-            diesel::insert_into(tasks::table)
-                .values(&rows)
-                .execute(conn)
-                .await?;
+            insert_tasks(conn, project_id, &rows).await?;
             created = rows.len() as u32;
         }
     }
     let skipped = unique.len() as u32 - created;
 
-    // 6. The run's counts move with the page.
+    // 5. The run's counts move with the page.
     diesel::update(sync_runs::table.find(run_id.into_uuid()))
         .set((
             sync_runs::created.eq(sync_runs::created + as_i32(created)),

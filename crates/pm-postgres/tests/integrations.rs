@@ -107,7 +107,7 @@ impl GithubApi for ScriptedGithub {
                     IssueState::Open
                 },
                 state_reason: (number % 20 == 0).then(|| "not_planned".to_string()),
-                labels: vec![],
+                labels: vec!["bug".to_string(), "needs \"triage\", ünïcode".to_string()],
                 html_url: format!("https://github.com/{full_name}/issues/{number}"),
             })
             .collect();
@@ -371,6 +371,8 @@ async fn import_is_idempotent_and_maps_states() {
     assert_eq!(t20.status.as_str(), "canceled");
     assert_eq!(t20.external_links[0].reference, "octo/hello#20");
     assert_eq!(t20.source.as_str(), "github");
+    assert_eq!(t20.labels.as_slice(), ["bug", "needs \"triage\", ünïcode"]);
+    assert_eq!(t20.title.as_str(), "Issue 20");
 
     let runs = PgSyncStore::new(w.db.db.clone())
         .list_runs(w.project.id, None, Limit::default())

@@ -1,0 +1,13 @@
+//! End-to-end tests: the real pmhub HTTP server (`pm_api::Application`, in-process on a
+//! random port, with its own PostgreSQL database) talking over HTTP to the in-memory GitHub
+//! (`pm_github_fake`, its own instance per test). Nothing is mocked between the two: these
+//! tests see what a user of the API and an operator of GitHub would see.
+//!
+//! Run with `make test` (or `DATABASE_URL=… cargo test -p pm-e2e`). Each test is independent
+//! and builds its own world, so they run in parallel.
+
+mod approval;
+mod faults;
+mod flow;
+mod push;
+mod support;
