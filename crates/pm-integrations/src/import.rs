@@ -66,10 +66,7 @@ impl IssueImporter {
                 )
             })?;
         let token = self.tokens.token_for(actor.workspace_id).await?;
-        let run_id = self
-            .runs
-            .start_run(project.id, SyncKind::Import, repo.as_str())
-            .await?;
+        let run_id = start_run(self.runs.as_ref(), &project, SyncKind::Import, &repo).await?;
         match self.import_pages(&project, run_id, &repo, &token).await {
             Ok(counts) => {
                 self.runs
@@ -177,6 +174,24 @@ impl IssueImporter {
             }
         }
     }
+}
+
+/// Starts a run, first closing the project's runs left `running` by a process
+/// that died, so the history never shows a run running forever.
+pub(crate) async fn start_run(
+    runs: &dyn SyncStore,
+    project: &Project,
+    kind: SyncKind,
+    repo: &RepoFullName,
+) -> Result<SyncRunId> {
+    let cutoff = pm_kernel::now() - crate::STALE_RUN_AFTER;
+    let stale = runs
+        .fail_stale_runs(project.id, cutoff, crate::INTERRUPTED.to_string())
+        .await?;
+    if stale > 0 {
+        tracing::warn!(slug = %project.slug, stale, "marked runs left running by a dead process as interrupted");
+    }
+    runs.start_run(project.id, kind, repo.as_str()).await
 }
 
 /// The key that identifies an issue forever: GitHub's immutable issue id, scoped

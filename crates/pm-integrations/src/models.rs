@@ -180,3 +180,10 @@ pub struct PushBacklog {
     pub unlinked: Vec<PushCandidate>,
     pub linked: u32,
 }
+
+/// A run still `running` this long after it started belongs to a process that
+/// died; the next run of the project marks it failed (`INTERRUPTED`).
+pub const STALE_RUN_AFTER: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
+/// The error code of a run whose process died before finishing it.
+pub const INTERRUPTED: &str = "INTERRUPTED";

@@ -6,7 +6,7 @@ use crate::{
     SyncCounts, SyncKind, SyncRun, SyncStatus,
 };
 use async_trait::async_trait;
-use pm_kernel::{GithubError, Limit, ProjectId, Result, SyncRunId, TaskId, WorkspaceId};
+use pm_kernel::{GithubError, Limit, ProjectId, Result, SyncRunId, TaskId, Timestamp, WorkspaceId};
 use pm_projects::RepoFullName;
 use pm_tasks::ExternalLink;
 use secrecy::SecretString;
@@ -110,6 +110,16 @@ pub trait SyncStore: Send + Sync {
         kind: SyncKind,
         repo: &str,
     ) -> Result<SyncRunId>;
+
+    /// Marks the project's runs still `running` that started before
+    /// `started_before` as failed with `error_code` (their process died); returns
+    /// how many there were.
+    async fn fail_stale_runs(
+        &self,
+        project_id: ProjectId,
+        started_before: Timestamp,
+        error_code: String,
+    ) -> Result<u64>;
 
     /// Stores one page in one transaction, with a constant number of statements:
     /// issues whose dedup key is already linked in the project are skipped (their

@@ -108,10 +108,8 @@ impl PushService {
         repo: &RepoFullName,
         token: &SecretString,
     ) -> Result<PushReport> {
-        let run_id = self
-            .runs
-            .start_run(project.id, SyncKind::Push, repo.as_str())
-            .await?;
+        let run_id =
+            crate::import::start_run(self.runs.as_ref(), project, SyncKind::Push, repo).await?;
         let mut counts = SyncCounts::default();
         let outcome = self
             .push_backlog(project, repo, token, run_id, &mut counts)

@@ -412,6 +412,30 @@ impl SyncStore for PgSyncStore {
         Ok(id)
     }
 
+    async fn fail_stale_runs(
+        &self,
+        project_id: ProjectId,
+        started_before: OffsetDateTime,
+        error_code: String,
+    ) -> Result<u64> {
+        let mut conn = self.db.conn().await?;
+        let n = diesel::update(
+            sync_runs::table
+                .filter(sync_runs::project_id.eq(project_id.into_uuid()))
+                .filter(sync_runs::status.eq(status_str(SyncStatus::Running)))
+                .filter(sync_runs::started_at.lt(started_before)),
+        )
+        .set((
+            sync_runs::status.eq(status_str(SyncStatus::Failed)),
+            sync_runs::error_code.eq(Some(error_code)),
+            sync_runs::finished_at.eq(Some(pm_kernel::now())),
+        ))
+        .execute(&mut conn)
+        .await
+        .map_err(errors::internal)?;
+        Ok(n as u64)
+    }
+
     async fn import_page(
         &self,
         project_id: ProjectId,

@@ -517,3 +517,38 @@ async fn import_page_uses_a_constant_number_of_statements() {
 async fn statements(db: &TestDb) -> u64 {
     db.db.statements_executed()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_stale_running_runs_are_marked_interrupted() {
+    let w = world().await;
+    let store = PgSyncStore::new(w.db.db.clone());
+    let old = store
+        .start_run(w.project.id, pm_integrations::SyncKind::Import, "octo/x")
+        .await
+        .unwrap();
+    let fresh = store
+        .start_run(w.project.id, pm_integrations::SyncKind::Import, "octo/x")
+        .await
+        .unwrap();
+    let mut conn = AsyncPgConnection::establish(&w.db.url).await.unwrap();
+    diesel::sql_query(format!(
+        "UPDATE sync_runs SET started_at = now() - interval '2 hours' WHERE id = '{old}'"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let cutoff = pm_kernel::now() - std::time::Duration::from_secs(3600);
+    let n = store
+        .fail_stale_runs(w.project.id, cutoff, "INTERRUPTED".into())
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let old = store.get_run(old).await.unwrap().unwrap();
+    assert_eq!(
+        (old.status, old.error_code.as_deref()),
+        (SyncStatus::Failed, Some("INTERRUPTED"))
+    );
+    assert!(old.finished_at.is_some());
+    let fresh = store.get_run(fresh).await.unwrap().unwrap();
+    assert_eq!(fresh.status, SyncStatus::Running);
+}

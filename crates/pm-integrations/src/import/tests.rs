@@ -94,6 +94,7 @@ fn github_with_pages(pages: Vec<IssuePage>) -> MockGithubApi {
 
 fn runs_accepting(created_per_page: Vec<u32>) -> MockSyncStore {
     let mut runs = MockSyncStore::new();
+    runs.expect_fail_stale_runs().returning(|_, _, _| Ok(0));
     runs.expect_start_run()
         .times(1)
         .returning(|_, _, _| Ok(SyncRunId::new()));
@@ -334,4 +335,35 @@ async fn a_project_without_a_repository_needs_one() {
     );
     let err = importer.run(&actor, &p_slug(), None).await.unwrap_err();
     assert!(matches!(err, Error::Validation(_)));
+}
+
+#[tokio::test]
+async fn runs_left_running_by_a_dead_process_are_closed_first() {
+    let actor = actor();
+    let p = project(actor.workspace_id, Some("octo/hello"));
+    let github = github_with_pages(vec![IssuePage::default()]);
+    let mut runs = MockSyncStore::new();
+    let mut seq = Sequence::new();
+    runs.expect_fail_stale_runs()
+        .withf(|_, before, code| {
+            code == "INTERRUPTED"
+                && *before < pm_kernel::now() - std::time::Duration::from_secs(3500)
+        })
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(2));
+    runs.expect_start_run()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(SyncRunId::new()));
+    runs.expect_import_page()
+        .returning(|_, _, _, _| Ok(PageImported::default()));
+    runs.expect_finish_run().returning(|_, _, _, _| Ok(()));
+    let importer = IssueImporter::new(
+        projects(p),
+        Arc::new(github),
+        tokens(true, None),
+        Arc::new(runs),
+    );
+    importer.run(&actor, &p_slug(), None).await.unwrap();
 }

@@ -83,6 +83,7 @@ fn runs(
     counts: Arc<Mutex<Option<SyncCounts>>>,
 ) -> MockSyncStore {
     let mut runs = MockSyncStore::new();
+    runs.expect_fail_stale_runs().returning(|_, _, _| Ok(0));
     runs.expect_start_run()
         .returning(|_, _, _| Ok(SyncRunId::new()));
     runs.expect_finish_run()
