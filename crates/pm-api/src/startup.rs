@@ -21,8 +21,8 @@ use pm_integrations::{
     TokenSource,
 };
 use pm_postgres::{
-    Database, DbConfig, PgAccountStore, PgCredentialStore, PgProjectRepository, PgPushStore,
-    PgSpecRepository, PgSyncStore, PgTaskStore,
+    Database, DbConfig, PgAccountStore, PgCredentialStore, PgProjectLeases, PgProjectRepository,
+    PgPushStore, PgSpecRepository, PgSyncStore, PgTaskStore,
 };
 use pm_projects::ProjectService;
 use pm_specs::SpecService;
@@ -140,10 +140,12 @@ pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState
         tokens.clone(),
         settings.github.org.clone(),
     );
+    let leases = Arc::new(PgProjectLeases::new(db.clone()));
     let specs = SpecService::new(
         projects_repo.clone(),
         Arc::new(PgSpecRepository::new(db.clone())),
         Arc::new(provisioner),
+        leases.clone(),
     );
     let tasks = TaskService::new(
         projects_repo.clone(),
@@ -159,6 +161,7 @@ pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState
         Arc::new(IntervalPacer::new(Duration::from_millis(
             settings.github.push_interval_ms,
         ))),
+        leases,
     );
     Ok(AppState {
         accounts,

@@ -10,7 +10,6 @@ use pm_kernel::{GithubError, Limit, ProjectId, Result, SyncRunId, TaskId, Timest
 use pm_projects::RepoFullName;
 use pm_tasks::ExternalLink;
 use secrecy::SecretString;
-use std::time::Duration;
 
 /// GitHub's REST API. Every method fails only with a [`GithubError`]: 401 →
 /// `Unauthorized`, 403 → `Forbidden` (or `RateLimited` when GitHub says so), 404 →
@@ -160,11 +159,6 @@ pub trait SyncStore: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PushStore: Send + Sync {
-    /// Takes the project's push lease for `lease`; false while another push holds it.
-    async fn try_lock(&self, project_id: ProjectId, lease: Duration) -> Result<bool>;
-
-    async fn unlock(&self, project_id: ProjectId) -> Result<()>;
-
     /// The project's tasks without a GitHub link (by number, with whether an
     /// intent is pending for each) and how many tasks are linked already.
     async fn backlog(&self, project_id: ProjectId) -> Result<PushBacklog>;

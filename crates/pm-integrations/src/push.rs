@@ -11,16 +11,19 @@ use crate::{
     GithubApi, GithubIssue, IssuePageRequest, NewIssue, Pacer, PushCandidate, PushStore,
     SyncCounts, SyncKind, SyncStatus, SyncStore,
 };
-use pm_kernel::{Actor, Error, GithubError, Result, SyncRunId, TaskId};
-use pm_projects::{Project, ProjectRepository, RepoFullName, Slug, project_of};
+use pm_kernel::{Actor, Error, GithubError, ProjectId, Result, SyncRunId, TaskId};
+use pm_projects::{
+    LeasePurpose, Project, ProjectLeases, ProjectRepository, RepoFullName, Slug, project_of,
+};
 use pm_tasks::{ExternalLink, Task};
 use secrecy::SecretString;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long a push may hold the project's lease before another may take over.
-const PUSH_LEASE: Duration = Duration::from_secs(15 * 60);
+/// How long a push's lease lasts without renewal. The push renews it before every
+/// create, so only a push that stopped making progress (a crash) loses it.
+const PUSH_LEASE: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushReport {
@@ -39,6 +42,31 @@ pub struct PushService {
     runs: Arc<dyn SyncStore>,
     store: Arc<dyn PushStore>,
     pacer: Arc<dyn Pacer>,
+    leases: Arc<dyn ProjectLeases>,
+}
+
+/// One push's hold on its project's push lease.
+struct Lease<'a> {
+    leases: &'a dyn ProjectLeases,
+    project_id: ProjectId,
+    holder: uuid::Uuid,
+}
+
+impl Lease<'_> {
+    /// Extends the lease; fails if another push took it (this one was too slow).
+    async fn renew(&self) -> Result<()> {
+        if self
+            .leases
+            .acquire(self.project_id, LeasePurpose::Push, self.holder, PUSH_LEASE)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::Conflict(
+                "another push took over this project; this one stopped".into(),
+            ))
+        }
+    }
 }
 
 /// The hidden marker a pushed issue's body ends with.
@@ -46,9 +74,15 @@ pub fn marker(task_id: TaskId) -> String {
     format!("<!-- pmhub:task:{task_id} -->")
 }
 
-/// The issue body: the task's description, then the marker.
+/// GitHub refuses issue bodies over 65,536 characters.
+const GITHUB_MAX_BODY_CHARS: usize = 65_536;
+
+/// The issue body: the task's description, then the marker — the description cut
+/// so that the whole stays within GitHub's limit (the marker must survive).
 pub fn issue_body(task: &Task) -> String {
-    let description = task.description.as_str().trim_end();
+    let room = GITHUB_MAX_BODY_CHARS - marker(task.id).chars().count() - 2;
+    let description: String = task.description.as_str().chars().take(room).collect();
+    let description = description.trim_end();
     if description.is_empty() {
         marker(task.id)
     } else {
@@ -70,6 +104,7 @@ impl PushService {
         runs: Arc<dyn SyncStore>,
         store: Arc<dyn PushStore>,
         pacer: Arc<dyn Pacer>,
+        leases: Arc<dyn ProjectLeases>,
     ) -> Self {
         Self {
             projects,
@@ -78,6 +113,7 @@ impl PushService {
             runs,
             store,
             pacer,
+            leases,
         }
     }
 
@@ -90,13 +126,22 @@ impl PushService {
             )
         })?;
         let token = self.tokens.token_for(actor.workspace_id).await?;
-        if !self.store.try_lock(project.id, PUSH_LEASE).await? {
+        let lease = Lease {
+            leases: self.leases.as_ref(),
+            project_id: project.id,
+            holder: uuid::Uuid::now_v7(),
+        };
+        if lease.renew().await.is_err() {
             return Err(Error::Conflict(
                 "a push is already running for this project".into(),
             ));
         }
-        let result = self.push(&project, &repo, &token).await;
-        if let Err(err) = self.store.unlock(project.id).await {
+        let result = self.push(&project, &repo, &token, &lease).await;
+        if let Err(err) = self
+            .leases
+            .release(project.id, LeasePurpose::Push, lease.holder)
+            .await
+        {
             tracing::warn!(slug = %project.slug, error = %err, "could not release the push lease; it expires by itself");
         }
         result
@@ -107,12 +152,13 @@ impl PushService {
         project: &Project,
         repo: &RepoFullName,
         token: &SecretString,
+        lease: &Lease<'_>,
     ) -> Result<PushReport> {
         let run_id =
             crate::import::start_run(self.runs.as_ref(), project, SyncKind::Push, repo).await?;
         let mut counts = SyncCounts::default();
         let outcome = self
-            .push_backlog(project, repo, token, run_id, &mut counts)
+            .push_backlog(project, repo, token, run_id, lease, &mut counts)
             .await;
         let (status, code) = match &outcome {
             Ok(()) => (SyncStatus::Succeeded, None),
@@ -149,6 +195,7 @@ impl PushService {
         repo: &RepoFullName,
         token: &SecretString,
         run_id: SyncRunId,
+        lease: &Lease<'_>,
         counts: &mut SyncCounts,
     ) -> Result<()> {
         let backlog = self.store.backlog(project.id).await?;
@@ -165,10 +212,13 @@ impl PushService {
             .filter(|c| !reconciled.contains(&c.task.id))
         {
             let task = &candidate.task;
+            self.pacer.before_create().await;
+            // Still ours? Checked right before each create, so two pushes can
+            // never both create an issue for the same task.
+            lease.renew().await?;
             self.store
                 .record_intent(project.id, task.id, run_id)
                 .await?;
-            self.pacer.before_create().await;
             let request = NewIssue {
                 title: task.title.as_str().to_string(),
                 body: issue_body(task),
@@ -225,9 +275,15 @@ impl PushService {
                 let found = wanted.keys().find(|m| body.contains(m.as_str())).cloned();
                 if let Some(found) = found.and_then(|m| wanted.remove(&m)) {
                     let (key, link) = link_for(&host, repo, issue);
-                    self.store.link_pushed(project.id, found, key, link).await?;
-                    tracing::info!(slug = %project.slug, task_id = %found, issue = issue.number,
-                        "found the issue of an unconfirmed push; linked it instead of creating another");
+                    if self.store.link_pushed(project.id, found, key, link).await? {
+                        tracing::info!(slug = %project.slug, task_id = %found, issue = issue.number,
+                            "found the issue of an unconfirmed push; linked it instead of creating another");
+                    } else {
+                        // The issue is linked to another task already (an import
+                        // got to it first): do not create a second issue for this one.
+                        tracing::warn!(slug = %project.slug, task_id = %found, issue = issue.number,
+                            "the issue of an unconfirmed push is linked to another task; not pushing this task again");
+                    }
                     linked.insert(found);
                 }
             }

@@ -93,10 +93,22 @@ impl RepoProvisioner for GithubRepoProvisioner {
                 created.full_name
             ))
         })?;
-        self.projects
-            .set_github_repo(project.workspace_id, project.id, Some(full_name.clone()))
+        // Never overwrite a repository linked meanwhile (by hand, say).
+        if self
+            .projects
+            .set_github_repo_if_unset(project.workspace_id, project.id, full_name.clone())
             .await?
-            .ok_or(Error::NotFound("project"))?;
+            .is_none()
+        {
+            tracing::warn!(
+                slug = %project.slug,
+                created = %full_name,
+                "the project got a repository while this one was being created; the new repository is not linked and can be deleted"
+            );
+            return Err(Error::Conflict(format!(
+                "the project got a repository meanwhile; {full_name} was created but not linked"
+            )));
+        }
         Ok(full_name)
     }
 }

@@ -190,6 +190,32 @@ impl ProjectRepository for PgProjectRepository {
         Ok(deleted > 0)
     }
 
+    async fn set_github_repo_if_unset(
+        &self,
+        workspace_id: WorkspaceId,
+        project_id: ProjectId,
+        repo: RepoFullName,
+    ) -> Result<Option<Project>> {
+        let mut conn = self.db.conn().await?;
+        diesel::update(
+            projects::table
+                .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
+                .filter(projects::id.eq(project_id.into_uuid()))
+                .filter(projects::github_repo.is_null()),
+        )
+        .set((
+            projects::github_repo.eq(repo.as_str()),
+            projects::updated_at.eq(pm_kernel::now()),
+        ))
+        .returning(ProjectRow::as_returning())
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .map_err(errors::internal)?
+        .map(ProjectRow::into_domain)
+        .transpose()
+    }
+
     async fn set_github_repo(
         &self,
         workspace_id: WorkspaceId,

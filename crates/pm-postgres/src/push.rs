@@ -1,6 +1,6 @@
 //! `PushStore` on PostgreSQL.
 
-use crate::schema::{external_links, projects, push_intents};
+use crate::schema::{external_links, push_intents};
 use crate::tasks::load_by_numbers;
 use crate::{Database, errors};
 use async_trait::async_trait;
@@ -10,7 +10,6 @@ use pm_integrations::{PushBacklog, PushCandidate, PushStore};
 use pm_kernel::{Error, ProjectId, Result, SyncRunId, TaskId};
 use pm_tasks::ExternalLink;
 use std::collections::HashSet;
-use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct PgPushStore {
@@ -39,34 +38,6 @@ struct Count {
 
 #[async_trait]
 impl PushStore for PgPushStore {
-    async fn try_lock(&self, project_id: ProjectId, lease: Duration) -> Result<bool> {
-        let now = pm_kernel::now();
-        let until = now + lease;
-        let mut conn = self.db.conn().await?;
-        let taken = diesel::update(
-            projects::table.find(project_id.into_uuid()).filter(
-                projects::push_lease_until
-                    .is_null()
-                    .or(projects::push_lease_until.lt(now)),
-            ),
-        )
-        .set(projects::push_lease_until.eq(Some(until)))
-        .execute(&mut conn)
-        .await
-        .map_err(errors::internal)?;
-        Ok(taken > 0)
-    }
-
-    async fn unlock(&self, project_id: ProjectId) -> Result<()> {
-        let mut conn = self.db.conn().await?;
-        diesel::update(projects::table.find(project_id.into_uuid()))
-            .set(projects::push_lease_until.eq(None::<time::OffsetDateTime>))
-            .execute(&mut conn)
-            .await
-            .map_err(errors::internal)?;
-        Ok(())
-    }
-
     async fn backlog(&self, project_id: ProjectId) -> Result<PushBacklog> {
         let pid = project_id.into_uuid();
         let mut conn = self.db.conn().await?;

@@ -38,7 +38,6 @@ diesel::table! {
         last_task_number -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
-        push_lease_until -> Nullable<Timestamptz>,
     }
 }
 
@@ -120,7 +119,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    project_leases (project_id, purpose) {
+        project_id -> Uuid,
+        purpose -> Text,
+        holder -> Uuid,
+        expires_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(users -> workspaces (workspace_id));
+diesel::joinable!(project_leases -> projects (project_id));
 diesel::joinable!(push_intents -> tasks (task_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(projects -> workspaces (workspace_id));
@@ -141,4 +150,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     external_links,
     sync_runs,
     push_intents,
+    project_leases,
 );

@@ -552,3 +552,117 @@ async fn only_stale_running_runs_are_marked_interrupted() {
     let fresh = store.get_run(fresh).await.unwrap().unwrap();
     assert_eq!(fresh.status, SyncStatus::Running);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leases_are_exclusive_renewable_and_expire() {
+    use pm_postgres::PgProjectLeases;
+    use pm_projects::{LeasePurpose, ProjectLeases};
+    use std::time::Duration;
+    let w = world().await;
+    let leases = PgProjectLeases::new(w.db.db.clone());
+    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let minute = Duration::from_secs(60);
+    let pid = w.project.id;
+    assert!(
+        leases
+            .acquire(pid, LeasePurpose::Push, a, minute)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !leases
+            .acquire(pid, LeasePurpose::Push, b, minute)
+            .await
+            .unwrap()
+    );
+    assert!(
+        leases
+            .acquire(pid, LeasePurpose::Push, a, minute)
+            .await
+            .unwrap(),
+        "renewal"
+    );
+    // Purposes are independent.
+    assert!(
+        leases
+            .acquire(pid, LeasePurpose::Provision, b, minute)
+            .await
+            .unwrap()
+    );
+    // B cannot release A's lease.
+    leases.release(pid, LeasePurpose::Push, b).await.unwrap();
+    assert!(
+        !leases
+            .acquire(pid, LeasePurpose::Push, b, minute)
+            .await
+            .unwrap()
+    );
+    // An expired lease is anyone's: A takes it for no time at all.
+    assert!(
+        leases
+            .acquire(pid, LeasePurpose::Push, a, Duration::ZERO)
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(
+        leases
+            .acquire(pid, LeasePurpose::Push, b, minute)
+            .await
+            .unwrap()
+    );
+    // A's release no longer touches B's lease.
+    leases.release(pid, LeasePurpose::Push, a).await.unwrap();
+    assert!(
+        !leases
+            .acquire(pid, LeasePurpose::Push, a, minute)
+            .await
+            .unwrap()
+    );
+    leases.release(pid, LeasePurpose::Push, b).await.unwrap();
+    assert!(
+        leases
+            .acquire(pid, LeasePurpose::Push, a, minute)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_is_linked_to_one_issue_at_most() {
+    use pm_integrations::PushStore;
+    use pm_postgres::PgPushStore;
+    use pm_tasks::ExternalLink;
+    let w = world().await;
+    let github = Arc::new(ScriptedGithub::new("octo/hello", 1));
+    w.importer(github)
+        .run(&w.actor, &slug(), repo("octo/hello"))
+        .await
+        .unwrap();
+    let task = PgTaskStore::new(w.db.db.clone())
+        .get(w.project.id, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let link = |n: i64| ExternalLink {
+        provider: "github".into(),
+        reference: format!("octo/hello#{n}"),
+        url: format!("https://github.com/octo/hello/issues/{n}"),
+    };
+    let linked = PgPushStore::new(w.db.db.clone())
+        .link_pushed(
+            w.project.id,
+            task.id,
+            "github:github.com:issue:424242".into(),
+            link(99),
+        )
+        .await
+        .unwrap();
+    assert!(!linked, "the task already has its GitHub issue");
+    let task = PgTaskStore::new(w.db.db.clone())
+        .get(w.project.id, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(task.external_links.len(), 1);
+}

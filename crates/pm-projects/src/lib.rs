@@ -6,8 +6,8 @@ pub mod ports;
 pub mod service;
 
 pub use models::{Description, NewProject, Project, ProjectName, ProjectPatch, RepoFullName, Slug};
-pub use ports::{ProjectRepository, project_of};
+pub use ports::{LeasePurpose, ProjectLeases, ProjectRepository, project_of};
 pub use service::ProjectService;
 
 #[cfg(any(test, feature = "mocks"))]
-pub use ports::MockProjectRepository;
+pub use ports::{MockProjectLeases, MockProjectRepository};

@@ -39,6 +39,16 @@ pub trait ProjectRepository: Send + Sync {
     /// Deletes the project with its spec, tasks and links; false if there was none.
     async fn delete(&self, workspace_id: WorkspaceId, slug: &Slug) -> Result<bool>;
 
+    /// Links `repo` only if the project has no repository yet (so an automatic
+    /// link never overwrites one set meanwhile); `None` if it had one or there is
+    /// no such project.
+    async fn set_github_repo_if_unset(
+        &self,
+        workspace_id: WorkspaceId,
+        project_id: ProjectId,
+        repo: RepoFullName,
+    ) -> Result<Option<Project>>;
+
     /// Sets or clears the linked repository; `None` if there is no such project.
     async fn set_github_repo(
         &self,
@@ -46,6 +56,49 @@ pub trait ProjectRepository: Send + Sync {
         project_id: ProjectId,
         repo: Option<RepoFullName>,
     ) -> Result<Option<Project>>;
+}
+
+/// What a project lease is for; each purpose is leased independently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeasePurpose {
+    /// Pushing the project's tasks to GitHub.
+    Push,
+    /// Creating the project's repository when its spec is approved.
+    Provision,
+}
+
+impl LeasePurpose {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LeasePurpose::Push => "push",
+            LeasePurpose::Provision => "provision",
+        }
+    }
+}
+
+/// Exclusive, expiring claims on a project for long-running work. A holder
+/// renews its lease as it goes (calling `acquire` again) and releases it when
+/// done; the lease of a holder that died expires on its own.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ProjectLeases: Send + Sync {
+    /// Takes the lease for `ttl`, or extends it: true when it was free, expired,
+    /// or already `holder`'s.
+    async fn acquire(
+        &self,
+        project_id: ProjectId,
+        purpose: LeasePurpose,
+        holder: uuid::Uuid,
+        ttl: std::time::Duration,
+    ) -> Result<bool>;
+
+    /// Gives the lease up, if `holder` still holds it.
+    async fn release(
+        &self,
+        project_id: ProjectId,
+        purpose: LeasePurpose,
+        holder: uuid::Uuid,
+    ) -> Result<()>;
 }
 
 /// The actor's project with this slug, or `NotFound` — also when the project

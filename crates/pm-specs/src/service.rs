@@ -2,9 +2,10 @@
 
 use crate::{RepoProvisioner, Spec, SpecContent, SpecRepository, SpecStatus};
 use pm_kernel::{Actor, Error, Result};
-use pm_projects::{Project, ProjectRepository, Slug, project_of};
+use pm_projects::{LeasePurpose, Project, ProjectLeases, ProjectRepository, Slug, project_of};
 use serde::Serialize;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What happened to the project's repository when its spec was approved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,11 +26,16 @@ pub struct Approval {
     pub repository: RepositoryOutcome,
 }
 
+/// How long an approval may take to create the repository before another
+/// approval may try (the GitHub call itself times out well before).
+const PROVISION_LEASE: Duration = Duration::from_secs(120);
+
 #[derive(Clone)]
 pub struct SpecService {
     projects: Arc<dyn ProjectRepository>,
     specs: Arc<dyn SpecRepository>,
     provisioner: Arc<dyn RepoProvisioner>,
+    leases: Arc<dyn ProjectLeases>,
 }
 
 impl SpecService {
@@ -37,11 +43,13 @@ impl SpecService {
         projects: Arc<dyn ProjectRepository>,
         specs: Arc<dyn SpecRepository>,
         provisioner: Arc<dyn RepoProvisioner>,
+        leases: Arc<dyn ProjectLeases>,
     ) -> Self {
         Self {
             projects,
             specs,
             provisioner,
+            leases,
         }
     }
 
@@ -103,38 +111,60 @@ impl SpecService {
         Ok(Approval { spec, repository })
     }
 
+    /// Creates the project's repository unless it has one. Two approvals at once
+    /// (a double click) must not create two repositories: the provisioning lease
+    /// lets one through, and the project is read again once it is held.
     async fn provision_repository(&self, project: &Project, spec: &Spec) -> RepositoryOutcome {
         if let Some(repo) = &project.github_repo {
             return RepositoryOutcome::AlreadySet {
                 full_name: repo.to_string(),
             };
         }
-        match self.provisioner.provision(project).await {
-            Ok(full_name) => {
-                tracing::info!(
-                    slug = %project.slug,
-                    repository = %full_name,
-                    "created the project's repository on approval"
+        let holder = uuid::Uuid::now_v7();
+        match self
+            .leases
+            .acquire(project.id, LeasePurpose::Provision, holder, PROVISION_LEASE)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                let busy = Error::Conflict(
+                    "another approval is creating this project's repository".into(),
                 );
-                RepositoryOutcome::Created {
-                    full_name: full_name.to_string(),
-                }
+                return failed(project, spec, &busy);
             }
-            Err(err) => {
-                // The error's Display never holds a token: GitHub errors carry only
-                // GitHub's message and our own text.
-                tracing::warn!(
-                    slug = %project.slug,
-                    status = %spec.status,
-                    github_error = err.code(),
-                    detail = %err,
-                    "spec approved but the repository could not be created"
-                );
-                RepositoryOutcome::Failed {
-                    error_code: err.code().to_string(),
-                }
-            }
+            Err(err) => return failed(project, spec, &err),
         }
+        let outcome = match self.projects.get(project.workspace_id, &project.slug).await {
+            Ok(Some(current)) if current.github_repo.is_some() => RepositoryOutcome::AlreadySet {
+                full_name: current
+                    .github_repo
+                    .map(|r| r.to_string())
+                    .unwrap_or_default(),
+            },
+            Ok(_) => match self.provisioner.provision(project).await {
+                Ok(full_name) => {
+                    tracing::info!(
+                        slug = %project.slug,
+                        repository = %full_name,
+                        "created the project's repository on approval"
+                    );
+                    RepositoryOutcome::Created {
+                        full_name: full_name.to_string(),
+                    }
+                }
+                Err(err) => failed(project, spec, &err),
+            },
+            Err(err) => failed(project, spec, &err),
+        };
+        if let Err(err) = self
+            .leases
+            .release(project.id, LeasePurpose::Provision, holder)
+            .await
+        {
+            tracing::warn!(slug = %project.slug, error = %err, "could not release the provisioning lease; it expires by itself");
+        }
+        outcome
     }
 
     async fn transition(
@@ -150,6 +180,22 @@ impl SpecService {
         Err(Error::Conflict(format!(
             "the spec is in `{actual}`; only a spec in `{from}` can move to `{to}`"
         )))
+    }
+}
+
+/// Logs a failed repository creation as one structured event and reports it.
+/// The error's Display never holds a token: GitHub errors carry only GitHub's
+/// message and our own text.
+fn failed(project: &Project, spec: &Spec, err: &Error) -> RepositoryOutcome {
+    tracing::warn!(
+        slug = %project.slug,
+        status = %spec.status,
+        github_error = err.code(),
+        detail = %err,
+        "spec approved but the repository could not be created"
+    );
+    RepositoryOutcome::Failed {
+        error_code: err.code().to_string(),
     }
 }
 

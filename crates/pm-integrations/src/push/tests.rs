@@ -4,7 +4,7 @@ use crate::{
     MockSecretCipher, MockSyncStore, PushBacklog,
 };
 use pm_kernel::{ProjectId, Role, UserId, WorkspaceId};
-use pm_projects::{Description, MockProjectRepository, ProjectName};
+use pm_projects::{Description, MockProjectLeases, MockProjectRepository, ProjectName};
 use pm_tasks::{Labels, Priority, TaskDescription, TaskSource, TaskStatus, TaskTitle};
 use std::sync::Mutex;
 
@@ -96,6 +96,20 @@ fn runs(
     runs
 }
 
+fn free_leases() -> Arc<MockProjectLeases> {
+    let mut leases = MockProjectLeases::new();
+    leases.expect_acquire().returning(|_, _, _, _| Ok(true));
+    leases.expect_release().times(1).returning(|_, _, _| Ok(()));
+    Arc::new(leases)
+}
+
+fn busy_leases() -> Arc<MockProjectLeases> {
+    let mut leases = MockProjectLeases::new();
+    leases.expect_acquire().returning(|_, _, _, _| Ok(false));
+    leases.expect_release().never();
+    Arc::new(leases)
+}
+
 fn pacer() -> Arc<MockPacer> {
     let mut pacer = MockPacer::new();
     pacer.expect_before_create().returning(|| ());
@@ -104,8 +118,6 @@ fn pacer() -> Arc<MockPacer> {
 
 fn store_with(backlog: PushBacklog) -> MockPushStore {
     let mut store = MockPushStore::new();
-    store.expect_try_lock().returning(|_, _| Ok(true));
-    store.expect_unlock().times(1).returning(|_| Ok(()));
     store
         .expect_backlog()
         .returning(move |_| Ok(backlog.clone()));
@@ -165,6 +177,7 @@ async fn each_unlinked_task_becomes_an_issue_with_its_marker_and_link() {
         Arc::new(runs(SyncStatus::Succeeded, None, counts.clone())),
         Arc::new(store),
         pacer(),
+        free_leases(),
     );
     let report = service
         .run(&actor, &Slug::parse("push-abc123").unwrap())
@@ -235,6 +248,7 @@ async fn a_pending_intent_is_reconciled_by_its_marker_not_created_again() {
         Arc::new(runs(SyncStatus::Succeeded, None, counts)),
         Arc::new(store),
         pacer(),
+        free_leases(),
     );
     let report = service
         .run(&actor, &Slug::parse("push-abc123").unwrap())
@@ -295,6 +309,7 @@ async fn a_rate_limit_stops_the_run_cleanly_with_counts_recorded() {
         )),
         Arc::new(store),
         pacer(),
+        free_leases(),
     );
     let err = service
         .run(&actor, &Slug::parse("push-abc123").unwrap())
@@ -338,6 +353,7 @@ async fn a_time_out_keeps_the_intent_for_the_next_push() {
         )),
         Arc::new(store),
         pacer(),
+        free_leases(),
     );
     let err = service
         .run(&actor, &Slug::parse("push-abc123").unwrap())
@@ -351,7 +367,6 @@ async fn a_second_concurrent_push_is_a_conflict() {
     let actor = actor();
     let p = project(actor.workspace_id);
     let mut store = MockPushStore::new();
-    store.expect_try_lock().returning(|_, _| Ok(false));
     store.expect_backlog().never();
     let service = PushService::new(
         projects(p),
@@ -360,6 +375,7 @@ async fn a_second_concurrent_push_is_a_conflict() {
         Arc::new(MockSyncStore::new()),
         Arc::new(store),
         pacer(),
+        busy_leases(),
     );
     let err = service
         .run(&actor, &Slug::parse("push-abc123").unwrap())
@@ -405,6 +421,7 @@ async fn creates_are_paced() {
         )),
         Arc::new(store),
         Arc::new(pacer),
+        free_leases(),
     );
     service
         .run(&actor, &Slug::parse("push-abc123").unwrap())
@@ -419,4 +436,71 @@ fn body_is_description_then_marker() {
         issue_body(&t),
         format!("Do it\n\n<!-- pmhub:task:{} -->", t.id)
     );
+}
+
+#[tokio::test]
+async fn a_push_that_loses_its_lease_stops_before_creating_more() {
+    let actor = actor();
+    let p = project(actor.workspace_id);
+    let mut store = store_with(PushBacklog {
+        unlinked: vec![
+            PushCandidate {
+                task: task(1),
+                intent_pending: false,
+            },
+            PushCandidate {
+                task: task(2),
+                intent_pending: false,
+            },
+        ],
+        linked: 0,
+    });
+    store
+        .expect_record_intent()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    store
+        .expect_link_pushed()
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    let mut github = MockGithubApi::new();
+    github.expect_host().returning(|| "github.com".into());
+    github
+        .expect_create_issue()
+        .times(1)
+        .returning(|_, _, new| Ok(issue(1, 1, &new.body)));
+    // Taken at the start and renewed before the first create; then another push
+    // has it.
+    let mut leases = MockProjectLeases::new();
+    let mut calls = 0;
+    leases.expect_acquire().returning(move |_, _, _, _| {
+        calls += 1;
+        Ok(calls <= 2)
+    });
+    leases.expect_release().returning(|_, _, _| Ok(()));
+    let counts = Arc::new(Mutex::new(None));
+    let service = PushService::new(
+        projects(p),
+        Arc::new(github),
+        tokens(),
+        Arc::new(runs(SyncStatus::Failed, Some("CONFLICT"), counts.clone())),
+        Arc::new(store),
+        pacer(),
+        Arc::new(leases),
+    );
+    let err = service
+        .run(&actor, &Slug::parse("push-abc123").unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)));
+    assert_eq!(counts.lock().unwrap().unwrap().created, 1);
+}
+
+#[test]
+fn a_maximal_description_still_fits_githubs_body_limit_with_its_marker() {
+    let mut t = task(1);
+    t.description = TaskDescription::new(&"x".repeat(TaskDescription::MAX_CHARS)).unwrap();
+    let body = issue_body(&t);
+    assert!(body.chars().count() <= 65_536);
+    assert!(body.ends_with(&marker(t.id)));
 }

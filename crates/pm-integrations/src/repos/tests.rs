@@ -51,13 +51,11 @@ async fn provisioning_creates_under_the_org_and_links_the_project() {
         .returning(|_, _, _, _| Ok(repo("auditmos-projects/billing-abc123-x1y2")));
     let mut projects = MockProjectRepository::new();
     projects
-        .expect_set_github_repo()
+        .expect_set_github_repo_if_unset()
         .with(
             always(),
             eq(pid),
-            eq(Some(
-                RepoFullName::parse("auditmos-projects/billing-abc123-x1y2").unwrap(),
-            )),
+            eq(RepoFullName::parse("auditmos-projects/billing-abc123-x1y2").unwrap()),
         )
         .times(1)
         .returning(move |ws, _, _| Ok(Some(project(ws))));
@@ -143,4 +141,26 @@ async fn linking_checks_github_and_is_for_admins() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Forbidden));
+}
+
+#[tokio::test]
+async fn a_repository_linked_meanwhile_is_not_overwritten() {
+    let p = project(WorkspaceId::new());
+    let mut github = MockGithubApi::new();
+    github
+        .expect_create_org_repo()
+        .returning(|_, _, _, _| Ok(repo("org/billing-abc123")));
+    let mut projects = MockProjectRepository::new();
+    projects
+        .expect_set_github_repo_if_unset()
+        .returning(|_, _, _| Ok(None));
+    projects.expect_set_github_repo().never();
+    let provisioner = GithubRepoProvisioner::new(
+        Arc::new(projects),
+        Arc::new(github),
+        tokens(Some("srv")),
+        "org",
+    );
+    let err = provisioner.provision(&p).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict(msg) if msg.contains("org/billing-abc123")));
 }

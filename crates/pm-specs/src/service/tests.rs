@@ -2,7 +2,9 @@ use super::*;
 use crate::{MockRepoProvisioner, MockSpecRepository};
 use mockall::predicate::*;
 use pm_kernel::{GithubError, ProjectId, Role, UserId, WorkspaceId};
-use pm_projects::{Description, MockProjectRepository, ProjectName, RepoFullName};
+use pm_projects::{
+    Description, MockProjectLeases, MockProjectRepository, ProjectName, RepoFullName,
+};
 
 fn actor(role: Role) -> Actor {
     Actor {
@@ -48,7 +50,29 @@ fn service(
     specs: MockSpecRepository,
     provisioner: MockRepoProvisioner,
 ) -> SpecService {
-    SpecService::new(Arc::new(projects), Arc::new(specs), Arc::new(provisioner))
+    service_with_leases(projects, specs, provisioner, free_leases())
+}
+
+fn service_with_leases(
+    projects: MockProjectRepository,
+    specs: MockSpecRepository,
+    provisioner: MockRepoProvisioner,
+    leases: MockProjectLeases,
+) -> SpecService {
+    SpecService::new(
+        Arc::new(projects),
+        Arc::new(specs),
+        Arc::new(provisioner),
+        Arc::new(leases),
+    )
+}
+
+/// Leases that are always free.
+fn free_leases() -> MockProjectLeases {
+    let mut leases = MockProjectLeases::new();
+    leases.expect_acquire().returning(|_, _, _, _| Ok(true));
+    leases.expect_release().returning(|_, _, _| Ok(()));
+    leases
 }
 
 fn slug() -> Slug {
@@ -324,4 +348,68 @@ async fn a_failed_repository_creation_is_logged_as_a_structured_event_without_se
     assert_eq!(event["fields"]["slug"], "billing-abc123");
     assert_eq!(event["fields"]["status"], "review");
     assert_eq!(event["fields"]["github_error"], "GITHUB_FORBIDDEN");
+}
+
+#[tokio::test]
+async fn a_second_approval_while_the_repository_is_being_created_creates_nothing() {
+    let actor = actor(Role::Admin);
+    let p = project(actor.workspace_id, None);
+    let pid = p.id;
+    let mut specs = MockSpecRepository::new();
+    specs
+        .expect_get()
+        .returning(move |_| Ok(Some(spec(pid, SpecStatus::Review))));
+    let mut provisioner = MockRepoProvisioner::new();
+    provisioner.expect_provision().never();
+    let mut leases = MockProjectLeases::new();
+    leases.expect_acquire().returning(|_, _, _, _| Ok(false));
+    leases.expect_release().never();
+    let approval = service_with_leases(projects_returning(p), specs, provisioner, leases)
+        .approve(&actor, &slug())
+        .await
+        .unwrap();
+    assert_eq!(approval.spec.status, SpecStatus::Review);
+    assert_eq!(
+        approval.repository,
+        RepositoryOutcome::Failed {
+            error_code: "CONFLICT".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_repository_linked_while_waiting_for_the_lease_is_kept() {
+    let actor = actor(Role::Admin);
+    let before = project(actor.workspace_id, None);
+    let pid = before.id;
+    let mut after = before.clone();
+    after.github_repo = Some(RepoFullName::parse("octo/linked-meanwhile").unwrap());
+    let mut projects = MockProjectRepository::new();
+    let mut seq = mockall::Sequence::new();
+    projects
+        .expect_get()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_, _| Ok(Some(before.clone())));
+    projects
+        .expect_get()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_, _| Ok(Some(after.clone())));
+    let mut specs = MockSpecRepository::new();
+    specs
+        .expect_get()
+        .returning(move |_| Ok(Some(spec(pid, SpecStatus::Review))));
+    let mut provisioner = MockRepoProvisioner::new();
+    provisioner.expect_provision().never();
+    let approval = service(projects, specs, provisioner)
+        .approve(&actor, &slug())
+        .await
+        .unwrap();
+    assert_eq!(
+        approval.repository,
+        RepositoryOutcome::AlreadySet {
+            full_name: "octo/linked-meanwhile".into()
+        }
+    );
 }

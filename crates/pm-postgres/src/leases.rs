@@ -1,0 +1,87 @@
+//! `ProjectLeases` on PostgreSQL: one row per (project, purpose).
+
+use crate::schema::project_leases;
+use crate::{Database, errors};
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use pm_kernel::{Error, ProjectId, Result};
+use pm_projects::{LeasePurpose, ProjectLeases};
+use std::time::Duration;
+use uuid::Uuid;
+
+#[derive(QueryableByName)]
+struct Holder {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    holder: Uuid,
+}
+
+#[derive(Clone, Debug)]
+pub struct PgProjectLeases {
+    db: Database,
+}
+
+impl PgProjectLeases {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl ProjectLeases for PgProjectLeases {
+    async fn acquire(
+        &self,
+        project_id: ProjectId,
+        purpose: LeasePurpose,
+        holder: Uuid,
+        ttl: Duration,
+    ) -> Result<bool> {
+        let now = pm_kernel::now();
+        let mut conn = self.db.conn().await?;
+        // One statement decides: insert when free, take over when expired or
+        // already ours; otherwise the WHERE leaves the row and nothing returns.
+        let taken: Option<Holder> = diesel::sql_query(
+            "INSERT INTO project_leases AS l (project_id, purpose, holder, expires_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (project_id, purpose) DO UPDATE
+                SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+              WHERE l.holder = EXCLUDED.holder OR l.expires_at < $5
+             RETURNING l.holder",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(project_id.into_uuid())
+        .bind::<diesel::sql_types::Text, _>(purpose.as_str())
+        .bind::<diesel::sql_types::Uuid, _>(holder)
+        .bind::<diesel::sql_types::Timestamptz, _>(now + ttl)
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .map_err(|e| match e {
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                _,
+            ) => Error::NotFound("project"),
+            other => errors::internal(other),
+        })?;
+        Ok(taken.map(|t| t.holder) == Some(holder))
+    }
+
+    async fn release(
+        &self,
+        project_id: ProjectId,
+        purpose: LeasePurpose,
+        holder: Uuid,
+    ) -> Result<()> {
+        let mut conn = self.db.conn().await?;
+        diesel::delete(
+            project_leases::table
+                .filter(project_leases::project_id.eq(project_id.into_uuid()))
+                .filter(project_leases::purpose.eq(purpose.as_str()))
+                .filter(project_leases::holder.eq(holder)),
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(errors::internal)?;
+        Ok(())
+    }
+}
