@@ -244,6 +244,7 @@ pub fn issue_import(host: &str, repo: &RepoFullName, issue: &GithubIssue) -> Iss
             labels: Labels::lenient(issue.labels.iter().map(String::as_str)),
             source: TaskSource::Github,
         },
+        pushed_for: issue.body.as_deref().and_then(crate::push::marked_task),
     }
 }
 

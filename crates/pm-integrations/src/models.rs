@@ -157,6 +157,10 @@ pub struct IssueImport {
     pub dedup_key: String,
     pub link: ExternalLink,
     pub task: NewTask,
+    /// The task a push created this issue for, read from the hidden marker in its
+    /// body. If that task is in the project and has no issue yet, the import links
+    /// it instead of creating a new task (the push died before linking it).
+    pub pushed_for: Option<pm_kernel::TaskId>,
 }
 
 /// What storing one page did.

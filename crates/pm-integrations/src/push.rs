@@ -77,6 +77,14 @@ pub fn marker(task_id: TaskId) -> String {
 /// GitHub refuses issue bodies over 65,536 characters.
 const GITHUB_MAX_BODY_CHARS: usize = 65_536;
 
+/// The task id in a pushed issue's marker, if the body has one.
+pub fn marked_task(body: &str) -> Option<TaskId> {
+    let start = body.rfind("<!-- pmhub:task:")? + "<!-- pmhub:task:".len();
+    let rest = &body[start..];
+    let id = rest.get(..rest.find(" -->")?)?;
+    id.parse::<uuid::Uuid>().ok().map(TaskId::from_uuid)
+}
+
 /// The issue body: the task's description, then the marker — the description cut
 /// so that the whole stays within GitHub's limit (the marker must survive).
 pub fn issue_body(task: &Task) -> String {

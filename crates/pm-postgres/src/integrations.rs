@@ -1,7 +1,7 @@
 //! `CredentialStore` and `SyncStore` on PostgreSQL, including the atomic
 //! per-page import.
 
-use crate::schema::{github_credentials, projects, sync_runs};
+use crate::schema::{github_credentials, projects, push_intents, sync_runs};
 use crate::tasks::{TaskRow, reserve_numbers};
 use crate::{Database, errors};
 use async_trait::async_trait;
@@ -245,6 +245,39 @@ struct DedupKey {
     inserted: bool,
 }
 
+#[derive(QueryableByName)]
+struct TaskIdRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+}
+
+/// The tasks named by the pages' push markers that belong to this project and
+/// have no GitHub issue yet. No statement at all when no issue carries a marker.
+async fn claimable_tasks(
+    conn: &mut AsyncPgConnection,
+    project_id: ProjectId,
+    imports: &[&IssueImport],
+) -> Result<HashSet<Uuid>, diesel::result::Error> {
+    let claimed: Vec<Uuid> = imports
+        .iter()
+        .filter_map(|i| i.pushed_for.map(|t| t.into_uuid()))
+        .collect();
+    if claimed.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows: Vec<TaskIdRow> = diesel::sql_query(
+        "SELECT t.id FROM tasks t
+          WHERE t.project_id = $1 AND t.id = ANY($2)
+            AND NOT EXISTS (SELECT 1 FROM external_links l
+                             WHERE l.task_id = t.id AND l.provider = 'github')",
+    )
+    .bind::<SqlUuid, _>(project_id.into_uuid())
+    .bind::<Array<SqlUuid>, _>(&claimed)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
 /// Inserts many tasks of one project in one statement.
 async fn insert_tasks(
     conn: &mut AsyncPgConnection,
@@ -324,7 +357,18 @@ async fn import_page_tx(
         let refs: Vec<&str> = unique.iter().map(|i| i.link.reference.as_str()).collect();
         let urls: Vec<&str> = unique.iter().map(|i| i.link.url.as_str()).collect();
         let link_ids: Vec<Uuid> = unique.iter().map(|_| Uuid::now_v7()).collect();
-        let task_ids: Vec<Uuid> = unique.iter().map(|_| Uuid::now_v7()).collect();
+        // Issues a push created for a task of this project that is still
+        // unlinked (the push died before linking it) go to that task.
+        let claimable = claimable_tasks(conn, project_id, &unique).await?;
+        let task_ids: Vec<Uuid> = unique
+            .iter()
+            .map(|i| {
+                i.pushed_for
+                    .map(|t| t.into_uuid())
+                    .filter(|t| claimable.contains(t))
+                    .unwrap_or_else(Uuid::now_v7)
+            })
+            .collect();
         let won: Vec<DedupKey> = diesel::sql_query(
             "INSERT INTO external_links AS l (id, task_id, project_id, provider, dedup_key, reference, url)
              SELECT i.id, i.task_id, $1, 'github', i.dedup_key, i.reference, i.url
@@ -348,13 +392,26 @@ async fn import_page_tx(
         if !won.is_empty() {
             let won: HashSet<String> = won.into_iter().map(|k| k.dedup_key).collect();
             let task_id_of: HashMap<&str, Uuid> = keys.iter().copied().zip(task_ids).collect();
-            let fresh: Vec<&IssueImport> = unique
+            let (reclaimed, fresh): (Vec<&IssueImport>, Vec<&IssueImport>) = unique
                 .iter()
                 .copied()
                 .filter(|i| won.contains(&i.dedup_key))
-                .collect();
+                .partition(|i| claimable.contains(&task_id_of[i.dedup_key.as_str()]));
+            if !reclaimed.is_empty() {
+                let ids: Vec<Uuid> = reclaimed
+                    .iter()
+                    .map(|i| task_id_of[i.dedup_key.as_str()])
+                    .collect();
+                diesel::delete(push_intents::table.filter(push_intents::task_id.eq_any(&ids)))
+                    .execute(conn)
+                    .await?;
+            }
             // 3. Numbers for the new tasks, in page order.
-            let first = reserve_numbers(conn, project_id, fresh.len() as i64).await?;
+            let first = if fresh.is_empty() {
+                0
+            } else {
+                reserve_numbers(conn, project_id, fresh.len() as i64).await?
+            };
             // 4. The tasks, with the ids their links already point to. Columns go
             //    as arrays (one statement text whatever the page size, so it is
             //    prepared once); labels travel as one JSON array per task.
@@ -367,7 +424,9 @@ async fn import_page_tx(
                     row
                 })
                 .collect();
-            insert_tasks(conn, project_id, &rows).await?;
+            if !rows.is_empty() {
+                insert_tasks(conn, project_id, &rows).await?;
+            }
             created = rows.len() as u32;
         }
     }

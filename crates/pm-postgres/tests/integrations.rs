@@ -35,6 +35,8 @@ struct ScriptedGithub {
     issues: Vec<(i64, i64)>,
     fail_on_page: Mutex<Option<usize>>,
     list_calls: AtomicUsize,
+    /// The body of issue #1 (the others have none).
+    first_body: Mutex<Option<String>>,
 }
 
 impl ScriptedGithub {
@@ -44,6 +46,7 @@ impl ScriptedGithub {
             issues: (1..=count).map(|n| (9_000_000 + n, n)).collect(),
             fail_on_page: Mutex::new(None),
             list_calls: AtomicUsize::new(0),
+            first_body: Mutex::new(None),
         }
     }
 }
@@ -100,7 +103,11 @@ impl GithubApi for ScriptedGithub {
                 id,
                 number,
                 title: format!("Issue {number}"),
-                body: None,
+                body: if number == 1 {
+                    self.first_body.lock().unwrap().clone()
+                } else {
+                    None
+                },
                 state: if number % 10 == 0 {
                     IssueState::Closed
                 } else {
@@ -665,4 +672,82 @@ async fn a_task_is_linked_to_one_issue_at_most() {
         .unwrap()
         .unwrap();
     assert_eq!(task.external_links.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_issue_pushed_for_a_task_is_linked_to_it_not_imported_again() {
+    use pm_integrations::PushStore;
+    use pm_postgres::PgPushStore;
+    use pm_tasks::{Labels, NewTask, Priority, TaskDescription, TaskSource, TaskStatus, TaskTitle};
+    let w = world().await;
+    let tasks = PgTaskStore::new(w.db.db.clone());
+    let manual = tasks
+        .create(
+            w.project.id,
+            &NewTask {
+                title: TaskTitle::new("Pushed before a crash").unwrap(),
+                description: TaskDescription::default(),
+                status: TaskStatus::Todo,
+                priority: Priority::None,
+                labels: Labels::default(),
+                source: TaskSource::Manual,
+            },
+        )
+        .await
+        .unwrap();
+    // The push recorded its intent and GitHub created the issue; the link was
+    // never written.
+    let runs = PgSyncStore::new(w.db.db.clone());
+    let run = runs
+        .start_run(w.project.id, pm_integrations::SyncKind::Push, "octo/hello")
+        .await
+        .unwrap();
+    PgPushStore::new(w.db.db.clone())
+        .record_intent(w.project.id, manual.id, run)
+        .await
+        .unwrap();
+    let github = Arc::new(ScriptedGithub::new("octo/hello", 3));
+    *github.first_body.lock().unwrap() = Some(pm_integrations::push::issue_body(&manual));
+
+    let report = w
+        .importer(github)
+        .run(&w.actor, &slug(), repo("octo/hello"))
+        .await
+        .unwrap();
+    assert_eq!((report.counts.created, report.counts.skipped), (2, 1));
+    let linked = tasks
+        .get(w.project.id, manual.number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(linked.external_links.len(), 1);
+    assert_eq!(linked.external_links[0].reference, "octo/hello#1");
+    assert_eq!(
+        w.numbers().await,
+        vec![1, 2, 3],
+        "no task was created for issue #1"
+    );
+    let backlog = PgPushStore::new(w.db.db.clone())
+        .backlog(w.project.id)
+        .await
+        .unwrap();
+    assert!(
+        backlog.unlinked.is_empty(),
+        "the intent is gone and nothing is left to push"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_marker_naming_another_projects_task_is_ignored() {
+    let w = world().await;
+    let foreign = pm_kernel::TaskId::new();
+    let github = Arc::new(ScriptedGithub::new("octo/hello", 1));
+    *github.first_body.lock().unwrap() = Some(format!("hi\n\n<!-- pmhub:task:{foreign} -->"));
+    let report = w
+        .importer(github)
+        .run(&w.actor, &slug(), repo("octo/hello"))
+        .await
+        .unwrap();
+    assert_eq!(report.counts.created, 1);
+    assert_eq!(w.task_count().await, 1);
 }

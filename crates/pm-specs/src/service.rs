@@ -104,8 +104,25 @@ impl SpecService {
         let spec = if current.status == SpecStatus::Review {
             current
         } else {
-            self.transition(&project, SpecStatus::Interviewing, SpecStatus::Review)
+            match self
+                .specs
+                .transition(project.id, SpecStatus::Interviewing, SpecStatus::Review)
                 .await?
+            {
+                Some(spec) => spec,
+                // Lost a race: if another approval won it, this one is a repeat.
+                None => {
+                    let now = self.spec_of(&project).await?;
+                    if now.status != SpecStatus::Review {
+                        return Err(illegal(
+                            now.status,
+                            SpecStatus::Interviewing,
+                            SpecStatus::Review,
+                        ));
+                    }
+                    now
+                }
+            }
         };
         let repository = self.provision_repository(&project, &spec).await;
         Ok(Approval { spec, repository })
@@ -177,10 +194,14 @@ impl SpecService {
             return Ok(spec);
         }
         let actual = self.spec_of(project).await?.status;
-        Err(Error::Conflict(format!(
-            "the spec is in `{actual}`; only a spec in `{from}` can move to `{to}`"
-        )))
+        Err(illegal(actual, from, to))
     }
+}
+
+fn illegal(actual: SpecStatus, from: SpecStatus, to: SpecStatus) -> Error {
+    Error::Conflict(format!(
+        "the spec is in `{actual}`; only a spec in `{from}` can move to `{to}`"
+    ))
 }
 
 /// Logs a failed repository creation as one structured event and reports it.

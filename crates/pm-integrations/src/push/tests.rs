@@ -504,3 +504,12 @@ fn a_maximal_description_still_fits_githubs_body_limit_with_its_marker() {
     assert!(body.chars().count() <= 65_536);
     assert!(body.ends_with(&marker(t.id)));
 }
+
+#[test]
+fn the_marker_is_read_back_from_a_body() {
+    let t = task(1);
+    assert_eq!(marked_task(&issue_body(&t)), Some(t.id));
+    assert_eq!(marked_task("no marker here"), None);
+    assert_eq!(marked_task("<!-- pmhub:task:not-a-uuid -->"), None);
+    assert_eq!(marked_task("<!-- pmhub:task:"), None);
+}

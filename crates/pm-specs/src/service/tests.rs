@@ -413,3 +413,32 @@ async fn a_repository_linked_while_waiting_for_the_lease_is_kept() {
         }
     );
 }
+
+#[tokio::test]
+async fn an_approval_that_loses_the_race_to_another_is_idempotent() {
+    let actor = actor(Role::Admin);
+    let p = project(actor.workspace_id, Some("octo/repo"));
+    let pid = p.id;
+    let mut specs = MockSpecRepository::new();
+    let mut seq = mockall::Sequence::new();
+    specs
+        .expect_get()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_| Ok(Some(spec(pid, SpecStatus::Interviewing))));
+    specs
+        .expect_transition()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(None));
+    specs
+        .expect_get()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_| Ok(Some(spec(pid, SpecStatus::Review))));
+    let approval = service(projects_returning(p), specs, MockRepoProvisioner::new())
+        .approve(&actor, &slug())
+        .await
+        .unwrap();
+    assert_eq!(approval.spec.status, SpecStatus::Review);
+}
