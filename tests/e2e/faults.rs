@@ -99,10 +99,10 @@ async fn rate_limit_mid_import_is_recorded_and_the_next_run_completes() {
     world.connect().await;
     let slug = world.project("Rate Limited").await;
 
-    // Page 1 is served, then the primary limit is exhausted for two minutes.
+    // Page 1 is served, then the primary limit is exhausted for two seconds.
     world.fake.set_faults(FaultSettings {
         primary_limit_after: Some(1),
-        primary_reset_secs: Some(120),
+        primary_reset_secs: Some(2),
         ..FaultSettings::default()
     });
     let limited = world.sync(&slug).await;
@@ -124,7 +124,13 @@ async fn rate_limit_mid_import_is_recorded_and_the_next_run_completes() {
     );
     let stored = assert_partial_import(&world, &slug, "GITHUB_RATE_LIMITED").await;
 
+    // Until the reset, pmhub refuses at once instead of asking GitHub again.
     world.fake.clear_faults();
+    let again = world.sync(&slug).await;
+    assert_problem(&again, 429, "GITHUB_RATE_LIMITED");
+    assert_eq!(world.issue_list_requests(), 2, "no request while limited");
+
+    tokio::time::sleep(std::time::Duration::from_secs(retry_after + 1)).await;
     assert_retry_completes(&world, &slug, stored).await;
 }
 

@@ -85,9 +85,10 @@ async fn the_token_never_reaches_logs_responses_or_debug_output() {
     for repo in [
         "octo/hello",
         "octo/unauth",
-        "octo/limited",
         "octo/forbidden",
         "octo/broken",
+        // Last: once limited, the token makes no more requests.
+        "octo/limited",
     ] {
         let (_, body) = app
             .call(
@@ -124,7 +125,14 @@ async fn the_token_never_reaches_logs_responses_or_debug_output() {
         "the capture works: {}",
         &logs[..logs.len().min(500)]
     );
-    assert!(logs.contains("GITHUB_UNAUTHORIZED"));
+    for code in [
+        "GITHUB_UNAUTHORIZED",
+        "GITHUB_FORBIDDEN",
+        "GITHUB_UNAVAILABLE",
+        "GITHUB_RATE_LIMITED",
+    ] {
+        assert!(logs.contains(code), "no log line for {code}");
+    }
     assert!(!logs.contains(TOKEN), "a log line carries the token");
     for body in &bodies {
         assert!(

@@ -2,6 +2,7 @@
 
 use crate::errors::{self, redact};
 use crate::etag_cache::EtagCache;
+use crate::rate_gate::RateGate;
 use crate::transport::{Answer, BuildError, Transport};
 use crate::wire::{self, CreateIssueBody, CreateRepoBody, RepoPage, WireIssue, WireRepo, WireUser};
 use crate::{GithubConfig, pagination};
@@ -40,6 +41,8 @@ pub struct GithubClient {
     transport: Transport,
     /// ETags of list pages, per (token, URL).
     cache: EtagCache,
+    /// Tokens GitHub said are rate limited, until when.
+    gate: RateGate,
 }
 
 impl fmt::Debug for GithubClient {
@@ -64,6 +67,7 @@ impl GithubClient {
         Ok(Self {
             transport: Transport::new(config)?,
             cache: EtagCache::new(EtagCache::DEFAULT_MAX_ENTRIES, EtagCache::DEFAULT_MAX_BYTES),
+            gate: RateGate::new(),
         })
     }
 
@@ -320,11 +324,11 @@ impl GithubApi for GithubClient {
     }
 
     async fn current_user(&self, token: &SecretString) -> Result<GithubUser, GithubError> {
-        scrubbed(token, self.fetch_current_user(token).await)
+        self.guarded(token, self.fetch_current_user(token)).await
     }
 
     async fn list_repos(&self, token: &SecretString) -> Result<Vec<GithubRepo>, GithubError> {
-        scrubbed(token, self.fetch_repos(token).await)
+        self.guarded(token, self.fetch_repos(token)).await
     }
 
     async fn get_repo(
@@ -332,7 +336,7 @@ impl GithubApi for GithubClient {
         token: &SecretString,
         repo: &RepoFullName,
     ) -> Result<GithubRepo, GithubError> {
-        scrubbed(token, self.fetch_repo(token, repo).await)
+        self.guarded(token, self.fetch_repo(token, repo)).await
     }
 
     async fn list_issues(
@@ -340,7 +344,7 @@ impl GithubApi for GithubClient {
         token: &SecretString,
         page: &IssuePageRequest,
     ) -> Result<IssuePage, GithubError> {
-        scrubbed(token, self.fetch_issues(token, page).await)
+        self.guarded(token, self.fetch_issues(token, page)).await
     }
 
     async fn create_issue(
@@ -349,7 +353,8 @@ impl GithubApi for GithubClient {
         repo: &RepoFullName,
         issue: &NewIssue,
     ) -> Result<GithubIssue, GithubError> {
-        scrubbed(token, self.post_issue(token, repo, issue).await)
+        self.guarded(token, self.post_issue(token, repo, issue))
+            .await
     }
 
     async fn create_org_repo(
@@ -359,7 +364,8 @@ impl GithubApi for GithubClient {
         name: &str,
         options: &NewRepoOptions,
     ) -> Result<GithubRepo, GithubError> {
-        scrubbed(token, self.post_org_repo(token, org, name, options).await)
+        self.guarded(token, self.post_org_repo(token, org, name, options))
+            .await
     }
 }
 
@@ -377,8 +383,19 @@ fn success(answer: Answer) -> Result<Answer, GithubError> {
     }
 }
 
-fn scrubbed<T>(token: &SecretString, result: Result<T, GithubError>) -> Result<T, GithubError> {
-    result.map_err(|e| redact(e, token.expose_secret()))
+impl GithubClient {
+    /// Every call: refused at once while the token is rate limited; a rate limit
+    /// GitHub reports is remembered; the token is scrubbed from any error.
+    async fn guarded<T>(
+        &self,
+        token: &SecretString,
+        call: impl std::future::Future<Output = Result<T, GithubError>>,
+    ) -> Result<T, GithubError> {
+        self.gate.check(token)?;
+        let result = call.await;
+        self.gate.record(token, &result);
+        result.map_err(|e| redact(e, token.expose_secret()))
+    }
 }
 
 /// GitHub logins: 1-39 ASCII letters, digits or hyphens. Checked because the org

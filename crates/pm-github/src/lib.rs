@@ -16,6 +16,7 @@ mod config;
 mod errors;
 mod etag_cache;
 mod pagination;
+mod rate_gate;
 mod transport;
 mod wire;
 

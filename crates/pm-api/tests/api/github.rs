@@ -393,6 +393,21 @@ async fn github_failures_map_to_codes_and_are_recorded() {
     let p = app.create_project(&admin, "Fail").await;
     let slug = p["slug"].as_str().unwrap();
     Mock::given(method("GET"))
+        .and(path("/repos/octo/gone/issues"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
+        .mount(&server)
+        .await;
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/projects/{slug}/github/sync"),
+            Some(&admin),
+            Some(json!({"repo": "octo/gone"})),
+        )
+        .await;
+    assert_problem(status, &problem, 404, "GITHUB_NOT_FOUND");
+
+    Mock::given(method("GET"))
         .and(path("/repos/octo/limited/issues"))
         .respond_with(
             ResponseTemplate::new(403)
@@ -428,11 +443,8 @@ async fn github_failures_map_to_codes_and_are_recorded() {
     assert!((60..=130).contains(&retry_after), "{retry_after}");
     expect_problem(resp, 429, "GITHUB_RATE_LIMITED").await;
 
-    Mock::given(method("GET"))
-        .and(path("/repos/octo/gone/issues"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
-        .mount(&server)
-        .await;
+    // While limited, the token asks GitHub nothing: the next sync is refused here.
+    let before = server.received_requests().await.unwrap().len();
     let (status, problem) = app
         .call(
             Method::POST,
@@ -441,7 +453,8 @@ async fn github_failures_map_to_codes_and_are_recorded() {
             Some(json!({"repo": "octo/gone"})),
         )
         .await;
-    assert_problem(status, &problem, 404, "GITHUB_NOT_FOUND");
+    assert_problem(status, &problem, 429, "GITHUB_RATE_LIMITED");
+    assert_eq!(server.received_requests().await.unwrap().len(), before);
 
     let (_, runs) = app
         .call(
@@ -460,8 +473,9 @@ async fn github_failures_map_to_codes_and_are_recorded() {
     assert_eq!(
         codes,
         [
-            (json!("failed"), json!("GITHUB_NOT_FOUND")),
-            (json!("failed"), json!("GITHUB_RATE_LIMITED"))
+            (json!("failed"), json!("GITHUB_RATE_LIMITED")),
+            (json!("failed"), json!("GITHUB_RATE_LIMITED")),
+            (json!("failed"), json!("GITHUB_NOT_FOUND"))
         ]
     );
 }

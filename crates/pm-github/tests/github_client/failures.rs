@@ -321,3 +321,45 @@ async fn malformed_success_body_is_unavailable() {
         user_error(ResponseTemplate::new(200).set_body_string("<html>proxy</html>")).await;
     assert!(matches!(err, GithubError::Unavailable { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_limited_token_makes_no_further_requests_until_the_limit_lifts() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(
+            json(
+                403,
+                fixture("errors/403.secondary-rate-limit.2022-form.json"),
+            )
+            .insert_header("retry-after", "120"),
+        )
+        .mount(&server)
+        .await;
+    let github = client(&server);
+    let err = github.current_user(&token()).await.unwrap_err();
+    assert_eq!(
+        err,
+        GithubError::RateLimited {
+            retry_after_secs: 120
+        }
+    );
+    // Any call with the same token is refused here, without a request.
+    let err = github.list_repos(&token()).await.unwrap_err();
+    let GithubError::RateLimited { retry_after_secs } = err else {
+        panic!("expected RateLimited, got {err:?}");
+    };
+    assert!(
+        (118..=120).contains(&retry_after_secs),
+        "{retry_after_secs}"
+    );
+    assert_eq!(
+        request_count(&server).await,
+        1,
+        "a limited token is not hammered"
+    );
+    // Another token is not affected.
+    let other = secrecy::SecretString::from("ghp_another_token");
+    let _ = github.current_user(&other).await;
+    assert_eq!(request_count(&server).await, 2);
+}
