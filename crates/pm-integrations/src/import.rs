@@ -10,7 +10,7 @@ use crate::{
     SyncStatus, SyncStore,
 };
 use futures_util::future::join;
-use pm_kernel::{Actor, Cursor, Error, Limit, Page, Result, SyncRunId};
+use pm_kernel::{Actor, Cursor, Error, GithubError, Limit, Page, Result, SyncRunId};
 use pm_projects::{Project, ProjectRepository, RepoFullName, Slug, project_of};
 use pm_tasks::{
     ExternalLink, Labels, NewTask, Priority, TaskDescription, TaskSource, TaskStatus, TaskTitle,
@@ -114,12 +114,7 @@ impl IssueImporter {
         limit: Limit,
     ) -> Result<Page<SyncRun>> {
         let before = cursor
-            .map(|c| {
-                c.key()
-                    .parse::<uuid::Uuid>()
-                    .map(SyncRunId::from_uuid)
-                    .map_err(|_| Error::invalid("cursor", "is not a cursor this API issued"))
-            })
+            .map(|c| c.parse_key::<uuid::Uuid>().map(SyncRunId::from_uuid))
             .transpose()?;
         let project = project_of(self.projects.as_ref(), actor, slug).await?;
         let rows = self.runs.list_runs(project.id, before, limit).await?;
@@ -140,6 +135,7 @@ impl IssueImporter {
         let mut totals = SyncCounts::default();
         let first = IssuePageRequest::First { repo: repo.clone() };
         let mut page = self.github.list_issues(token, &first).await?;
+        let mut pages = PageGuard::default();
         loop {
             let imports: Vec<IssueImport> = page
                 .issues
@@ -153,7 +149,9 @@ impl IssueImporter {
                 total_seen: page.issues.len() as u32 + page.pull_requests_skipped,
             };
             let store = self.runs.import_page(project.id, run_id, &imports, extra);
-            let next = page.next.take().map(|url| IssuePageRequest::Next { url });
+            let next = pages
+                .next(page.next.take())?
+                .map(|url| IssuePageRequest::Next { url });
             let (stored, fetched) = match &next {
                 Some(request) => {
                     let (stored, fetched) =
@@ -173,6 +171,37 @@ impl IssueImporter {
                 None => return Ok(totals),
             }
         }
+    }
+}
+
+/// More issue pages than any repository has (a million issues): past this, or
+/// when a `next` link points back at the page it came from, GitHub's links are
+/// broken and following them would never end.
+const MAX_ISSUE_PAGES: usize = 10_000;
+
+/// Follows `next` links with those two guards.
+#[derive(Default)]
+pub(crate) struct PageGuard {
+    pages: usize,
+    last: Option<String>,
+}
+
+impl PageGuard {
+    pub(crate) fn next(&mut self, next: Option<String>) -> Result<Option<String>> {
+        self.pages += 1;
+        let Some(url) = next else {
+            return Ok(None);
+        };
+        if self.pages >= MAX_ISSUE_PAGES || self.last.as_deref() == Some(url.as_str()) {
+            return Err(GithubError::Unavailable {
+                reason:
+                    "GitHub's issue pages do not end (a next link repeats or there are too many)"
+                        .into(),
+            }
+            .into());
+        }
+        self.last = Some(url.clone());
+        Ok(Some(url))
     }
 }
 

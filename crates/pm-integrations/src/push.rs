@@ -139,7 +139,11 @@ impl PushService {
             project_id: project.id,
             holder: uuid::Uuid::now_v7(),
         };
-        if lease.renew().await.is_err() {
+        if !self
+            .leases
+            .acquire(project.id, LeasePurpose::Push, lease.holder, PUSH_LEASE)
+            .await?
+        {
             return Err(Error::Conflict(
                 "a push is already running for this project".into(),
             ));
@@ -274,6 +278,7 @@ impl PushService {
         }
         let host = self.github.host();
         let mut request = IssuePageRequest::First { repo: repo.clone() };
+        let mut pages = crate::import::PageGuard::default();
         while !wanted.is_empty() {
             let page = self.github.list_issues(token, &request).await?;
             for issue in &page.issues {
@@ -295,7 +300,7 @@ impl PushService {
                     linked.insert(found);
                 }
             }
-            match page.next {
+            match pages.next(page.next)? {
                 Some(url) => request = IssuePageRequest::Next { url },
                 None => break,
             }

@@ -59,6 +59,13 @@ impl Cursor {
     pub fn key(&self) -> &str {
         &self.0
     }
+
+    /// The key parsed as the sort key type it was made from (an id, a number).
+    pub fn parse_key<T: std::str::FromStr>(&self) -> Result<T, Error> {
+        self.0
+            .parse()
+            .map_err(|_| Error::invalid("cursor", "is not a cursor this API issued"))
+    }
 }
 
 /// One page of results and, when more exist, the cursor for the next one.
@@ -112,6 +119,8 @@ mod tests {
         let c = Cursor::from_key("42");
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         assert!(Cursor::decode("!!not base64!!").is_err());
+        assert_eq!(Cursor::from_key("42").parse_key::<i64>().unwrap(), 42);
+        assert!(Cursor::from_key("x").parse_key::<i64>().is_err());
     }
 
     #[test]

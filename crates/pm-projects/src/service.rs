@@ -41,7 +41,9 @@ impl ProjectService {
         cursor: Option<&Cursor>,
         limit: Limit,
     ) -> Result<Page<Project>> {
-        let after = cursor.map(|c| parse_project_id(c.key())).transpose()?;
+        let after = cursor
+            .map(|c| c.parse_key::<uuid::Uuid>().map(ProjectId::from_uuid))
+            .transpose()?;
         let rows = self.repo.list(actor.workspace_id, after, limit).await?;
         Ok(Page::from_rows(rows, limit, |p| p.id.to_string()))
     }
@@ -76,13 +78,6 @@ impl ProjectService {
             .await?
             .ok_or(Error::NotFound("project"))
     }
-}
-
-/// Project cursors carry the last project's id.
-fn parse_project_id(key: &str) -> Result<ProjectId> {
-    key.parse::<uuid::Uuid>()
-        .map(ProjectId::from_uuid)
-        .map_err(|_| Error::invalid("cursor", "is not a cursor this API issued"))
 }
 
 #[cfg(test)]

@@ -139,7 +139,7 @@ impl TaskTitle {
     /// A title from an external system: trimmed and cut to the maximum rather than
     /// rejected, since the import must not fail on a long GitHub title.
     pub fn lenient(value: &str) -> Self {
-        let trimmed: String = value.trim().chars().take(Self::MAX_CHARS).collect();
+        let trimmed: String = without_nul(value.trim()).take(Self::MAX_CHARS).collect();
         if trimmed.is_empty() {
             Self("(untitled)".into())
         } else {
@@ -165,7 +165,7 @@ impl TaskDescription {
     }
 
     pub fn lenient(value: &str) -> Self {
-        Self(value.chars().take(Self::MAX_CHARS).collect())
+        Self(without_nul(value).take(Self::MAX_CHARS).collect())
     }
 
     pub fn as_str(&self) -> &str {
@@ -202,7 +202,7 @@ impl Labels {
     pub fn lenient<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
         let mut out: Vec<String> = Vec::new();
         for value in values {
-            let label: String = value.trim().chars().take(Self::MAX_CHARS).collect();
+            let label: String = without_nul(value.trim()).take(Self::MAX_CHARS).collect();
             if !label.is_empty() && !out.contains(&label) && out.len() < Self::MAX_COUNT {
                 out.push(label);
             }
@@ -217,6 +217,12 @@ impl Labels {
     pub fn into_vec(self) -> Vec<String> {
         self.0
     }
+}
+
+/// The characters of `value` without NUL: PostgreSQL refuses it in text, so one
+/// such character from GitHub would otherwise fail its page on every import.
+fn without_nul(value: &str) -> impl Iterator<Item = char> + '_ {
+    value.chars().filter(|&c| c != '\0')
 }
 
 #[cfg(test)]
@@ -244,6 +250,9 @@ mod tests {
         assert!(TaskTitle::new(&"x".repeat(10_000)).is_err());
         assert_eq!(TaskTitle::lenient(&"x".repeat(10_000)).as_str().len(), 500);
         assert_eq!(TaskTitle::lenient("  ").as_str(), "(untitled)");
+        assert_eq!(TaskTitle::lenient("a\0b").as_str(), "ab");
+        assert_eq!(TaskDescription::lenient("x\0").as_str(), "x");
+        assert_eq!(Labels::lenient(["b\0ug"]).as_slice(), ["bug"]);
     }
 
     #[test]

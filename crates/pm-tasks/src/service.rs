@@ -42,13 +42,7 @@ impl TaskService {
         cursor: Option<&Cursor>,
         limit: Limit,
     ) -> Result<Page<Task>> {
-        let after = cursor
-            .map(|c| {
-                c.key()
-                    .parse::<i64>()
-                    .map_err(|_| Error::invalid("cursor", "is not a cursor this API issued"))
-            })
-            .transpose()?;
+        let after = cursor.map(|c| c.parse_key::<i64>()).transpose()?;
         let project = self.project(actor, slug).await?;
         let rows = self.tasks.list(project.id, filter, after, limit).await?;
         Ok(Page::from_rows(rows, limit, |t| t.number.to_string()))

@@ -367,3 +367,19 @@ async fn runs_left_running_by_a_dead_process_are_closed_first() {
     );
     importer.run(&actor, &p_slug(), None).await.unwrap();
 }
+
+#[test]
+fn a_next_link_that_repeats_stops_the_import() {
+    let mut guard = PageGuard::default();
+    assert_eq!(
+        guard.next(Some("u2".into())).unwrap().as_deref(),
+        Some("u2")
+    );
+    assert_eq!(
+        guard.next(Some("u3".into())).unwrap().as_deref(),
+        Some("u3")
+    );
+    let err = guard.next(Some("u3".into())).unwrap_err();
+    assert_eq!(err.code(), "GITHUB_UNAVAILABLE");
+    assert_eq!(PageGuard::default().next(None).unwrap(), None);
+}
