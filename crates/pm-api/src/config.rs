@@ -29,10 +29,22 @@ pub struct ServerSettings {
     pub workers: Option<usize>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct DatabaseSettings {
     pub url: Option<String>,
     pub max_connections: usize,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field(
+                "url",
+                &self.url.as_deref().map(pm_postgres::redact_password),
+            )
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -171,14 +183,21 @@ mod tests {
             jail.create_file("config/test.toml", "[server]\nbind = \"127.0.0.1:2\"\n")?;
             jail.set_env("PMHUB_ENV", "test");
             jail.set_env("PMHUB__SERVER__SHUTDOWN_TIMEOUT_SECS", "5");
-            jail.set_env("DATABASE_URL", "postgres://x@127.0.0.1/db");
+            jail.set_env("DATABASE_URL", "postgres://x:dbpass@127.0.0.1/db");
             jail.set_env("GITHUB_ORG", "from-env");
             jail.set_env("GITHUB_TOKEN", "ghp_secretvalue");
             let s: Settings = Settings::figment(Path::new("config")).extract()?;
             assert_eq!(s.env, "test");
             assert_eq!(s.server.bind, "127.0.0.1:2");
             assert_eq!(s.server.shutdown_timeout_secs, 5);
-            assert_eq!(s.database.url.as_deref(), Some("postgres://x@127.0.0.1/db"));
+            assert_eq!(
+                s.database.url.as_deref(),
+                Some("postgres://x:dbpass@127.0.0.1/db")
+            );
+            assert!(
+                !format!("{s:?}").contains("dbpass"),
+                "Debug hides the password"
+            );
             assert_eq!(s.github.org, "from-env");
             assert_eq!(s.github.api_url, "https://api.github.com");
             assert_eq!(

@@ -81,12 +81,23 @@ pub struct CreateUserRequest {
 }
 
 /// A new user with its API token, shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedUserDto {
     pub id: Uuid,
     pub email: String,
     pub role: RoleDto,
     pub token: String,
+}
+
+impl std::fmt::Debug for CreatedUserDto {
+    /// Never the token: this value exists only to be serialised once.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedUserDto")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
 }
 
 // ---- projects -------------------------------------------------------------

@@ -151,6 +151,15 @@ pub fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Opti
         .map_err(|e| json_error(JsonPayloadError::Deserialize(e)))
 }
 
+/// A required JSON body read from raw bytes, for handlers that must check the
+/// caller's role before looking at the body (so a member gets 403, not 422).
+pub fn required_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    serde_json::from_slice(body).map_err(|e| json_error(JsonPayloadError::Deserialize(e)))
+}
+
 /// A JSON body that carries a secret. serde's messages can quote the offending
 /// value, so on failure only the shape expected is reported — never the input.
 pub fn secret_json<T: serde::de::DeserializeOwned>(

@@ -11,12 +11,55 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DbConfig {
     pub url: String,
     pub max_connections: usize,
     /// How long a request waits for a free connection before failing.
     pub acquire_timeout: Duration,
+}
+
+impl std::fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("url", &redact_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish()
+    }
+}
+
+/// The URL with its password (if any) replaced, for logs and `Debug`.
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_password("postgres://app:s3cr3t@db:5432/pmhub"),
+            "postgres://app:***@db:5432/pmhub"
+        );
+        assert_eq!(
+            redact_password("postgres://postgres@127.0.0.1/pmhub"),
+            "postgres://postgres@127.0.0.1/pmhub"
+        );
+        let config = DbConfig::new("postgres://app:s3cr3t@db/pmhub");
+        assert!(!format!("{config:?}").contains("s3cr3t"));
+    }
 }
 
 impl DbConfig {

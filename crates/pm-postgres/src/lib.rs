@@ -17,7 +17,7 @@ mod tasks;
 pub mod testing;
 
 pub use accounts::PgAccountStore;
-pub use db::{Database, DbConfig};
+pub use db::{Database, DbConfig, redact_password};
 pub use integrations::{PgCredentialStore, PgSyncStore};
 pub use leases::PgProjectLeases;
 pub use migrations::run_migrations;

@@ -1,7 +1,7 @@
 //! The caller and the workspace's users.
 
 use crate::dto::{CreateUserRequest, CreatedUserDto, MeDto};
-use crate::extract::Caller;
+use crate::extract::{Caller, required_json};
 use crate::problem::ApiResult;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
@@ -33,10 +33,10 @@ pub async fn me(caller: Caller) -> HttpResponse {
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<CreateUserRequest>,
+    body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     caller.actor.require_admin()?;
-    let body = body.into_inner();
+    let body: CreateUserRequest = required_json(&body)?;
     let email = Email::new(&body.email)?;
     let created = state
         .accounts

@@ -4,7 +4,7 @@ use crate::dto::{
     ConnectRequest, ConnectionDto, PageQuery, ProjectDto, PushResponse, RepoDto, RepoList,
     SetRepoRequest, SyncRequest, SyncResponse, SyncRunList,
 };
-use crate::extract::{Caller, optional_json, secret_json, slug};
+use crate::extract::{Caller, optional_json, required_json, secret_json, slug};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
@@ -119,9 +119,10 @@ pub async fn set_repo(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    body: web::Json<SetRepoRequest>,
+    body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     caller.actor.require_admin()?;
+    let body: SetRepoRequest = required_json(&body)?;
     let slug = slug(&path)?;
     let repo = RepoFullName::parse(&body.full_name)?;
     let project = state.repos.link(&caller.actor, &slug, &repo).await?;

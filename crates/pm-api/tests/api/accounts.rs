@@ -119,3 +119,20 @@ async fn bad_user_input_is_422_and_writes_nothing() {
     }
     assert_eq!(app.count("users").await, users);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_is_told_403_before_the_body_is_looked_at() {
+    let app = TestApp::spawn().await;
+    let admin = app.bootstrap("acme").await;
+    let member = app.member(&admin, "m@acme.io").await;
+    let resp = app
+        .raw(
+            Method::POST,
+            "/api/v1/users",
+            &member,
+            Some("application/json"),
+            "not json",
+        )
+        .await;
+    expect_problem(resp, 403, "FORBIDDEN").await;
+}
