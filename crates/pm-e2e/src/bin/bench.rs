@@ -167,6 +167,13 @@ async fn run(args: &Args) -> anyhow::Result<bool> {
 
 async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<bool> {
     pm_postgres::run_migrations(&db.url).await?;
+    // Start from a clean slate: a checkpoint due from earlier work (a test run
+    // creates and drops hundreds of databases) would otherwise land in the middle
+    // of the measurement. Best effort: it needs a superuser, which the local
+    // cluster's `postgres` is.
+    if let Err(err) = db.admin_execute("CHECKPOINT").await {
+        println!("  (no CHECKPOINT before measuring: {err})");
+    }
     if args.log_statement_durations {
         // Applies to sessions opened from now on, i.e. all of pmhub's pool.
         db.admin_execute(&format!(
