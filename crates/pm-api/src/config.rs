@@ -27,12 +27,31 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// Worker threads; defaults to the number of cores.
     pub workers: Option<usize>,
+    /// Seconds a request body may take to arrive, from the first byte of the
+    /// request; a body still incomplete then is answered 408 and the connection
+    /// closed.
+    pub body_timeout_secs: u64,
+    /// Seconds a client has to send the request head (line and headers).
+    pub head_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    pub keep_alive_secs: u64,
+    /// Seconds given to a client to acknowledge the connection's shutdown.
+    pub client_disconnect_timeout_secs: u64,
+    /// Open connections per worker; past it new ones wait in the accept backlog.
+    pub max_connections: usize,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
 pub struct DatabaseSettings {
     pub url: Option<String>,
     pub max_connections: usize,
+    /// Server-side `statement_timeout` set on every connection, in milliseconds.
+    pub statement_timeout_ms: u64,
+    /// Client-side deadline on one database operation (a checkout plus its
+    /// statements), in milliseconds; past it the request answers 503.
+    pub operation_timeout_ms: u64,
+    /// Deadline of the `/readyz` database check, in milliseconds.
+    pub ping_timeout_ms: u64,
 }
 
 impl std::fmt::Debug for DatabaseSettings {
@@ -43,6 +62,9 @@ impl std::fmt::Debug for DatabaseSettings {
                 &self.url.as_deref().map(pm_postgres::redact_password),
             )
             .field("max_connections", &self.max_connections)
+            .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .field("operation_timeout_ms", &self.operation_timeout_ms)
+            .field("ping_timeout_ms", &self.ping_timeout_ms)
             .finish()
     }
 }
@@ -102,10 +124,18 @@ fn defaults() -> Defaults {
             bind: "127.0.0.1:8080".into(),
             shutdown_timeout_secs: 30,
             workers: None,
+            body_timeout_secs: 10,
+            head_timeout_secs: 5,
+            keep_alive_secs: 5,
+            client_disconnect_timeout_secs: 2,
+            max_connections: 5000,
         },
         database: DatabaseSettings {
             url: None,
             max_connections: 16,
+            statement_timeout_ms: 5000,
+            operation_timeout_ms: 8000,
+            ping_timeout_ms: 1500,
         },
         github: GithubDefaults {
             api_url: "https://api.github.com",

@@ -3,6 +3,7 @@
 //! calls here.
 
 pub mod config;
+pub mod deadline;
 pub mod dto;
 pub mod extract;
 pub mod openapi;

@@ -23,7 +23,9 @@ pub struct Problem {
     /// For validation failures: every offending field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
-    /// For rate limits: seconds until GitHub accepts calls again.
+    /// For rate limits: seconds until GitHub accepts calls again; for
+    /// `DATABASE_UNAVAILABLE`: seconds to wait before retrying (also sent as the
+    /// `Retry-After` header).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
 }
@@ -50,6 +52,8 @@ pub enum ApiError {
     NotConnected,
     /// `/readyz` when a dependency (the database) does not answer.
     NotReady,
+    /// The request body did not arrive within `server.body_timeout_secs`.
+    BodyTimeout,
     /// An error the framework answered before our code ran (e.g. a body over the
     /// limit on a raw-body endpoint), turned into a problem by [`problem_fallback`].
     Http(StatusCode),
@@ -74,6 +78,9 @@ impl fmt::Display for ApiError {
             ApiError::RouteNotFound => f.write_str("no such route"),
             ApiError::NotConnected => f.write_str("the workspace has no GitHub connection"),
             ApiError::NotReady => f.write_str("the database does not answer"),
+            ApiError::BodyTimeout => {
+                f.write_str("the request body did not arrive in time; the connection is closed")
+            }
             ApiError::Http(status) => {
                 f.write_str(status.canonical_reason().unwrap_or("request failed"))
             }
@@ -105,12 +112,14 @@ fn classify(err: &ApiError) -> (StatusCode, &'static str, &'static str) {
         ),
         ApiError::RouteNotFound => (S::NOT_FOUND, "NOT_FOUND", "Not found"),
         ApiError::NotReady => (S::SERVICE_UNAVAILABLE, "NOT_READY", "Not ready"),
+        ApiError::BodyTimeout => (S::REQUEST_TIMEOUT, "REQUEST_TIMEOUT", "Request timeout"),
         ApiError::Http(status) => {
             let code = match status.as_u16() {
                 401 => "UNAUTHENTICATED",
                 403 => "FORBIDDEN",
                 404 => "NOT_FOUND",
                 405 => "METHOD_NOT_ALLOWED",
+                408 => "REQUEST_TIMEOUT",
                 409 => "CONFLICT",
                 413 => "PAYLOAD_TOO_LARGE",
                 500.. => "INTERNAL",
@@ -159,6 +168,7 @@ fn classify(err: &ApiError) -> (StatusCode, &'static str, &'static str) {
                     "GitHub refused the request",
                 ),
             },
+            Error::Unavailable(_) => (S::SERVICE_UNAVAILABLE, e.code(), "Database unavailable"),
             Error::Internal(_) => (S::INTERNAL_SERVER_ERROR, e.code(), "Internal error"),
         },
     }
@@ -173,6 +183,11 @@ impl ApiError {
                 "An unexpected error occurred. It was logged; quote the x-request-id header when reporting it.".to_string(),
                 Vec::new(),
                 None,
+            ),
+            ApiError::Domain(Error::Unavailable(_)) => (
+                "The database is not answering; retry after the number of seconds in Retry-After.".to_string(),
+                Vec::new(),
+                Some(DATABASE_RETRY_AFTER_SECS),
             ),
             ApiError::Domain(Error::Validation(fields)) => (
                 "The request has invalid values; see `errors`.".to_string(),
@@ -214,6 +229,9 @@ impl ResponseError for ApiError {
             ApiError::Domain(Error::Internal(cause)) => {
                 tracing::error!(error = %cause, "internal error");
             }
+            ApiError::Domain(Error::Unavailable(cause)) => {
+                tracing::warn!(error = %cause, "database unavailable");
+            }
             ApiError::Domain(Error::Github(g)) => {
                 tracing::warn!(github_error = g.code(), detail = %g, "GitHub call failed");
             }
@@ -241,6 +259,10 @@ impl ResponseError for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// `Retry-After` of `503 DATABASE_UNAVAILABLE`: long enough not to hammer a
+/// recovering database, short next to a typical outage.
+pub const DATABASE_RETRY_AFTER_SECS: u64 = 5;
 
 /// Middleware hook (`ErrorHandlers::default_handler`): any error response that is
 /// not already problem+json — the framework's own plain-text answers — is
@@ -276,6 +298,17 @@ mod tests {
     }
 
     #[test]
+    fn database_outages_are_503_with_retry_after() {
+        let err = ApiError::from(Error::Unavailable("pool timed out at db:5432".into()));
+        let resp = err.error_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers().get(header::RETRY_AFTER).unwrap(), "5");
+        let p = err.problem();
+        assert_eq!(p.code, "DATABASE_UNAVAILABLE");
+        assert!(!p.detail.contains("db:5432"));
+    }
+
+    #[test]
     fn codes_and_statuses_follow_the_table() {
         let cases: Vec<(ApiError, u16, &str)> = vec![
             (
@@ -294,6 +327,12 @@ mod tests {
             (ApiError::MethodNotAllowed("GET"), 405, "METHOD_NOT_ALLOWED"),
             (Error::Conflict("x".into()).into(), 409, "CONFLICT"),
             (ApiError::PayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"),
+            (ApiError::BodyTimeout, 408, "REQUEST_TIMEOUT"),
+            (
+                Error::Unavailable("x".into()).into(),
+                503,
+                "DATABASE_UNAVAILABLE",
+            ),
             (
                 Error::IntegrationNotConnected.into(),
                 409,

@@ -1,6 +1,7 @@
 //! Building the application: adapters → services → HTTP server.
 
 use crate::config::Settings;
+use crate::deadline::{BodyTimeout, body_deadline};
 use crate::extract::{MAX_BODY_BYTES, authenticate, json_config, query_config};
 use crate::pacer::IntervalPacer;
 use crate::problem::ApiError;
@@ -52,9 +53,15 @@ impl Application {
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("binding {}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
+        let server_settings = &settings.server;
+        let body_timeout = web::Data::new(BodyTimeout(Duration::from_secs(
+            server_settings.body_timeout_secs,
+        )));
         let mut server = HttpServer::new(move || {
             App::new()
                 .configure(|cfg| configure_app(cfg, state.clone()))
+                .app_data(body_timeout.clone())
+                .wrap(actix_web::middleware::from_fn(body_deadline))
                 .wrap(ErrorHandlers::new().default_handler(problem_fallback))
                 .wrap_fn(|req, srv| {
                     let request_id = req.extensions().get::<RequestId>().copied();
@@ -73,8 +80,19 @@ impl Application {
                 })
                 .wrap(TracingLogger::default())
         })
+        // Bounds on what a client can hold: the head must arrive within
+        // `head_timeout_secs`, an idle keep-alive connection is closed after
+        // `keep_alive_secs`, a closing one gets `client_disconnect_timeout_secs`
+        // to acknowledge, and each worker serves at most `max_connections` at once
+        // (more wait in the listen backlog). Bodies: see [`body_deadline`].
+        .keep_alive(Duration::from_secs(server_settings.keep_alive_secs))
+        .client_request_timeout(Duration::from_secs(server_settings.head_timeout_secs))
+        .client_disconnect_timeout(Duration::from_secs(
+            server_settings.client_disconnect_timeout_secs,
+        ))
+        .max_connections(server_settings.max_connections)
         .listen(listener)?
-        .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        .shutdown_timeout(server_settings.shutdown_timeout_secs);
         if let Some(workers) = settings.server.workers {
             server = server.workers(workers);
         }
@@ -110,7 +128,11 @@ pub fn connect(settings: &Settings) -> anyhow::Result<Database> {
         .clone()
         .context("no database URL: set DATABASE_URL (make run starts a local PostgreSQL)")?;
     let mut db_config = DbConfig::new(url);
-    db_config.max_connections = settings.database.max_connections;
+    let database = &settings.database;
+    db_config.max_connections = database.max_connections;
+    db_config.statement_timeout = Duration::from_millis(database.statement_timeout_ms);
+    db_config.operation_timeout = Duration::from_millis(database.operation_timeout_ms);
+    db_config.ping_timeout = Duration::from_millis(database.ping_timeout_ms);
     Ok(Database::connect(&db_config)?)
 }
 

@@ -27,6 +27,11 @@ pub enum Error {
     IntegrationNotConnected,
     #[error(transparent)]
     Github(#[from] GithubError),
+    /// The database does not answer (down, unreachable, too slow, shutting down):
+    /// a transient outage the caller may retry, unlike [`Error::Internal`]. The
+    /// message is logged, never sent.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// A bug or an infrastructure failure. The message is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -64,6 +69,7 @@ impl Error {
             Error::Conflict(_) => "CONFLICT",
             Error::IntegrationNotConnected => "INTEGRATION_NOT_CONNECTED",
             Error::Github(e) => e.code(),
+            Error::Unavailable(_) => "DATABASE_UNAVAILABLE",
             Error::Internal(_) => "INTERNAL",
         }
     }

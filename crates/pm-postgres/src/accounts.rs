@@ -108,7 +108,7 @@ impl AccountStore for PgAccountStore {
             created_at: pm_kernel::now(),
         };
         let admin = UserRow::new(WorkspaceId::from_uuid(ws.id), admin_email, Role::Admin);
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             diesel::insert_into(workspaces::table)
                 .values(&ws)
@@ -125,6 +125,7 @@ impl AccountStore for PgAccountStore {
             "a workspace with this name already exists",
         ))?;
         Ok((ws.into_domain()?, admin.into_domain()?))
+        }).await
     }
 
     async fn create_user(
@@ -135,7 +136,7 @@ impl AccountStore for PgAccountStore {
         token: &TokenHash,
     ) -> Result<User> {
         let user = UserRow::new(workspace_id, email, role);
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             diesel::insert_into(users::table)
                 .values(&user)
@@ -148,19 +149,21 @@ impl AccountStore for PgAccountStore {
             "a user with this e-mail already exists in the workspace",
         ))?;
         user.into_domain()
+        }).await
     }
 
     async fn find_by_token(&self, token: &TokenHash) -> Result<Option<(User, Workspace)>> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         let row: Option<(UserRow, WorkspaceRow)> = api_tokens::table
             .inner_join(users::table.inner_join(workspaces::table))
             .filter(api_tokens::token_hash.eq(token.0.to_vec()))
             .select((UserRow::as_select(), WorkspaceRow::as_select()))
-            .first(&mut conn)
+            .first(conn)
             .await
             .optional()
             .map_err(errors::internal)?;
         row.map(|(u, w)| Ok((u.into_domain()?, w.into_domain()?)))
             .transpose()
+        }).await
     }
 }

@@ -17,6 +17,23 @@ pub struct DbConfig {
     pub max_connections: usize,
     /// How long a request waits for a free connection before failing.
     pub acquire_timeout: Duration,
+    /// Server-side `statement_timeout`, set on every connection when it opens:
+    /// PostgreSQL cancels a statement that runs longer (`57014`).
+    pub statement_timeout: Duration,
+    /// Client-side deadline on one database operation: checking a connection
+    /// out of the pool plus every statement run on it. Past it the operation
+    /// fails as [`Error::Unavailable`] and the connection is discarded (it may
+    /// be mid-protocol), whatever the server or the network does.
+    pub operation_timeout: Duration,
+    /// Deadline of [`Database::ping`] (readiness probes answer within it).
+    pub ping_timeout: Duration,
+    /// Opening a TCP connection and logging in.
+    pub connect_timeout: Duration,
+    /// TCP keepalive idle time; a silent peer is probed after it.
+    pub keepalive_idle: Duration,
+    /// `TCP_USER_TIMEOUT`: a connection whose sent data stays unacknowledged
+    /// this long is closed by the kernel (a black-holed host).
+    pub tcp_user_timeout: Duration,
 }
 
 impl std::fmt::Debug for DbConfig {
@@ -25,6 +42,12 @@ impl std::fmt::Debug for DbConfig {
             .field("url", &redact_password(&self.url))
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout", &self.acquire_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("operation_timeout", &self.operation_timeout)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("keepalive_idle", &self.keepalive_idle)
+            .field("tcp_user_timeout", &self.tcp_user_timeout)
             .finish()
     }
 }
@@ -68,6 +91,12 @@ impl DbConfig {
             url: url.into(),
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+            operation_timeout: Duration::from_secs(8),
+            ping_timeout: Duration::from_millis(1500),
+            connect_timeout: Duration::from_secs(5),
+            keepalive_idle: Duration::from_secs(10),
+            tcp_user_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -77,6 +106,8 @@ impl DbConfig {
 pub struct Database {
     pool: Pool<AsyncPgConnection>,
     statements: Arc<AtomicU64>,
+    operation_timeout: Duration,
+    ping_timeout: Duration,
 }
 
 impl std::fmt::Debug for Database {
@@ -89,19 +120,53 @@ impl std::fmt::Debug for Database {
     }
 }
 
+/// The `tokio_postgres` settings every pool connection is opened with: the
+/// URL's, plus the server-side statement timeout and the TCP guards against a
+/// dead peer.
+fn pg_config(config: &DbConfig) -> Result<tokio_postgres::Config, Error> {
+    let mut pg: tokio_postgres::Config = config
+        .url
+        .parse()
+        .map_err(|_| Error::internal("the database URL is not a valid PostgreSQL URL"))?;
+    let statement_timeout = format!(
+        "-c statement_timeout={}",
+        config.statement_timeout.as_millis().max(1)
+    );
+    let options = match pg.get_options() {
+        Some(existing) if !existing.is_empty() => format!("{existing} {statement_timeout}"),
+        _ => statement_timeout,
+    };
+    pg.options(options)
+        .connect_timeout(config.connect_timeout)
+        .keepalives(true)
+        .keepalives_idle(config.keepalive_idle)
+        .keepalives_interval(Duration::from_secs(2))
+        .keepalives_retries(3)
+        .tcp_user_timeout(config.tcp_user_timeout);
+    Ok(pg)
+}
+
 impl Database {
     /// Builds the pool. Connections are opened lazily, so this does not fail when
     /// the server is down; [`Database::ping`] tells.
     pub fn connect(config: &DbConfig) -> Result<Self, Error> {
         let statements = Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
+        let pg = Arc::new(pg_config(config)?);
         let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
-        // Count every statement the pool's connections run: cheap (one atomic
-        // add), and it lets tests and the benchmark check statements per page.
-        manager_config.custom_setup = Box::new(move |url| {
+        // Each connection is opened from the tokio_postgres config above (timeouts,
+        // keepalives), and counts every statement it runs: cheap (one atomic add),
+        // and it lets tests and the benchmark check statements per page.
+        manager_config.custom_setup = Box::new(move |_url| {
             let counter = counter.clone();
+            let pg = pg.clone();
             async move {
-                let mut conn = AsyncPgConnection::establish(url).await?;
+                let (client, connection) = pg
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                let mut conn =
+                    AsyncPgConnection::try_from_client_and_connection(client, connection).await?;
                 conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
                     if let InstrumentationEvent::StartQuery { .. } = event {
                         counter.fetch_add(1, Ordering::Relaxed);
@@ -119,10 +184,16 @@ impl Database {
             .max_size(config.max_connections)
             .wait_timeout(Some(config.acquire_timeout))
             .create_timeout(Some(config.acquire_timeout))
+            .recycle_timeout(Some(config.acquire_timeout))
             .runtime(deadpool_runtime())
             .build()
-            .map_err(errors::pool)?;
-        Ok(Self { pool, statements })
+            .map_err(|e| Error::internal(format!("database pool: {e}")))?;
+        Ok(Self {
+            pool,
+            statements,
+            operation_timeout: config.operation_timeout,
+            ping_timeout: config.ping_timeout,
+        })
     }
 
     /// Statements run through this pool since it was built (including the
@@ -131,19 +202,54 @@ impl Database {
         self.statements.load(Ordering::Relaxed)
     }
 
-    pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, Error> {
-        self.pool.get().await.map_err(errors::pool)
+    /// Runs one database operation (`op` may run several statements or a
+    /// transaction) on a pooled connection, within the operation deadline. Every
+    /// store goes through here, so no request waits on the database longer than
+    /// the deadline per operation.
+    pub(crate) async fn run<T>(
+        &self,
+        op: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.run_within(self.operation_timeout, op).await
     }
 
-    /// Checks that the database answers (`SELECT 1`), for readiness probes.
+    async fn run_within<T>(
+        &self,
+        limit: Duration,
+        op: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut conn = tokio::time::timeout_at(deadline, self.pool.get())
+            .await
+            .map_err(|_| Error::Unavailable(format!("no connection within {limit:?}")))?
+            .map_err(errors::pool)?;
+        match tokio::time::timeout_at(deadline, op(&mut conn)).await {
+            Ok(result) => result,
+            Err(_) => {
+                // The statement may be half sent or its answer half read: never
+                // hand this connection to another request. Taking it out of the
+                // pool and dropping it closes the socket (the server then rolls
+                // back whatever transaction was open).
+                drop(Object::take(conn));
+                Err(Error::Unavailable(format!(
+                    "the database did not answer within {limit:?}"
+                )))
+            }
+        }
+    }
+
+    /// Checks that the database answers (`SELECT 1`), for readiness probes,
+    /// within the (short) ping deadline.
     pub async fn ping(&self) -> Result<(), Error> {
         use diesel_async::RunQueryDsl;
-        let mut conn = self.conn().await?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
-            .await
-            .map(|_| ())
-            .map_err(errors::internal)
+        self.run_within(self.ping_timeout, async |conn| {
+            diesel::sql_query("SELECT 1")
+                .execute(conn)
+                .await
+                .map(|_| ())
+                .map_err(errors::internal)
+        })
+        .await
     }
 }
 

@@ -4,7 +4,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use pm_kernel::Error;
 
 /// Unique violations become `Conflict` with `what` as the message; everything else
-/// is `Internal` (the cause is logged by the API layer, never sent to clients).
+/// is `Unavailable` or `Internal` as [`internal`] decides (the cause is logged by
+/// the API layer, never sent to clients).
 pub(crate) fn conflict_or_internal(what: &str) -> impl FnOnce(DieselError) -> Error + '_ {
     move |err| match err {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
@@ -14,12 +15,71 @@ pub(crate) fn conflict_or_internal(what: &str) -> impl FnOnce(DieselError) -> Er
     }
 }
 
+/// A diesel error as a domain error: the database being unreachable, too slow or
+/// going away is [`Error::Unavailable`] (503, worth retrying); anything else is
+/// [`Error::Internal`] (a bug, 500).
 pub(crate) fn internal(err: DieselError) -> Error {
-    Error::internal(format!("database: {err}"))
+    if is_unavailable(&err) {
+        Error::Unavailable(format!("database: {err}"))
+    } else {
+        Error::internal(format!("database: {err}"))
+    }
 }
 
-pub(crate) fn pool(err: impl std::fmt::Display) -> Error {
-    Error::internal(format!("database pool: {err}"))
+/// PostgreSQL's (English) messages for the SQLSTATEs that mean "not now":
+/// diesel-async hands the message on but not the SQLSTATE itself.
+const UNAVAILABLE_MESSAGES: &[&str] = &[
+    // 57014 query_canceled: statement_timeout, or a cancel request
+    "canceling statement due to statement timeout",
+    "canceling statement due to user request",
+    // 57P01 admin_shutdown, 57P02 crash_shutdown
+    "terminating connection due to administrator command",
+    "terminating connection because of crash of another server process",
+    // 57P03 cannot_connect_now
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "the database system is not yet accepting connections",
+    // 53300 too_many_connections
+    "too many clients already",
+    "remaining connection slots are reserved",
+    // 25P03 idle_in_transaction_session_timeout
+    "terminating connection due to idle-in-transaction timeout",
+];
+
+fn is_unavailable(err: &DieselError) -> bool {
+    match err {
+        // tokio-postgres errors without a SQLSTATE: the socket failed or closed.
+        DieselError::DatabaseError(
+            DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
+            _,
+        ) => true,
+        DieselError::DatabaseError(_, info) => {
+            let message = info.message();
+            UNAVAILABLE_MESSAGES.iter().any(|m| message.starts_with(m))
+        }
+        _ => false,
+    }
+}
+
+type PoolError = diesel_async::pooled_connection::deadpool::PoolError;
+
+/// A failed checkout: a timeout or a connection that cannot be opened is
+/// [`Error::Unavailable`]; a misconfigured pool is [`Error::Internal`].
+pub(crate) fn pool(err: PoolError) -> Error {
+    use deadpool::managed::PoolError as P;
+    use diesel_async::pooled_connection::PoolError as Backend;
+    match err {
+        P::Timeout(_) | P::Closed => Error::Unavailable(format!("database pool: {err}")),
+        P::Backend(Backend::ConnectionError(diesel::ConnectionError::InvalidConnectionUrl(_))) => {
+            Error::internal("database pool: invalid connection URL")
+        }
+        P::Backend(Backend::ConnectionError(e)) => {
+            Error::Unavailable(format!("database pool: cannot connect: {e}"))
+        }
+        P::Backend(Backend::QueryError(e)) => internal(e),
+        other => Error::internal(format!("database pool: {other}")),
+    }
 }
 
 /// Parses a value stored in a CHECK-constrained text column.
@@ -44,4 +104,52 @@ pub(crate) fn from_stored<T>(result: Result<T, Error>) -> Result<T, Error> {
         )),
         other => other,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db_error(kind: DatabaseErrorKind, message: &str) -> DieselError {
+        DieselError::DatabaseError(kind, Box::new(message.to_string()))
+    }
+
+    #[test]
+    fn outages_are_unavailable_and_bugs_internal() {
+        let unavailable = [
+            db_error(DatabaseErrorKind::UnableToSendCommand, "connection closed"),
+            db_error(DatabaseErrorKind::ClosedConnection, "closed"),
+            db_error(
+                DatabaseErrorKind::Unknown,
+                "canceling statement due to statement timeout",
+            ),
+            db_error(
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            db_error(
+                DatabaseErrorKind::Unknown,
+                "the database system is shutting down",
+            ),
+        ];
+        for err in unavailable {
+            let text = err.to_string();
+            assert!(
+                matches!(internal(err), Error::Unavailable(_)),
+                "{text} should be unavailable"
+            );
+        }
+        let bugs = [
+            db_error(DatabaseErrorKind::Unknown, "syntax error at or near \"SELEC\""),
+            db_error(DatabaseErrorKind::CheckViolation, "violates check constraint"),
+            DieselError::NotFound,
+        ];
+        for err in bugs {
+            let text = err.to_string();
+            assert!(
+                matches!(internal(err), Error::Internal(_)),
+                "{text} should be internal"
+            );
+        }
+    }
 }

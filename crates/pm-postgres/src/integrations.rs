@@ -77,7 +77,7 @@ impl From<CredentialRow> for GithubCredential {
 impl CredentialStore for PgCredentialStore {
     async fn put(&self, credential: &GithubCredential) -> Result<()> {
         let row = CredentialRow::from(credential);
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         // One connection per workspace: reconnecting replaces the row whole,
         // including its id (which the ciphertext is bound to).
         diesel::insert_into(github_credentials::table)
@@ -93,47 +93,51 @@ impl CredentialStore for PgCredentialStore {
                 github_credentials::ciphertext.eq(&row.ciphertext),
                 github_credentials::connected_at.eq(row.connected_at),
             ))
-            .execute(&mut conn)
+            .execute(conn)
             .await
             .map_err(errors::internal)?;
         Ok(())
+        }).await
     }
 
     async fn get(&self, workspace_id: WorkspaceId) -> Result<Option<GithubCredential>> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         Ok(github_credentials::table
             .filter(github_credentials::workspace_id.eq(workspace_id.into_uuid()))
             .select(CredentialRow::as_select())
-            .first(&mut conn)
+            .first(conn)
             .await
             .optional()
             .map_err(errors::internal)?
             .map(Into::into))
+        }).await
     }
 
     async fn delete(&self, workspace_id: WorkspaceId) -> Result<bool> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         let n = diesel::delete(
             github_credentials::table
                 .filter(github_credentials::workspace_id.eq(workspace_id.into_uuid())),
         )
-        .execute(&mut conn)
+        .execute(conn)
         .await
         .map_err(errors::internal)?;
         Ok(n > 0)
+        }).await
     }
 
     async fn all(&self) -> Result<Vec<GithubCredential>> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         Ok(github_credentials::table
             .select(CredentialRow::as_select())
             .order(github_credentials::id.asc())
-            .load(&mut conn)
+            .load(conn)
             .await
             .map_err(errors::internal)?
             .into_iter()
             .map(Into::into)
             .collect())
+        }).await
     }
 
     async fn reseal(
@@ -142,7 +146,7 @@ impl CredentialStore for PgCredentialStore {
         expected_key_id: &str,
         sealed: &SealedSecret,
     ) -> Result<bool> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         let n = diesel::update(
             github_credentials::table
                 .find(credential_id)
@@ -153,10 +157,11 @@ impl CredentialStore for PgCredentialStore {
             github_credentials::nonce.eq(&sealed.nonce),
             github_credentials::ciphertext.eq(&sealed.ciphertext),
         ))
-        .execute(&mut conn)
+        .execute(conn)
         .await
         .map_err(errors::internal)?;
         Ok(n > 0)
+        }).await
     }
 }
 
@@ -455,7 +460,7 @@ impl SyncStore for PgSyncStore {
         repo: &str,
     ) -> Result<SyncRunId> {
         let id = SyncRunId::new();
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         diesel::insert_into(sync_runs::table)
             .values((
                 sync_runs::id.eq(id.into_uuid()),
@@ -465,10 +470,11 @@ impl SyncStore for PgSyncStore {
                 sync_runs::status.eq(status_str(SyncStatus::Running)),
                 sync_runs::started_at.eq(pm_kernel::now()),
             ))
-            .execute(&mut conn)
+            .execute(conn)
             .await
             .map_err(errors::internal)?;
         Ok(id)
+        }).await
     }
 
     async fn fail_stale_runs(
@@ -477,7 +483,7 @@ impl SyncStore for PgSyncStore {
         started_before: OffsetDateTime,
         error_code: String,
     ) -> Result<u64> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         let n = diesel::update(
             sync_runs::table
                 .filter(sync_runs::project_id.eq(project_id.into_uuid()))
@@ -489,10 +495,11 @@ impl SyncStore for PgSyncStore {
             sync_runs::error_code.eq(Some(error_code)),
             sync_runs::finished_at.eq(Some(pm_kernel::now())),
         ))
-        .execute(&mut conn)
+        .execute(conn)
         .await
         .map_err(errors::internal)?;
         Ok(n as u64)
+        }).await
     }
 
     async fn import_page(
@@ -502,7 +509,7 @@ impl SyncStore for PgSyncStore {
         issues: &[IssueImport],
         extra: SyncCounts,
     ) -> Result<PageImported> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             import_page_tx(conn, project_id, run_id, issues, extra).await
         })
@@ -511,6 +518,7 @@ impl SyncStore for PgSyncStore {
             diesel::result::Error::NotFound => Error::NotFound("project"),
             other => errors::internal(other),
         })
+        }).await
     }
 
     async fn finish_run(
@@ -520,7 +528,7 @@ impl SyncStore for PgSyncStore {
         counts: Option<SyncCounts>,
         error_code: Option<String>,
     ) -> Result<()> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         let target = sync_runs::table.find(run_id.into_uuid());
         let finished = (
             sync_runs::status.eq(status_str(status)),
@@ -537,30 +545,32 @@ impl SyncStore for PgSyncStore {
                         sync_runs::pull_requests_ignored.eq(as_i32(c.pull_requests_ignored)),
                         sync_runs::total_seen.eq(as_i32(c.total_seen)),
                     ))
-                    .execute(&mut conn)
+                    .execute(conn)
                     .await
             }
             None => {
                 diesel::update(target)
                     .set(finished)
-                    .execute(&mut conn)
+                    .execute(conn)
                     .await
             }
         };
         result.map(|_| ()).map_err(errors::internal)
+        }).await
     }
 
     async fn get_run(&self, run_id: SyncRunId) -> Result<Option<SyncRun>> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         sync_runs::table
             .find(run_id.into_uuid())
             .select(SyncRunRow::as_select())
-            .first(&mut conn)
+            .first(conn)
             .await
             .optional()
             .map_err(errors::internal)?
             .map(SyncRunRow::into_domain)
             .transpose()
+        }).await
     }
 
     async fn list_runs(
@@ -569,7 +579,7 @@ impl SyncStore for PgSyncStore {
         before: Option<SyncRunId>,
         limit: Limit,
     ) -> Result<Vec<SyncRun>> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         let mut query = sync_runs::table
             .filter(sync_runs::project_id.eq(project_id.into_uuid()))
             .select(SyncRunRow::as_select())
@@ -580,11 +590,12 @@ impl SyncStore for PgSyncStore {
             query = query.filter(sync_runs::id.lt(before.into_uuid()));
         }
         query
-            .load(&mut conn)
+            .load(conn)
             .await
             .map_err(errors::internal)?
             .into_iter()
             .map(SyncRunRow::into_domain)
             .collect()
+        }).await
     }
 }

@@ -37,7 +37,7 @@ impl ProjectLeases for PgProjectLeases {
         ttl: Duration,
     ) -> Result<bool> {
         let now = pm_kernel::now();
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         // One statement decides: insert when free, take over when expired or
         // already ours; otherwise the WHERE leaves the row and nothing returns.
         let taken: Option<Holder> = diesel::sql_query(
@@ -53,7 +53,7 @@ impl ProjectLeases for PgProjectLeases {
         .bind::<diesel::sql_types::Uuid, _>(holder)
         .bind::<diesel::sql_types::Timestamptz, _>(now + ttl)
         .bind::<diesel::sql_types::Timestamptz, _>(now)
-        .get_result(&mut conn)
+        .get_result(conn)
         .await
         .optional()
         .map_err(|e| match e {
@@ -64,6 +64,7 @@ impl ProjectLeases for PgProjectLeases {
             other => errors::internal(other),
         })?;
         Ok(taken.map(|t| t.holder) == Some(holder))
+        }).await
     }
 
     async fn release(
@@ -72,16 +73,17 @@ impl ProjectLeases for PgProjectLeases {
         purpose: LeasePurpose,
         holder: Uuid,
     ) -> Result<()> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         diesel::delete(
             project_leases::table
                 .filter(project_leases::project_id.eq(project_id.into_uuid()))
                 .filter(project_leases::purpose.eq(purpose.as_str()))
                 .filter(project_leases::holder.eq(holder)),
         )
-        .execute(&mut conn)
+        .execute(conn)
         .await
         .map_err(errors::internal)?;
         Ok(())
+        }).await
     }
 }

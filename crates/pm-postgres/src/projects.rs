@@ -88,7 +88,7 @@ impl ProjectRepository for PgProjectRepository {
             created_at: now,
             updated_at: now,
         };
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         // The project and its draft spec exist together or not at all.
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             diesel::insert_into(projects::table)
@@ -109,20 +109,22 @@ impl ProjectRepository for PgProjectRepository {
         .await
         .map_err(errors::conflict_or_internal("the slug is taken"))?;
         row.into_domain()
+        }).await
     }
 
     async fn get(&self, workspace_id: WorkspaceId, slug: &Slug) -> Result<Option<Project>> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         projects::table
             .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
             .filter(projects::slug.eq(slug.as_str()))
             .select(ProjectRow::as_select())
-            .first(&mut conn)
+            .first(conn)
             .await
             .optional()
             .map_err(errors::internal)?
             .map(ProjectRow::into_domain)
             .transpose()
+        }).await
     }
 
     async fn list(
@@ -131,7 +133,7 @@ impl ProjectRepository for PgProjectRepository {
         after: Option<ProjectId>,
         limit: Limit,
     ) -> Result<Vec<Project>> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         let mut query = projects::table
             .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
             .select(ProjectRow::as_select())
@@ -142,12 +144,13 @@ impl ProjectRepository for PgProjectRepository {
             query = query.filter(projects::id.gt(after.into_uuid()));
         }
         query
-            .load(&mut conn)
+            .load(conn)
             .await
             .map_err(errors::internal)?
             .into_iter()
             .map(ProjectRow::into_domain)
             .collect()
+        }).await
     }
 
     async fn update(
@@ -161,7 +164,7 @@ impl ProjectRepository for PgProjectRepository {
             description: patch.description.as_ref().map(Description::as_str),
             updated_at: pm_kernel::now(),
         };
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         diesel::update(
             projects::table
                 .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
@@ -169,25 +172,27 @@ impl ProjectRepository for PgProjectRepository {
         )
         .set(&changes)
         .returning(ProjectRow::as_returning())
-        .get_result(&mut conn)
+        .get_result(conn)
         .await
         .optional()
         .map_err(errors::internal)?
         .map(ProjectRow::into_domain)
         .transpose()
+        }).await
     }
 
     async fn delete(&self, workspace_id: WorkspaceId, slug: &Slug) -> Result<bool> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         let deleted = diesel::delete(
             projects::table
                 .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
                 .filter(projects::slug.eq(slug.as_str())),
         )
-        .execute(&mut conn)
+        .execute(conn)
         .await
         .map_err(errors::internal)?;
         Ok(deleted > 0)
+        }).await
     }
 
     async fn set_github_repo_if_unset(
@@ -196,7 +201,7 @@ impl ProjectRepository for PgProjectRepository {
         project_id: ProjectId,
         repo: RepoFullName,
     ) -> Result<Option<Project>> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         diesel::update(
             projects::table
                 .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
@@ -208,12 +213,13 @@ impl ProjectRepository for PgProjectRepository {
             projects::updated_at.eq(pm_kernel::now()),
         ))
         .returning(ProjectRow::as_returning())
-        .get_result(&mut conn)
+        .get_result(conn)
         .await
         .optional()
         .map_err(errors::internal)?
         .map(ProjectRow::into_domain)
         .transpose()
+        }).await
     }
 
     async fn set_github_repo(
@@ -222,7 +228,7 @@ impl ProjectRepository for PgProjectRepository {
         project_id: ProjectId,
         repo: Option<RepoFullName>,
     ) -> Result<Option<Project>> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         diesel::update(
             projects::table
                 .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
@@ -233,11 +239,12 @@ impl ProjectRepository for PgProjectRepository {
             projects::updated_at.eq(pm_kernel::now()),
         ))
         .returning(ProjectRow::as_returning())
-        .get_result(&mut conn)
+        .get_result(conn)
         .await
         .optional()
         .map_err(errors::internal)?
         .map(ProjectRow::into_domain)
         .transpose()
+        }).await
     }
 }

@@ -40,7 +40,7 @@ struct Count {
 impl PushStore for PgPushStore {
     async fn backlog(&self, project_id: ProjectId) -> Result<PushBacklog> {
         let pid = project_id.into_uuid();
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         let unlinked: Vec<Unlinked> = diesel::sql_query(
             "SELECT t.number, (i.task_id IS NOT NULL) AS pending
                FROM tasks t LEFT JOIN push_intents i ON i.task_id = t.id
@@ -50,7 +50,7 @@ impl PushStore for PgPushStore {
               ORDER BY t.number",
         )
         .bind::<diesel::sql_types::Uuid, _>(pid)
-        .load(&mut conn)
+        .load(conn)
         .await
         .map_err(errors::internal)?;
         let linked: Count = diesel::sql_query(
@@ -60,7 +60,7 @@ impl PushStore for PgPushStore {
                              WHERE l.task_id = t.id AND l.provider = 'github')",
         )
         .bind::<diesel::sql_types::Uuid, _>(pid)
-        .get_result(&mut conn)
+        .get_result(conn)
         .await
         .map_err(errors::internal)?;
         let pending: HashSet<i64> = unlinked
@@ -69,7 +69,7 @@ impl PushStore for PgPushStore {
             .map(|u| u.number)
             .collect();
         let numbers: Vec<i64> = unlinked.iter().map(|u| u.number).collect();
-        let tasks = load_by_numbers(&mut conn, project_id, &numbers).await?;
+        let tasks = load_by_numbers(conn, project_id, &numbers).await?;
         Ok(PushBacklog {
             unlinked: tasks
                 .into_iter()
@@ -80,6 +80,7 @@ impl PushStore for PgPushStore {
                 .collect(),
             linked: u32::try_from(linked.n).unwrap_or(u32::MAX),
         })
+        }).await
     }
 
     async fn record_intent(
@@ -88,7 +89,7 @@ impl PushStore for PgPushStore {
         task_id: TaskId,
         run_id: SyncRunId,
     ) -> Result<()> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         diesel::insert_into(push_intents::table)
             .values((
                 push_intents::task_id.eq(task_id.into_uuid()),
@@ -101,19 +102,21 @@ impl PushStore for PgPushStore {
                 push_intents::run_id.eq(run_id.into_uuid()),
                 push_intents::created_at.eq(pm_kernel::now()),
             ))
-            .execute(&mut conn)
+            .execute(conn)
             .await
             .map_err(errors::internal)?;
         Ok(())
+        }).await
     }
 
     async fn clear_intent(&self, task_id: TaskId) -> Result<()> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         diesel::delete(push_intents::table.find(task_id.into_uuid()))
-            .execute(&mut conn)
+            .execute(conn)
             .await
             .map_err(errors::internal)?;
         Ok(())
+        }).await
     }
 
     async fn link_pushed(
@@ -123,7 +126,7 @@ impl PushStore for PgPushStore {
         dedup_key: String,
         link: ExternalLink,
     ) -> Result<bool> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             let inserted = diesel::insert_into(external_links::table)
                 .values((
@@ -151,5 +154,6 @@ impl PushStore for PgPushStore {
             ) => Error::NotFound("task"),
             other => errors::internal(other),
         })
+        }).await
     }
 }

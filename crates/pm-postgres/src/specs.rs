@@ -44,16 +44,17 @@ impl SpecRow {
 #[async_trait]
 impl SpecRepository for PgSpecRepository {
     async fn get(&self, project_id: ProjectId) -> Result<Option<Spec>> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         specs::table
             .find(project_id.into_uuid())
             .select(SpecRow::as_select())
-            .first(&mut conn)
+            .first(conn)
             .await
             .optional()
             .map_err(errors::internal)?
             .map(SpecRow::into_domain)
             .transpose()
+        }).await
     }
 
     async fn update_content(
@@ -62,7 +63,7 @@ impl SpecRepository for PgSpecRepository {
         expected: SpecStatus,
         content: &SpecContent,
     ) -> Result<Option<Spec>> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         diesel::update(
             specs::table
                 .find(project_id.into_uuid())
@@ -73,12 +74,13 @@ impl SpecRepository for PgSpecRepository {
             specs::updated_at.eq(pm_kernel::now()),
         ))
         .returning(SpecRow::as_returning())
-        .get_result(&mut conn)
+        .get_result(conn)
         .await
         .optional()
         .map_err(errors::internal)?
         .map(SpecRow::into_domain)
         .transpose()
+        }).await
     }
 
     async fn transition(
@@ -87,7 +89,7 @@ impl SpecRepository for PgSpecRepository {
         from: SpecStatus,
         to: SpecStatus,
     ) -> Result<Option<Spec>> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         // Compare and set: the status filter makes the transition atomic.
         diesel::update(
             specs::table
@@ -99,11 +101,12 @@ impl SpecRepository for PgSpecRepository {
             specs::updated_at.eq(pm_kernel::now()),
         ))
         .returning(SpecRow::as_returning())
-        .get_result(&mut conn)
+        .get_result(conn)
         .await
         .optional()
         .map_err(errors::internal)?
         .map(SpecRow::into_domain)
         .transpose()
+        }).await
     }
 }

@@ -165,7 +165,7 @@ async fn one_with_links(
 #[async_trait]
 impl TaskStore for PgTaskStore {
     async fn create(&self, project_id: ProjectId, task: &NewTask) -> Result<Task> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         let row = conn
             .transaction::<_, diesel::result::Error, _>(async |conn| {
                 let number = reserve_numbers(conn, project_id, 1).await?;
@@ -182,19 +182,21 @@ impl TaskStore for PgTaskStore {
                 other => errors::internal(other),
             })?;
         row.into_domain(Vec::new())
+        }).await
     }
 
     async fn get(&self, project_id: ProjectId, number: i64) -> Result<Option<Task>> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         let row = tasks::table
             .filter(tasks::project_id.eq(project_id.into_uuid()))
             .filter(tasks::number.eq(number))
             .select(TaskRow::as_select())
-            .first(&mut conn)
+            .first(conn)
             .await
             .optional()
             .map_err(errors::internal)?;
-        one_with_links(&mut conn, row).await
+        one_with_links(conn, row).await
+        }).await
     }
 
     async fn list(
@@ -204,7 +206,7 @@ impl TaskStore for PgTaskStore {
         after_number: Option<i64>,
         limit: Limit,
     ) -> Result<Vec<Task>> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         let mut query = tasks::table
             .filter(tasks::project_id.eq(project_id.into_uuid()))
             .select(TaskRow::as_select())
@@ -220,8 +222,9 @@ impl TaskStore for PgTaskStore {
         if let Some(source) = filter.source {
             query = query.filter(tasks::source.eq(source.as_str()));
         }
-        let rows = query.load(&mut conn).await.map_err(errors::internal)?;
-        with_links(&mut conn, rows).await
+        let rows = query.load(conn).await.map_err(errors::internal)?;
+        with_links(conn, rows).await
+        }).await
     }
 
     async fn update(
@@ -238,7 +241,7 @@ impl TaskStore for PgTaskStore {
             labels: patch.labels.as_ref().map(Labels::as_slice),
             updated_at: pm_kernel::now(),
         };
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         let row = diesel::update(
             tasks::table
                 .filter(tasks::project_id.eq(project_id.into_uuid()))
@@ -246,23 +249,25 @@ impl TaskStore for PgTaskStore {
         )
         .set(&changes)
         .returning(TaskRow::as_returning())
-        .get_result(&mut conn)
+        .get_result(conn)
         .await
         .optional()
         .map_err(errors::internal)?;
-        one_with_links(&mut conn, row).await
+        one_with_links(conn, row).await
+        }).await
     }
 
     async fn delete(&self, project_id: ProjectId, number: i64) -> Result<bool> {
-        let mut conn = self.db.conn().await?;
+        self.db.run(async |conn| {
         let deleted = diesel::delete(
             tasks::table
                 .filter(tasks::project_id.eq(project_id.into_uuid()))
                 .filter(tasks::number.eq(number)),
         )
-        .execute(&mut conn)
+        .execute(conn)
         .await
         .map_err(errors::internal)?;
         Ok(deleted > 0)
+        }).await
     }
 }
