@@ -73,7 +73,10 @@ pub async fn body_deadline(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let Some(timeout) = req.app_data::<web::Data<BodyTimeout>>().map(|t| t.0) else {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
     };
     let expired = Arc::new(AtomicBool::new(false));
     let stream = Deadline {
@@ -83,14 +86,19 @@ pub async fn body_deadline(
     };
     let stream: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(stream);
     req.set_payload(Payload::from(stream));
-    let http_req = req.request().clone();
     let result = next.call(req).await;
     if !expired.load(Ordering::Relaxed) {
         return result.map(ServiceResponse::map_into_boxed_body);
     }
-    let mut response = ApiError::BodyTimeout.error_response();
-    response
-        .head_mut()
-        .set_connection_type(actix_web::http::ConnectionType::Close);
-    Ok(ServiceResponse::new(http_req, response))
+    // `ApiError::BodyTimeout`'s response closes the connection.
+    match result {
+        Ok(res) => {
+            let (http_req, _) = res.into_parts();
+            Ok(ServiceResponse::new(
+                http_req,
+                ApiError::BodyTimeout.error_response(),
+            ))
+        }
+        Err(_) => Err(ApiError::BodyTimeout.into()),
+    }
 }

@@ -251,6 +251,10 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
+        if let ApiError::BodyTimeout = self {
+            // The rest of the body is never read: the connection cannot be reused.
+            response.force_close();
+        }
         if let Some(secs) = problem.retry_after {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
         }

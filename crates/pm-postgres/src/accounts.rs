@@ -108,24 +108,26 @@ impl AccountStore for PgAccountStore {
             created_at: pm_kernel::now(),
         };
         let admin = UserRow::new(WorkspaceId::from_uuid(ws.id), admin_email, Role::Admin);
-        self.db.run(async |conn| {
-        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-            diesel::insert_into(workspaces::table)
-                .values(&ws)
-                .execute(conn)
-                .await?;
-            diesel::insert_into(users::table)
-                .values(&admin)
-                .execute(conn)
-                .await?;
-            insert_token(conn, admin.id, token).await
-        })
-        .await
-        .map_err(errors::conflict_or_internal(
-            "a workspace with this name already exists",
-        ))?;
-        Ok((ws.into_domain()?, admin.into_domain()?))
-        }).await
+        self.db
+            .run(async |conn| {
+                conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                    diesel::insert_into(workspaces::table)
+                        .values(&ws)
+                        .execute(conn)
+                        .await?;
+                    diesel::insert_into(users::table)
+                        .values(&admin)
+                        .execute(conn)
+                        .await?;
+                    insert_token(conn, admin.id, token).await
+                })
+                .await
+                .map_err(errors::conflict_or_internal(
+                    "a workspace with this name already exists",
+                ))?;
+                Ok((ws.into_domain()?, admin.into_domain()?))
+            })
+            .await
     }
 
     async fn create_user(
@@ -136,34 +138,38 @@ impl AccountStore for PgAccountStore {
         token: &TokenHash,
     ) -> Result<User> {
         let user = UserRow::new(workspace_id, email, role);
-        self.db.run(async |conn| {
-        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-            diesel::insert_into(users::table)
-                .values(&user)
-                .execute(conn)
-                .await?;
-            insert_token(conn, user.id, token).await
-        })
-        .await
-        .map_err(errors::conflict_or_internal(
-            "a user with this e-mail already exists in the workspace",
-        ))?;
-        user.into_domain()
-        }).await
+        self.db
+            .run(async |conn| {
+                conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                    diesel::insert_into(users::table)
+                        .values(&user)
+                        .execute(conn)
+                        .await?;
+                    insert_token(conn, user.id, token).await
+                })
+                .await
+                .map_err(errors::conflict_or_internal(
+                    "a user with this e-mail already exists in the workspace",
+                ))?;
+                user.into_domain()
+            })
+            .await
     }
 
     async fn find_by_token(&self, token: &TokenHash) -> Result<Option<(User, Workspace)>> {
-        self.db.run(async |conn| {
-        let row: Option<(UserRow, WorkspaceRow)> = api_tokens::table
-            .inner_join(users::table.inner_join(workspaces::table))
-            .filter(api_tokens::token_hash.eq(token.0.to_vec()))
-            .select((UserRow::as_select(), WorkspaceRow::as_select()))
-            .first(conn)
+        self.db
+            .run(async |conn| {
+                let row: Option<(UserRow, WorkspaceRow)> = api_tokens::table
+                    .inner_join(users::table.inner_join(workspaces::table))
+                    .filter(api_tokens::token_hash.eq(token.0.to_vec()))
+                    .select((UserRow::as_select(), WorkspaceRow::as_select()))
+                    .first(conn)
+                    .await
+                    .optional()
+                    .map_err(errors::internal)?;
+                row.map(|(u, w)| Ok((u.into_domain()?, w.into_domain()?)))
+                    .transpose()
+            })
             .await
-            .optional()
-            .map_err(errors::internal)?;
-        row.map(|(u, w)| Ok((u.into_domain()?, w.into_domain()?)))
-            .transpose()
-        }).await
     }
 }

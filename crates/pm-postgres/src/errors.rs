@@ -140,8 +140,14 @@ mod tests {
             );
         }
         let bugs = [
-            db_error(DatabaseErrorKind::Unknown, "syntax error at or near \"SELEC\""),
-            db_error(DatabaseErrorKind::CheckViolation, "violates check constraint"),
+            db_error(
+                DatabaseErrorKind::Unknown,
+                "syntax error at or near \"SELEC\"",
+            ),
+            db_error(
+                DatabaseErrorKind::CheckViolation,
+                "violates check constraint",
+            ),
             DieselError::NotFound,
         ];
         for err in bugs {

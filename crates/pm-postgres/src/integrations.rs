@@ -77,67 +77,75 @@ impl From<CredentialRow> for GithubCredential {
 impl CredentialStore for PgCredentialStore {
     async fn put(&self, credential: &GithubCredential) -> Result<()> {
         let row = CredentialRow::from(credential);
-        self.db.run(async |conn| {
-        // One connection per workspace: reconnecting replaces the row whole,
-        // including its id (which the ciphertext is bound to).
-        diesel::insert_into(github_credentials::table)
-            .values(&row)
-            .on_conflict(github_credentials::workspace_id)
-            .do_update()
-            .set((
-                github_credentials::id.eq(row.id),
-                github_credentials::account_login.eq(&row.account_login),
-                github_credentials::token_hint.eq(&row.token_hint),
-                github_credentials::key_id.eq(&row.key_id),
-                github_credentials::nonce.eq(&row.nonce),
-                github_credentials::ciphertext.eq(&row.ciphertext),
-                github_credentials::connected_at.eq(row.connected_at),
-            ))
-            .execute(conn)
+        self.db
+            .run(async |conn| {
+                // One connection per workspace: reconnecting replaces the row whole,
+                // including its id (which the ciphertext is bound to).
+                diesel::insert_into(github_credentials::table)
+                    .values(&row)
+                    .on_conflict(github_credentials::workspace_id)
+                    .do_update()
+                    .set((
+                        github_credentials::id.eq(row.id),
+                        github_credentials::account_login.eq(&row.account_login),
+                        github_credentials::token_hint.eq(&row.token_hint),
+                        github_credentials::key_id.eq(&row.key_id),
+                        github_credentials::nonce.eq(&row.nonce),
+                        github_credentials::ciphertext.eq(&row.ciphertext),
+                        github_credentials::connected_at.eq(row.connected_at),
+                    ))
+                    .execute(conn)
+                    .await
+                    .map_err(errors::internal)?;
+                Ok(())
+            })
             .await
-            .map_err(errors::internal)?;
-        Ok(())
-        }).await
     }
 
     async fn get(&self, workspace_id: WorkspaceId) -> Result<Option<GithubCredential>> {
-        self.db.run(async |conn| {
-        Ok(github_credentials::table
-            .filter(github_credentials::workspace_id.eq(workspace_id.into_uuid()))
-            .select(CredentialRow::as_select())
-            .first(conn)
+        self.db
+            .run(async |conn| {
+                Ok(github_credentials::table
+                    .filter(github_credentials::workspace_id.eq(workspace_id.into_uuid()))
+                    .select(CredentialRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()
+                    .map_err(errors::internal)?
+                    .map(Into::into))
+            })
             .await
-            .optional()
-            .map_err(errors::internal)?
-            .map(Into::into))
-        }).await
     }
 
     async fn delete(&self, workspace_id: WorkspaceId) -> Result<bool> {
-        self.db.run(async |conn| {
-        let n = diesel::delete(
-            github_credentials::table
-                .filter(github_credentials::workspace_id.eq(workspace_id.into_uuid())),
-        )
-        .execute(conn)
-        .await
-        .map_err(errors::internal)?;
-        Ok(n > 0)
-        }).await
+        self.db
+            .run(async |conn| {
+                let n = diesel::delete(
+                    github_credentials::table
+                        .filter(github_credentials::workspace_id.eq(workspace_id.into_uuid())),
+                )
+                .execute(conn)
+                .await
+                .map_err(errors::internal)?;
+                Ok(n > 0)
+            })
+            .await
     }
 
     async fn all(&self) -> Result<Vec<GithubCredential>> {
-        self.db.run(async |conn| {
-        Ok(github_credentials::table
-            .select(CredentialRow::as_select())
-            .order(github_credentials::id.asc())
-            .load(conn)
+        self.db
+            .run(async |conn| {
+                Ok(github_credentials::table
+                    .select(CredentialRow::as_select())
+                    .order(github_credentials::id.asc())
+                    .load(conn)
+                    .await
+                    .map_err(errors::internal)?
+                    .into_iter()
+                    .map(Into::into)
+                    .collect())
+            })
             .await
-            .map_err(errors::internal)?
-            .into_iter()
-            .map(Into::into)
-            .collect())
-        }).await
     }
 
     async fn reseal(
@@ -146,22 +154,24 @@ impl CredentialStore for PgCredentialStore {
         expected_key_id: &str,
         sealed: &SealedSecret,
     ) -> Result<bool> {
-        self.db.run(async |conn| {
-        let n = diesel::update(
-            github_credentials::table
-                .find(credential_id)
-                .filter(github_credentials::key_id.eq(expected_key_id)),
-        )
-        .set((
-            github_credentials::key_id.eq(&sealed.key_id),
-            github_credentials::nonce.eq(&sealed.nonce),
-            github_credentials::ciphertext.eq(&sealed.ciphertext),
-        ))
-        .execute(conn)
-        .await
-        .map_err(errors::internal)?;
-        Ok(n > 0)
-        }).await
+        self.db
+            .run(async |conn| {
+                let n = diesel::update(
+                    github_credentials::table
+                        .find(credential_id)
+                        .filter(github_credentials::key_id.eq(expected_key_id)),
+                )
+                .set((
+                    github_credentials::key_id.eq(&sealed.key_id),
+                    github_credentials::nonce.eq(&sealed.nonce),
+                    github_credentials::ciphertext.eq(&sealed.ciphertext),
+                ))
+                .execute(conn)
+                .await
+                .map_err(errors::internal)?;
+                Ok(n > 0)
+            })
+            .await
     }
 }
 
@@ -460,21 +470,23 @@ impl SyncStore for PgSyncStore {
         repo: &str,
     ) -> Result<SyncRunId> {
         let id = SyncRunId::new();
-        self.db.run(async |conn| {
-        diesel::insert_into(sync_runs::table)
-            .values((
-                sync_runs::id.eq(id.into_uuid()),
-                sync_runs::project_id.eq(project_id.into_uuid()),
-                sync_runs::kind.eq(kind_str(kind)),
-                sync_runs::repo.eq(repo),
-                sync_runs::status.eq(status_str(SyncStatus::Running)),
-                sync_runs::started_at.eq(pm_kernel::now()),
-            ))
-            .execute(conn)
+        self.db
+            .run(async |conn| {
+                diesel::insert_into(sync_runs::table)
+                    .values((
+                        sync_runs::id.eq(id.into_uuid()),
+                        sync_runs::project_id.eq(project_id.into_uuid()),
+                        sync_runs::kind.eq(kind_str(kind)),
+                        sync_runs::repo.eq(repo),
+                        sync_runs::status.eq(status_str(SyncStatus::Running)),
+                        sync_runs::started_at.eq(pm_kernel::now()),
+                    ))
+                    .execute(conn)
+                    .await
+                    .map_err(errors::internal)?;
+                Ok(id)
+            })
             .await
-            .map_err(errors::internal)?;
-        Ok(id)
-        }).await
     }
 
     async fn fail_stale_runs(
@@ -483,23 +495,25 @@ impl SyncStore for PgSyncStore {
         started_before: OffsetDateTime,
         error_code: String,
     ) -> Result<u64> {
-        self.db.run(async |conn| {
-        let n = diesel::update(
-            sync_runs::table
-                .filter(sync_runs::project_id.eq(project_id.into_uuid()))
-                .filter(sync_runs::status.eq(status_str(SyncStatus::Running)))
-                .filter(sync_runs::started_at.lt(started_before)),
-        )
-        .set((
-            sync_runs::status.eq(status_str(SyncStatus::Failed)),
-            sync_runs::error_code.eq(Some(error_code)),
-            sync_runs::finished_at.eq(Some(pm_kernel::now())),
-        ))
-        .execute(conn)
-        .await
-        .map_err(errors::internal)?;
-        Ok(n as u64)
-        }).await
+        self.db
+            .run(async |conn| {
+                let n = diesel::update(
+                    sync_runs::table
+                        .filter(sync_runs::project_id.eq(project_id.into_uuid()))
+                        .filter(sync_runs::status.eq(status_str(SyncStatus::Running)))
+                        .filter(sync_runs::started_at.lt(started_before)),
+                )
+                .set((
+                    sync_runs::status.eq(status_str(SyncStatus::Failed)),
+                    sync_runs::error_code.eq(Some(error_code)),
+                    sync_runs::finished_at.eq(Some(pm_kernel::now())),
+                ))
+                .execute(conn)
+                .await
+                .map_err(errors::internal)?;
+                Ok(n as u64)
+            })
+            .await
     }
 
     async fn import_page(
@@ -509,16 +523,18 @@ impl SyncStore for PgSyncStore {
         issues: &[IssueImport],
         extra: SyncCounts,
     ) -> Result<PageImported> {
-        self.db.run(async |conn| {
-        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-            import_page_tx(conn, project_id, run_id, issues, extra).await
-        })
-        .await
-        .map_err(|e| match e {
-            diesel::result::Error::NotFound => Error::NotFound("project"),
-            other => errors::internal(other),
-        })
-        }).await
+        self.db
+            .run(async |conn| {
+                conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                    import_page_tx(conn, project_id, run_id, issues, extra).await
+                })
+                .await
+                .map_err(|e| match e {
+                    diesel::result::Error::NotFound => Error::NotFound("project"),
+                    other => errors::internal(other),
+                })
+            })
+            .await
     }
 
     async fn finish_run(
@@ -528,49 +544,49 @@ impl SyncStore for PgSyncStore {
         counts: Option<SyncCounts>,
         error_code: Option<String>,
     ) -> Result<()> {
-        self.db.run(async |conn| {
-        let target = sync_runs::table.find(run_id.into_uuid());
-        let finished = (
-            sync_runs::status.eq(status_str(status)),
-            sync_runs::error_code.eq(error_code),
-            sync_runs::finished_at.eq(Some(pm_kernel::now())),
-        );
-        let result = match counts {
-            Some(c) => {
-                diesel::update(target)
-                    .set((
-                        finished,
-                        sync_runs::created.eq(as_i32(c.created)),
-                        sync_runs::skipped.eq(as_i32(c.skipped)),
-                        sync_runs::pull_requests_ignored.eq(as_i32(c.pull_requests_ignored)),
-                        sync_runs::total_seen.eq(as_i32(c.total_seen)),
-                    ))
-                    .execute(conn)
-                    .await
-            }
-            None => {
-                diesel::update(target)
-                    .set(finished)
-                    .execute(conn)
-                    .await
-            }
-        };
-        result.map(|_| ()).map_err(errors::internal)
-        }).await
+        self.db
+            .run(async |conn| {
+                let target = sync_runs::table.find(run_id.into_uuid());
+                let finished = (
+                    sync_runs::status.eq(status_str(status)),
+                    sync_runs::error_code.eq(error_code),
+                    sync_runs::finished_at.eq(Some(pm_kernel::now())),
+                );
+                let result = match counts {
+                    Some(c) => {
+                        diesel::update(target)
+                            .set((
+                                finished,
+                                sync_runs::created.eq(as_i32(c.created)),
+                                sync_runs::skipped.eq(as_i32(c.skipped)),
+                                sync_runs::pull_requests_ignored
+                                    .eq(as_i32(c.pull_requests_ignored)),
+                                sync_runs::total_seen.eq(as_i32(c.total_seen)),
+                            ))
+                            .execute(conn)
+                            .await
+                    }
+                    None => diesel::update(target).set(finished).execute(conn).await,
+                };
+                result.map(|_| ()).map_err(errors::internal)
+            })
+            .await
     }
 
     async fn get_run(&self, run_id: SyncRunId) -> Result<Option<SyncRun>> {
-        self.db.run(async |conn| {
-        sync_runs::table
-            .find(run_id.into_uuid())
-            .select(SyncRunRow::as_select())
-            .first(conn)
+        self.db
+            .run(async |conn| {
+                sync_runs::table
+                    .find(run_id.into_uuid())
+                    .select(SyncRunRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()
+                    .map_err(errors::internal)?
+                    .map(SyncRunRow::into_domain)
+                    .transpose()
+            })
             .await
-            .optional()
-            .map_err(errors::internal)?
-            .map(SyncRunRow::into_domain)
-            .transpose()
-        }).await
     }
 
     async fn list_runs(
@@ -579,23 +595,25 @@ impl SyncStore for PgSyncStore {
         before: Option<SyncRunId>,
         limit: Limit,
     ) -> Result<Vec<SyncRun>> {
-        self.db.run(async |conn| {
-        let mut query = sync_runs::table
-            .filter(sync_runs::project_id.eq(project_id.into_uuid()))
-            .select(SyncRunRow::as_select())
-            .order(sync_runs::id.desc())
-            .limit(i64::from(limit.get()) + 1)
-            .into_boxed();
-        if let Some(before) = before {
-            query = query.filter(sync_runs::id.lt(before.into_uuid()));
-        }
-        query
-            .load(conn)
+        self.db
+            .run(async |conn| {
+                let mut query = sync_runs::table
+                    .filter(sync_runs::project_id.eq(project_id.into_uuid()))
+                    .select(SyncRunRow::as_select())
+                    .order(sync_runs::id.desc())
+                    .limit(i64::from(limit.get()) + 1)
+                    .into_boxed();
+                if let Some(before) = before {
+                    query = query.filter(sync_runs::id.lt(before.into_uuid()));
+                }
+                query
+                    .load(conn)
+                    .await
+                    .map_err(errors::internal)?
+                    .into_iter()
+                    .map(SyncRunRow::into_domain)
+                    .collect()
+            })
             .await
-            .map_err(errors::internal)?
-            .into_iter()
-            .map(SyncRunRow::into_domain)
-            .collect()
-        }).await
     }
 }

@@ -37,34 +37,36 @@ impl ProjectLeases for PgProjectLeases {
         ttl: Duration,
     ) -> Result<bool> {
         let now = pm_kernel::now();
-        self.db.run(async |conn| {
-        // One statement decides: insert when free, take over when expired or
-        // already ours; otherwise the WHERE leaves the row and nothing returns.
-        let taken: Option<Holder> = diesel::sql_query(
-            "INSERT INTO project_leases AS l (project_id, purpose, holder, expires_at)
+        self.db
+            .run(async |conn| {
+                // One statement decides: insert when free, take over when expired or
+                // already ours; otherwise the WHERE leaves the row and nothing returns.
+                let taken: Option<Holder> = diesel::sql_query(
+                    "INSERT INTO project_leases AS l (project_id, purpose, holder, expires_at)
              VALUES ($1, $2, $3, $4)
              ON CONFLICT (project_id, purpose) DO UPDATE
                 SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
               WHERE l.holder = EXCLUDED.holder OR l.expires_at < $5
              RETURNING l.holder",
-        )
-        .bind::<diesel::sql_types::Uuid, _>(project_id.into_uuid())
-        .bind::<diesel::sql_types::Text, _>(purpose.as_str())
-        .bind::<diesel::sql_types::Uuid, _>(holder)
-        .bind::<diesel::sql_types::Timestamptz, _>(now + ttl)
-        .bind::<diesel::sql_types::Timestamptz, _>(now)
-        .get_result(conn)
-        .await
-        .optional()
-        .map_err(|e| match e {
-            diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
-                _,
-            ) => Error::NotFound("project"),
-            other => errors::internal(other),
-        })?;
-        Ok(taken.map(|t| t.holder) == Some(holder))
-        }).await
+                )
+                .bind::<diesel::sql_types::Uuid, _>(project_id.into_uuid())
+                .bind::<diesel::sql_types::Text, _>(purpose.as_str())
+                .bind::<diesel::sql_types::Uuid, _>(holder)
+                .bind::<diesel::sql_types::Timestamptz, _>(now + ttl)
+                .bind::<diesel::sql_types::Timestamptz, _>(now)
+                .get_result(conn)
+                .await
+                .optional()
+                .map_err(|e| match e {
+                    diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                        _,
+                    ) => Error::NotFound("project"),
+                    other => errors::internal(other),
+                })?;
+                Ok(taken.map(|t| t.holder) == Some(holder))
+            })
+            .await
     }
 
     async fn release(
@@ -73,17 +75,19 @@ impl ProjectLeases for PgProjectLeases {
         purpose: LeasePurpose,
         holder: Uuid,
     ) -> Result<()> {
-        self.db.run(async |conn| {
-        diesel::delete(
-            project_leases::table
-                .filter(project_leases::project_id.eq(project_id.into_uuid()))
-                .filter(project_leases::purpose.eq(purpose.as_str()))
-                .filter(project_leases::holder.eq(holder)),
-        )
-        .execute(conn)
-        .await
-        .map_err(errors::internal)?;
-        Ok(())
-        }).await
+        self.db
+            .run(async |conn| {
+                diesel::delete(
+                    project_leases::table
+                        .filter(project_leases::project_id.eq(project_id.into_uuid()))
+                        .filter(project_leases::purpose.eq(purpose.as_str()))
+                        .filter(project_leases::holder.eq(holder)),
+                )
+                .execute(conn)
+                .await
+                .map_err(errors::internal)?;
+                Ok(())
+            })
+            .await
     }
 }

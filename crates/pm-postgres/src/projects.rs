@@ -88,43 +88,47 @@ impl ProjectRepository for PgProjectRepository {
             created_at: now,
             updated_at: now,
         };
-        self.db.run(async |conn| {
-        // The project and its draft spec exist together or not at all.
-        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-            diesel::insert_into(projects::table)
-                .values(&row)
-                .execute(conn)
-                .await?;
-            diesel::insert_into(specs::table)
-                .values((
-                    specs::project_id.eq(row.id),
-                    specs::status.eq(SpecStatus::Draft.as_str()),
-                    specs::content.eq(""),
-                    specs::updated_at.eq(now),
-                ))
-                .execute(conn)
+        self.db
+            .run(async |conn| {
+                // The project and its draft spec exist together or not at all.
+                conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                    diesel::insert_into(projects::table)
+                        .values(&row)
+                        .execute(conn)
+                        .await?;
+                    diesel::insert_into(specs::table)
+                        .values((
+                            specs::project_id.eq(row.id),
+                            specs::status.eq(SpecStatus::Draft.as_str()),
+                            specs::content.eq(""),
+                            specs::updated_at.eq(now),
+                        ))
+                        .execute(conn)
+                        .await
+                        .map(|_| ())
+                })
                 .await
-                .map(|_| ())
-        })
-        .await
-        .map_err(errors::conflict_or_internal("the slug is taken"))?;
-        row.into_domain()
-        }).await
+                .map_err(errors::conflict_or_internal("the slug is taken"))?;
+                row.into_domain()
+            })
+            .await
     }
 
     async fn get(&self, workspace_id: WorkspaceId, slug: &Slug) -> Result<Option<Project>> {
-        self.db.run(async |conn| {
-        projects::table
-            .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
-            .filter(projects::slug.eq(slug.as_str()))
-            .select(ProjectRow::as_select())
-            .first(conn)
+        self.db
+            .run(async |conn| {
+                projects::table
+                    .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
+                    .filter(projects::slug.eq(slug.as_str()))
+                    .select(ProjectRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()
+                    .map_err(errors::internal)?
+                    .map(ProjectRow::into_domain)
+                    .transpose()
+            })
             .await
-            .optional()
-            .map_err(errors::internal)?
-            .map(ProjectRow::into_domain)
-            .transpose()
-        }).await
     }
 
     async fn list(
@@ -133,24 +137,26 @@ impl ProjectRepository for PgProjectRepository {
         after: Option<ProjectId>,
         limit: Limit,
     ) -> Result<Vec<Project>> {
-        self.db.run(async |conn| {
-        let mut query = projects::table
-            .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
-            .select(ProjectRow::as_select())
-            .order(projects::id.asc())
-            .limit(i64::from(limit.get()) + 1)
-            .into_boxed();
-        if let Some(after) = after {
-            query = query.filter(projects::id.gt(after.into_uuid()));
-        }
-        query
-            .load(conn)
+        self.db
+            .run(async |conn| {
+                let mut query = projects::table
+                    .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
+                    .select(ProjectRow::as_select())
+                    .order(projects::id.asc())
+                    .limit(i64::from(limit.get()) + 1)
+                    .into_boxed();
+                if let Some(after) = after {
+                    query = query.filter(projects::id.gt(after.into_uuid()));
+                }
+                query
+                    .load(conn)
+                    .await
+                    .map_err(errors::internal)?
+                    .into_iter()
+                    .map(ProjectRow::into_domain)
+                    .collect()
+            })
             .await
-            .map_err(errors::internal)?
-            .into_iter()
-            .map(ProjectRow::into_domain)
-            .collect()
-        }).await
     }
 
     async fn update(
@@ -164,35 +170,39 @@ impl ProjectRepository for PgProjectRepository {
             description: patch.description.as_ref().map(Description::as_str),
             updated_at: pm_kernel::now(),
         };
-        self.db.run(async |conn| {
-        diesel::update(
-            projects::table
-                .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
-                .filter(projects::slug.eq(slug.as_str())),
-        )
-        .set(&changes)
-        .returning(ProjectRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()
-        .map_err(errors::internal)?
-        .map(ProjectRow::into_domain)
-        .transpose()
-        }).await
+        self.db
+            .run(async |conn| {
+                diesel::update(
+                    projects::table
+                        .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
+                        .filter(projects::slug.eq(slug.as_str())),
+                )
+                .set(&changes)
+                .returning(ProjectRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()
+                .map_err(errors::internal)?
+                .map(ProjectRow::into_domain)
+                .transpose()
+            })
+            .await
     }
 
     async fn delete(&self, workspace_id: WorkspaceId, slug: &Slug) -> Result<bool> {
-        self.db.run(async |conn| {
-        let deleted = diesel::delete(
-            projects::table
-                .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
-                .filter(projects::slug.eq(slug.as_str())),
-        )
-        .execute(conn)
-        .await
-        .map_err(errors::internal)?;
-        Ok(deleted > 0)
-        }).await
+        self.db
+            .run(async |conn| {
+                let deleted = diesel::delete(
+                    projects::table
+                        .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
+                        .filter(projects::slug.eq(slug.as_str())),
+                )
+                .execute(conn)
+                .await
+                .map_err(errors::internal)?;
+                Ok(deleted > 0)
+            })
+            .await
     }
 
     async fn set_github_repo_if_unset(
@@ -201,25 +211,27 @@ impl ProjectRepository for PgProjectRepository {
         project_id: ProjectId,
         repo: RepoFullName,
     ) -> Result<Option<Project>> {
-        self.db.run(async |conn| {
-        diesel::update(
-            projects::table
-                .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
-                .filter(projects::id.eq(project_id.into_uuid()))
-                .filter(projects::github_repo.is_null()),
-        )
-        .set((
-            projects::github_repo.eq(repo.as_str()),
-            projects::updated_at.eq(pm_kernel::now()),
-        ))
-        .returning(ProjectRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()
-        .map_err(errors::internal)?
-        .map(ProjectRow::into_domain)
-        .transpose()
-        }).await
+        self.db
+            .run(async |conn| {
+                diesel::update(
+                    projects::table
+                        .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
+                        .filter(projects::id.eq(project_id.into_uuid()))
+                        .filter(projects::github_repo.is_null()),
+                )
+                .set((
+                    projects::github_repo.eq(repo.as_str()),
+                    projects::updated_at.eq(pm_kernel::now()),
+                ))
+                .returning(ProjectRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()
+                .map_err(errors::internal)?
+                .map(ProjectRow::into_domain)
+                .transpose()
+            })
+            .await
     }
 
     async fn set_github_repo(
@@ -228,23 +240,25 @@ impl ProjectRepository for PgProjectRepository {
         project_id: ProjectId,
         repo: Option<RepoFullName>,
     ) -> Result<Option<Project>> {
-        self.db.run(async |conn| {
-        diesel::update(
-            projects::table
-                .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
-                .filter(projects::id.eq(project_id.into_uuid())),
-        )
-        .set((
-            projects::github_repo.eq(repo.as_ref().map(RepoFullName::as_str)),
-            projects::updated_at.eq(pm_kernel::now()),
-        ))
-        .returning(ProjectRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()
-        .map_err(errors::internal)?
-        .map(ProjectRow::into_domain)
-        .transpose()
-        }).await
+        self.db
+            .run(async |conn| {
+                diesel::update(
+                    projects::table
+                        .filter(projects::workspace_id.eq(workspace_id.into_uuid()))
+                        .filter(projects::id.eq(project_id.into_uuid())),
+                )
+                .set((
+                    projects::github_repo.eq(repo.as_ref().map(RepoFullName::as_str)),
+                    projects::updated_at.eq(pm_kernel::now()),
+                ))
+                .returning(ProjectRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()
+                .map_err(errors::internal)?
+                .map(ProjectRow::into_domain)
+                .transpose()
+            })
+            .await
     }
 }

@@ -40,47 +40,49 @@ struct Count {
 impl PushStore for PgPushStore {
     async fn backlog(&self, project_id: ProjectId) -> Result<PushBacklog> {
         let pid = project_id.into_uuid();
-        self.db.run(async |conn| {
-        let unlinked: Vec<Unlinked> = diesel::sql_query(
-            "SELECT t.number, (i.task_id IS NOT NULL) AS pending
+        self.db
+            .run(async |conn| {
+                let unlinked: Vec<Unlinked> = diesel::sql_query(
+                    "SELECT t.number, (i.task_id IS NOT NULL) AS pending
                FROM tasks t LEFT JOIN push_intents i ON i.task_id = t.id
               WHERE t.project_id = $1
                 AND NOT EXISTS (SELECT 1 FROM external_links l
                                  WHERE l.task_id = t.id AND l.provider = 'github')
               ORDER BY t.number",
-        )
-        .bind::<diesel::sql_types::Uuid, _>(pid)
-        .load(conn)
-        .await
-        .map_err(errors::internal)?;
-        let linked: Count = diesel::sql_query(
-            "SELECT count(*) AS n FROM tasks t
+                )
+                .bind::<diesel::sql_types::Uuid, _>(pid)
+                .load(conn)
+                .await
+                .map_err(errors::internal)?;
+                let linked: Count = diesel::sql_query(
+                    "SELECT count(*) AS n FROM tasks t
               WHERE t.project_id = $1
                 AND EXISTS (SELECT 1 FROM external_links l
                              WHERE l.task_id = t.id AND l.provider = 'github')",
-        )
-        .bind::<diesel::sql_types::Uuid, _>(pid)
-        .get_result(conn)
-        .await
-        .map_err(errors::internal)?;
-        let pending: HashSet<i64> = unlinked
-            .iter()
-            .filter(|u| u.pending)
-            .map(|u| u.number)
-            .collect();
-        let numbers: Vec<i64> = unlinked.iter().map(|u| u.number).collect();
-        let tasks = load_by_numbers(conn, project_id, &numbers).await?;
-        Ok(PushBacklog {
-            unlinked: tasks
-                .into_iter()
-                .map(|task| PushCandidate {
-                    intent_pending: pending.contains(&task.number),
-                    task,
+                )
+                .bind::<diesel::sql_types::Uuid, _>(pid)
+                .get_result(conn)
+                .await
+                .map_err(errors::internal)?;
+                let pending: HashSet<i64> = unlinked
+                    .iter()
+                    .filter(|u| u.pending)
+                    .map(|u| u.number)
+                    .collect();
+                let numbers: Vec<i64> = unlinked.iter().map(|u| u.number).collect();
+                let tasks = load_by_numbers(conn, project_id, &numbers).await?;
+                Ok(PushBacklog {
+                    unlinked: tasks
+                        .into_iter()
+                        .map(|task| PushCandidate {
+                            intent_pending: pending.contains(&task.number),
+                            task,
+                        })
+                        .collect(),
+                    linked: u32::try_from(linked.n).unwrap_or(u32::MAX),
                 })
-                .collect(),
-            linked: u32::try_from(linked.n).unwrap_or(u32::MAX),
-        })
-        }).await
+            })
+            .await
     }
 
     async fn record_intent(
@@ -89,34 +91,38 @@ impl PushStore for PgPushStore {
         task_id: TaskId,
         run_id: SyncRunId,
     ) -> Result<()> {
-        self.db.run(async |conn| {
-        diesel::insert_into(push_intents::table)
-            .values((
-                push_intents::task_id.eq(task_id.into_uuid()),
-                push_intents::project_id.eq(project_id.into_uuid()),
-                push_intents::run_id.eq(run_id.into_uuid()),
-            ))
-            .on_conflict(push_intents::task_id)
-            .do_update()
-            .set((
-                push_intents::run_id.eq(run_id.into_uuid()),
-                push_intents::created_at.eq(pm_kernel::now()),
-            ))
-            .execute(conn)
+        self.db
+            .run(async |conn| {
+                diesel::insert_into(push_intents::table)
+                    .values((
+                        push_intents::task_id.eq(task_id.into_uuid()),
+                        push_intents::project_id.eq(project_id.into_uuid()),
+                        push_intents::run_id.eq(run_id.into_uuid()),
+                    ))
+                    .on_conflict(push_intents::task_id)
+                    .do_update()
+                    .set((
+                        push_intents::run_id.eq(run_id.into_uuid()),
+                        push_intents::created_at.eq(pm_kernel::now()),
+                    ))
+                    .execute(conn)
+                    .await
+                    .map_err(errors::internal)?;
+                Ok(())
+            })
             .await
-            .map_err(errors::internal)?;
-        Ok(())
-        }).await
     }
 
     async fn clear_intent(&self, task_id: TaskId) -> Result<()> {
-        self.db.run(async |conn| {
-        diesel::delete(push_intents::table.find(task_id.into_uuid()))
-            .execute(conn)
+        self.db
+            .run(async |conn| {
+                diesel::delete(push_intents::table.find(task_id.into_uuid()))
+                    .execute(conn)
+                    .await
+                    .map_err(errors::internal)?;
+                Ok(())
+            })
             .await
-            .map_err(errors::internal)?;
-        Ok(())
-        }).await
     }
 
     async fn link_pushed(
@@ -126,34 +132,36 @@ impl PushStore for PgPushStore {
         dedup_key: String,
         link: ExternalLink,
     ) -> Result<bool> {
-        self.db.run(async |conn| {
-        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-            let inserted = diesel::insert_into(external_links::table)
-                .values((
-                    external_links::id.eq(uuid::Uuid::now_v7()),
-                    external_links::task_id.eq(task_id.into_uuid()),
-                    external_links::project_id.eq(project_id.into_uuid()),
-                    external_links::provider.eq(&link.provider),
-                    external_links::dedup_key.eq(&dedup_key),
-                    external_links::reference.eq(&link.reference),
-                    external_links::url.eq(&link.url),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-            diesel::delete(push_intents::table.find(task_id.into_uuid()))
-                .execute(conn)
-                .await?;
-            Ok(inserted > 0)
-        })
-        .await
-        .map_err(|e| match e {
-            diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
-                _,
-            ) => Error::NotFound("task"),
-            other => errors::internal(other),
-        })
-        }).await
+        self.db
+            .run(async |conn| {
+                conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                    let inserted = diesel::insert_into(external_links::table)
+                        .values((
+                            external_links::id.eq(uuid::Uuid::now_v7()),
+                            external_links::task_id.eq(task_id.into_uuid()),
+                            external_links::project_id.eq(project_id.into_uuid()),
+                            external_links::provider.eq(&link.provider),
+                            external_links::dedup_key.eq(&dedup_key),
+                            external_links::reference.eq(&link.reference),
+                            external_links::url.eq(&link.url),
+                        ))
+                        .on_conflict_do_nothing()
+                        .execute(conn)
+                        .await?;
+                    diesel::delete(push_intents::table.find(task_id.into_uuid()))
+                        .execute(conn)
+                        .await?;
+                    Ok(inserted > 0)
+                })
+                .await
+                .map_err(|e| match e {
+                    diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                        _,
+                    ) => Error::NotFound("task"),
+                    other => errors::internal(other),
+                })
+            })
+            .await
     }
 }

@@ -44,17 +44,19 @@ impl SpecRow {
 #[async_trait]
 impl SpecRepository for PgSpecRepository {
     async fn get(&self, project_id: ProjectId) -> Result<Option<Spec>> {
-        self.db.run(async |conn| {
-        specs::table
-            .find(project_id.into_uuid())
-            .select(SpecRow::as_select())
-            .first(conn)
+        self.db
+            .run(async |conn| {
+                specs::table
+                    .find(project_id.into_uuid())
+                    .select(SpecRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()
+                    .map_err(errors::internal)?
+                    .map(SpecRow::into_domain)
+                    .transpose()
+            })
             .await
-            .optional()
-            .map_err(errors::internal)?
-            .map(SpecRow::into_domain)
-            .transpose()
-        }).await
     }
 
     async fn update_content(
@@ -63,24 +65,26 @@ impl SpecRepository for PgSpecRepository {
         expected: SpecStatus,
         content: &SpecContent,
     ) -> Result<Option<Spec>> {
-        self.db.run(async |conn| {
-        diesel::update(
-            specs::table
-                .find(project_id.into_uuid())
-                .filter(specs::status.eq(expected.as_str())),
-        )
-        .set((
-            specs::content.eq(content.as_str()),
-            specs::updated_at.eq(pm_kernel::now()),
-        ))
-        .returning(SpecRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()
-        .map_err(errors::internal)?
-        .map(SpecRow::into_domain)
-        .transpose()
-        }).await
+        self.db
+            .run(async |conn| {
+                diesel::update(
+                    specs::table
+                        .find(project_id.into_uuid())
+                        .filter(specs::status.eq(expected.as_str())),
+                )
+                .set((
+                    specs::content.eq(content.as_str()),
+                    specs::updated_at.eq(pm_kernel::now()),
+                ))
+                .returning(SpecRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()
+                .map_err(errors::internal)?
+                .map(SpecRow::into_domain)
+                .transpose()
+            })
+            .await
     }
 
     async fn transition(
@@ -89,24 +93,26 @@ impl SpecRepository for PgSpecRepository {
         from: SpecStatus,
         to: SpecStatus,
     ) -> Result<Option<Spec>> {
-        self.db.run(async |conn| {
-        // Compare and set: the status filter makes the transition atomic.
-        diesel::update(
-            specs::table
-                .find(project_id.into_uuid())
-                .filter(specs::status.eq(from.as_str())),
-        )
-        .set((
-            specs::status.eq(to.as_str()),
-            specs::updated_at.eq(pm_kernel::now()),
-        ))
-        .returning(SpecRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()
-        .map_err(errors::internal)?
-        .map(SpecRow::into_domain)
-        .transpose()
-        }).await
+        self.db
+            .run(async |conn| {
+                // Compare and set: the status filter makes the transition atomic.
+                diesel::update(
+                    specs::table
+                        .find(project_id.into_uuid())
+                        .filter(specs::status.eq(from.as_str())),
+                )
+                .set((
+                    specs::status.eq(to.as_str()),
+                    specs::updated_at.eq(pm_kernel::now()),
+                ))
+                .returning(SpecRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()
+                .map_err(errors::internal)?
+                .map(SpecRow::into_domain)
+                .transpose()
+            })
+            .await
     }
 }

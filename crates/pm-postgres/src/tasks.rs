@@ -165,38 +165,42 @@ async fn one_with_links(
 #[async_trait]
 impl TaskStore for PgTaskStore {
     async fn create(&self, project_id: ProjectId, task: &NewTask) -> Result<Task> {
-        self.db.run(async |conn| {
-        let row = conn
-            .transaction::<_, diesel::result::Error, _>(async |conn| {
-                let number = reserve_numbers(conn, project_id, 1).await?;
-                let row = TaskRow::new(project_id, number, task);
-                diesel::insert_into(tasks::table)
-                    .values(&row)
-                    .execute(conn)
-                    .await?;
-                Ok(row)
+        self.db
+            .run(async |conn| {
+                let row = conn
+                    .transaction::<_, diesel::result::Error, _>(async |conn| {
+                        let number = reserve_numbers(conn, project_id, 1).await?;
+                        let row = TaskRow::new(project_id, number, task);
+                        diesel::insert_into(tasks::table)
+                            .values(&row)
+                            .execute(conn)
+                            .await?;
+                        Ok(row)
+                    })
+                    .await
+                    .map_err(|e| match e {
+                        diesel::result::Error::NotFound => Error::NotFound("project"),
+                        other => errors::internal(other),
+                    })?;
+                row.into_domain(Vec::new())
             })
             .await
-            .map_err(|e| match e {
-                diesel::result::Error::NotFound => Error::NotFound("project"),
-                other => errors::internal(other),
-            })?;
-        row.into_domain(Vec::new())
-        }).await
     }
 
     async fn get(&self, project_id: ProjectId, number: i64) -> Result<Option<Task>> {
-        self.db.run(async |conn| {
-        let row = tasks::table
-            .filter(tasks::project_id.eq(project_id.into_uuid()))
-            .filter(tasks::number.eq(number))
-            .select(TaskRow::as_select())
-            .first(conn)
+        self.db
+            .run(async |conn| {
+                let row = tasks::table
+                    .filter(tasks::project_id.eq(project_id.into_uuid()))
+                    .filter(tasks::number.eq(number))
+                    .select(TaskRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()
+                    .map_err(errors::internal)?;
+                one_with_links(conn, row).await
+            })
             .await
-            .optional()
-            .map_err(errors::internal)?;
-        one_with_links(conn, row).await
-        }).await
     }
 
     async fn list(
@@ -206,25 +210,27 @@ impl TaskStore for PgTaskStore {
         after_number: Option<i64>,
         limit: Limit,
     ) -> Result<Vec<Task>> {
-        self.db.run(async |conn| {
-        let mut query = tasks::table
-            .filter(tasks::project_id.eq(project_id.into_uuid()))
-            .select(TaskRow::as_select())
-            .order(tasks::number.asc())
-            .limit(i64::from(limit.get()) + 1)
-            .into_boxed();
-        if let Some(after) = after_number {
-            query = query.filter(tasks::number.gt(after));
-        }
-        if let Some(status) = filter.status {
-            query = query.filter(tasks::status.eq(status.as_str()));
-        }
-        if let Some(source) = filter.source {
-            query = query.filter(tasks::source.eq(source.as_str()));
-        }
-        let rows = query.load(conn).await.map_err(errors::internal)?;
-        with_links(conn, rows).await
-        }).await
+        self.db
+            .run(async |conn| {
+                let mut query = tasks::table
+                    .filter(tasks::project_id.eq(project_id.into_uuid()))
+                    .select(TaskRow::as_select())
+                    .order(tasks::number.asc())
+                    .limit(i64::from(limit.get()) + 1)
+                    .into_boxed();
+                if let Some(after) = after_number {
+                    query = query.filter(tasks::number.gt(after));
+                }
+                if let Some(status) = filter.status {
+                    query = query.filter(tasks::status.eq(status.as_str()));
+                }
+                if let Some(source) = filter.source {
+                    query = query.filter(tasks::source.eq(source.as_str()));
+                }
+                let rows = query.load(conn).await.map_err(errors::internal)?;
+                with_links(conn, rows).await
+            })
+            .await
     }
 
     async fn update(
@@ -241,33 +247,37 @@ impl TaskStore for PgTaskStore {
             labels: patch.labels.as_ref().map(Labels::as_slice),
             updated_at: pm_kernel::now(),
         };
-        self.db.run(async |conn| {
-        let row = diesel::update(
-            tasks::table
-                .filter(tasks::project_id.eq(project_id.into_uuid()))
-                .filter(tasks::number.eq(number)),
-        )
-        .set(&changes)
-        .returning(TaskRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional()
-        .map_err(errors::internal)?;
-        one_with_links(conn, row).await
-        }).await
+        self.db
+            .run(async |conn| {
+                let row = diesel::update(
+                    tasks::table
+                        .filter(tasks::project_id.eq(project_id.into_uuid()))
+                        .filter(tasks::number.eq(number)),
+                )
+                .set(&changes)
+                .returning(TaskRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()
+                .map_err(errors::internal)?;
+                one_with_links(conn, row).await
+            })
+            .await
     }
 
     async fn delete(&self, project_id: ProjectId, number: i64) -> Result<bool> {
-        self.db.run(async |conn| {
-        let deleted = diesel::delete(
-            tasks::table
-                .filter(tasks::project_id.eq(project_id.into_uuid()))
-                .filter(tasks::number.eq(number)),
-        )
-        .execute(conn)
-        .await
-        .map_err(errors::internal)?;
-        Ok(deleted > 0)
-        }).await
+        self.db
+            .run(async |conn| {
+                let deleted = diesel::delete(
+                    tasks::table
+                        .filter(tasks::project_id.eq(project_id.into_uuid()))
+                        .filter(tasks::number.eq(number)),
+                )
+                .execute(conn)
+                .await
+                .map_err(errors::internal)?;
+                Ok(deleted > 0)
+            })
+            .await
     }
 }

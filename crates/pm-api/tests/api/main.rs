@@ -8,6 +8,8 @@ mod github;
 mod github_double;
 mod helpers;
 mod projects;
+mod proxy;
 mod push;
+mod resilience;
 mod specs;
 mod tasks;
