@@ -83,6 +83,50 @@ mod tests {
         let config = DbConfig::new("postgres://app:s3cr3t@db/pmhub");
         assert!(!format!("{config:?}").contains("s3cr3t"));
     }
+
+    async fn sleep_for(db: &Database, secs: u32) -> Result<(), Error> {
+        use diesel_async::RunQueryDsl;
+        db.run(async |conn| {
+            diesel::sql_query(format!("SELECT pg_sleep({secs})"))
+                .execute(conn)
+                .await
+                .map(|_| ())
+                .map_err(errors::internal)
+        })
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn slow_statements_are_cut_server_side_then_client_side() {
+        let test = crate::testing::TestDb::new().await;
+        // The server's statement_timeout cancels first; the connection stays usable.
+        let mut config = DbConfig::new(&test.url);
+        config.max_connections = 1;
+        config.statement_timeout = Duration::from_millis(200);
+        let db = Database::connect(&config).unwrap();
+        let started = std::time::Instant::now();
+        match sleep_for(&db, 3).await {
+            Err(Error::Unavailable(m)) => assert!(m.contains("statement timeout"), "{m}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(2));
+        db.ping().await.unwrap();
+
+        // With a longer statement_timeout, the client deadline fires and the
+        // connection is discarded; the pool (of one) opens a fresh one.
+        config.statement_timeout = Duration::from_secs(10);
+        config.operation_timeout = Duration::from_millis(300);
+        let db = Database::connect(&config).unwrap();
+        db.ping().await.unwrap();
+        let started = std::time::Instant::now();
+        match sleep_for(&db, 3).await {
+            Err(Error::Unavailable(m)) => assert!(m.contains("did not answer"), "{m}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(db.pool.status().size, 0, "the timed-out connection is gone");
+        db.ping().await.unwrap();
+    }
 }
 
 impl DbConfig {

@@ -230,3 +230,62 @@ async fn stalled_bodies_are_cut_with_408_and_their_connections_closed() {
     // The server still serves.
     assert_eq!(app.me().await.0.status(), 200);
 }
+
+/// Sends raw bytes and returns everything the server answers before it closes.
+async fn raw_exchange(port: u16, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    read_to_close(&mut stream, Duration::from_secs(5))
+        .await
+        .expect("the server closes the connection")
+}
+
+/// actix-http's h1 dispatcher answers these itself, before any of our code
+/// runs, with an empty body (docs/api.md, "Errors the server answers before the
+/// application"): the statuses and the closed connection are what is promised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framework_rejections_over_raw_tcp() {
+    let app = spawn_proxied(&[("server.head_timeout_secs", "1")]).await;
+    let bad_line = raw_exchange(app.port, b"GARBAGE\r\n\r\n").await;
+    let bad_header = raw_exchange(app.port, b"GET /healthz HTTP/1.1\r\nHost x\r\n\r\n").await;
+    // A head over actix's 128 KiB limit.
+    let huge = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(200 * 1024)
+    );
+    let too_large = raw_exchange(app.port, huge.as_bytes()).await;
+    let started = Instant::now();
+    let stalled = raw_exchange(app.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
+    let stalled_took = started.elapsed();
+    for (answer, status) in [
+        (&bad_line, "400"),
+        (&bad_header, "400"),
+        (&too_large, "431"),
+        (&stalled, "408"),
+    ] {
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{answer}"
+        );
+        let lower = answer.to_ascii_lowercase();
+        assert!(lower.contains("connection: close"), "{answer}");
+        assert!(lower.contains("content-length: 0\r\n"), "{answer}");
+    }
+    assert!(
+        stalled_took >= Duration::from_millis(900) && stalled_took < Duration::from_secs(3),
+        "the head timeout is 1 s; took {stalled_took:?}"
+    );
+    // The same faults inside a well-formed request reach the application and
+    // are problem+json: an unparseable body, a body over the limit.
+    let bad_json = raw_exchange(
+        app.port,
+        format!(
+            "POST /api/v1/projects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{{nope",
+            app.token
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert!(bad_json.starts_with("HTTP/1.1 400"), "{bad_json}");
+    assert!(bad_json.contains("application/problem+json"), "{bad_json}");
+}
