@@ -11,3 +11,4 @@ mod projects;
 mod push;
 mod specs;
 mod tasks;
+mod tokens;
