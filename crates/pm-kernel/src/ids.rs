@@ -63,3 +63,7 @@ id_type!(
     /// One recorded GitHub import or push.
     SyncRunId
 );
+id_type!(
+    /// One API token (its id, never the token: the token is shown once).
+    TokenId
+);

@@ -14,7 +14,7 @@ pub mod validation;
 pub use actor::{Actor, Role};
 pub use error::{Error, Result};
 pub use github::GithubError;
-pub use ids::{ProjectId, SyncRunId, TaskId, UserId, WorkspaceId};
+pub use ids::{ProjectId, SyncRunId, TaskId, TokenId, UserId, WorkspaceId};
 pub use page::{Cursor, Limit, Page};
 pub use validation::{FieldError, Validator};
 

@@ -5,8 +5,11 @@ use crate::{Database, errors};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use pm_accounts::{AccountStore, Email, TokenHash, User, Workspace, WorkspaceName};
-use pm_kernel::{Result, Role, UserId, WorkspaceId};
+use pm_accounts::{
+    AccountStore, ApiToken, Authenticated, Email, NewToken, RemovalCheck, TokenHash, TokenName,
+    TokenUse, User, Workspace, WorkspaceName,
+};
+use pm_kernel::{Error, Limit, Result, Role, Timestamp, TokenId, UserId, WorkspaceId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -79,19 +82,92 @@ impl UserRow {
     }
 }
 
+/// A token's metadata: never its hash.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_tokens)]
+struct TokenRow {
+    id: Uuid,
+    user_id: Uuid,
+    name: Option<String>,
+    hint: Option<String>,
+    created_at: OffsetDateTime,
+    last_used_at: Option<OffsetDateTime>,
+    expires_at: Option<OffsetDateTime>,
+}
+
+impl TokenRow {
+    fn new(user_id: Uuid, token: &NewToken) -> Self {
+        Self {
+            id: TokenId::new().into_uuid(),
+            user_id,
+            name: token.name.as_ref().map(|n| n.as_str().to_string()),
+            hint: Some(token.hint.clone()),
+            created_at: pm_kernel::now(),
+            last_used_at: None,
+            expires_at: token.expires_at,
+        }
+    }
+
+    fn into_domain(self) -> Result<ApiToken> {
+        errors::from_stored(self.validate())
+    }
+
+    fn validate(self) -> Result<ApiToken> {
+        Ok(ApiToken {
+            id: TokenId::from_uuid(self.id),
+            user_id: UserId::from_uuid(self.user_id),
+            name: self.name.as_deref().map(TokenName::new).transpose()?,
+            hint: self.hint,
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+            expires_at: self.expires_at,
+        })
+    }
+}
+
+/// What authentication reads of the token row.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
+struct TokenUseRow {
+    id: Uuid,
+    last_used_at: Option<OffsetDateTime>,
+    expires_at: Option<OffsetDateTime>,
+}
+
 async fn insert_token(
     conn: &mut diesel_async::AsyncPgConnection,
     user_id: Uuid,
-    token: &TokenHash,
-) -> Result<(), diesel::result::Error> {
+    token: &NewToken,
+) -> Result<TokenRow, diesel::result::Error> {
+    let row = TokenRow::new(user_id, token);
     diesel::insert_into(api_tokens::table)
-        .values((
-            api_tokens::token_hash.eq(token.0.to_vec()),
-            api_tokens::user_id.eq(user_id),
-        ))
+        .values((&row, api_tokens::token_hash.eq(token.hash.0.to_vec())))
         .execute(conn)
-        .await
-        .map(|_| ())
+        .await?;
+    Ok(row)
+}
+
+/// A transaction's failure: the database's, or a rule's decided inside it.
+enum TxError {
+    Db(diesel::result::Error),
+    Domain(Error),
+}
+
+impl From<diesel::result::Error> for TxError {
+    fn from(e: diesel::result::Error) -> Self {
+        TxError::Db(e)
+    }
+}
+
+impl From<Error> for TxError {
+    fn from(e: Error) -> Self {
+        TxError::Domain(e)
+    }
+}
+
+/// Live users only: a removed user is `deleted_at IS NOT NULL`.
+fn live_users() -> diesel::dsl::IsNull<users::deleted_at> {
+    users::deleted_at.is_null()
 }
 
 #[async_trait]
@@ -100,7 +176,7 @@ impl AccountStore for PgAccountStore {
         &self,
         name: &WorkspaceName,
         admin_email: &Email,
-        token: &TokenHash,
+        token: &NewToken,
     ) -> Result<(Workspace, User)> {
         let ws = WorkspaceRow {
             id: WorkspaceId::new().into_uuid(),
@@ -119,7 +195,7 @@ impl AccountStore for PgAccountStore {
                         .values(&admin)
                         .execute(conn)
                         .await?;
-                    insert_token(conn, admin.id, token).await
+                    insert_token(conn, admin.id, token).await.map(|_| ())
                 })
                 .await
                 .map_err(errors::conflict_or_internal(
@@ -135,7 +211,7 @@ impl AccountStore for PgAccountStore {
         workspace_id: WorkspaceId,
         email: &Email,
         role: Role,
-        token: &TokenHash,
+        token: &NewToken,
     ) -> Result<User> {
         let user = UserRow::new(workspace_id, email, role);
         self.db
@@ -145,7 +221,7 @@ impl AccountStore for PgAccountStore {
                         .values(&user)
                         .execute(conn)
                         .await?;
-                    insert_token(conn, user.id, token).await
+                    insert_token(conn, user.id, token).await.map(|_| ())
                 })
                 .await
                 .map_err(errors::conflict_or_internal(
@@ -156,19 +232,224 @@ impl AccountStore for PgAccountStore {
             .await
     }
 
-    async fn find_by_token(&self, token: &TokenHash) -> Result<Option<(User, Workspace)>> {
+    async fn find_by_token(
+        &self,
+        token: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<Authenticated>> {
         self.db
             .run(async |conn| {
-                let row: Option<(UserRow, WorkspaceRow)> = api_tokens::table
+                // One statement, by the primary key: the lifecycle rules are conditions
+                // of the same look-up.
+                let row: Option<(UserRow, WorkspaceRow, TokenUseRow)> = api_tokens::table
                     .inner_join(users::table.inner_join(workspaces::table))
                     .filter(api_tokens::token_hash.eq(token.0.to_vec()))
-                    .select((UserRow::as_select(), WorkspaceRow::as_select()))
+                    .filter(api_tokens::revoked_at.is_null())
+                    .filter(
+                        api_tokens::expires_at
+                            .is_null()
+                            .or(api_tokens::expires_at.gt(now)),
+                    )
+                    .filter(live_users())
+                    .select((
+                        UserRow::as_select(),
+                        WorkspaceRow::as_select(),
+                        TokenUseRow::as_select(),
+                    ))
                     .first(conn)
                     .await
                     .optional()
                     .map_err(errors::internal)?;
-                row.map(|(u, w)| Ok((u.into_domain()?, w.into_domain()?)))
-                    .transpose()
+                row.map(|(u, w, t)| {
+                    Ok(Authenticated {
+                        user: u.into_domain()?,
+                        workspace: w.into_domain()?,
+                        token: TokenUse {
+                            id: TokenId::from_uuid(t.id),
+                            last_used_at: t.last_used_at,
+                            expires_at: t.expires_at,
+                        },
+                    })
+                })
+                .transpose()
+            })
+            .await
+    }
+
+    async fn touch_token(&self, id: TokenId) -> Result<()> {
+        self.db
+            .run(async |conn| {
+                diesel::sql_query(
+                    "UPDATE api_tokens SET last_used_at = now() WHERE id = $1 \
+                 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+                )
+                .bind::<diesel::sql_types::Uuid, _>(id.into_uuid())
+                .execute(conn)
+                .await
+                .map(|_| ())
+                .map_err(errors::internal)
+            })
+            .await
+    }
+
+    async fn list_users(
+        &self,
+        workspace_id: WorkspaceId,
+        after: Option<UserId>,
+        limit: Limit,
+    ) -> Result<Vec<User>> {
+        self.db
+            .run(async |conn| {
+                let mut query = users::table
+                    .filter(users::workspace_id.eq(workspace_id.into_uuid()))
+                    .filter(live_users())
+                    .select(UserRow::as_select())
+                    .order(users::id.asc())
+                    .limit(i64::from(limit.get()) + 1)
+                    .into_boxed();
+                if let Some(after) = after {
+                    query = query.filter(users::id.gt(after.into_uuid()));
+                }
+                query
+                    .load(conn)
+                    .await
+                    .map_err(errors::internal)?
+                    .into_iter()
+                    .map(UserRow::into_domain)
+                    .collect()
+            })
+            .await
+    }
+
+    async fn remove_user(
+        &self,
+        workspace_id: WorkspaceId,
+        actor: UserId,
+        user_id: UserId,
+    ) -> Result<()> {
+        let (ws, actor, target) = (
+            workspace_id.into_uuid(),
+            actor.into_uuid(),
+            user_id.into_uuid(),
+        );
+        self.db
+            .run(async |conn| {
+                conn.transaction::<_, TxError, _>(async |conn| {
+                    // Removals in one workspace take turns on the workspace's row. NO KEY
+                    // UPDATE does not block inserts that reference the workspace.
+                    let locked: Option<Uuid> = workspaces::table
+                        .filter(workspaces::id.eq(ws))
+                        .select(workspaces::id)
+                        .for_no_key_update()
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    if locked.is_none() {
+                        return Err(Error::NotFound("user").into());
+                    }
+                    // Read after the lock: each statement sees what earlier removals
+                    // committed, so two admins removing each other cannot both pass.
+                    let rows: Vec<(Uuid, String)> = users::table
+                        .filter(users::workspace_id.eq(ws))
+                        .filter(live_users())
+                        .filter(
+                            users::role
+                                .eq(Role::Admin.as_str())
+                                .or(users::id.eq(target)),
+                        )
+                        .select((users::id, users::role))
+                        .load(conn)
+                        .await?;
+                    let admin = Role::Admin.as_str();
+                    let check = RemovalCheck {
+                        actor_is_admin: rows.iter().any(|(id, role)| *id == actor && role == admin),
+                        target_role: rows
+                            .iter()
+                            .find(|(id, _)| *id == target)
+                            .map(|(_, role)| errors::stored("users.role", role))
+                            .transpose()
+                            .map_err(TxError::Domain)?,
+                        live_admins: rows.iter().filter(|(_, role)| role == admin).count(),
+                    };
+                    check.decide().map_err(TxError::Domain)?;
+                    let now = pm_kernel::now();
+                    diesel::update(users::table.filter(users::id.eq(target)))
+                        .set(users::deleted_at.eq(now))
+                        .execute(conn)
+                        .await?;
+                    diesel::update(
+                        api_tokens::table
+                            .filter(api_tokens::user_id.eq(target))
+                            .filter(api_tokens::revoked_at.is_null()),
+                    )
+                    .set(api_tokens::revoked_at.eq(now))
+                    .execute(conn)
+                    .await?;
+                    Ok(())
+                })
+                .await
+                .map_err(|e| match e {
+                    TxError::Domain(e) => e,
+                    TxError::Db(e) => errors::internal(e),
+                })
+            })
+            .await
+    }
+
+    async fn create_token(&self, user_id: UserId, token: &NewToken) -> Result<ApiToken> {
+        self.db
+            .run(async |conn| {
+                insert_token(conn, user_id.into_uuid(), token)
+                    .await
+                    .map_err(errors::internal)?
+                    .into_domain()
+            })
+            .await
+    }
+
+    async fn list_tokens(
+        &self,
+        user_id: UserId,
+        after: Option<TokenId>,
+        limit: Limit,
+    ) -> Result<Vec<ApiToken>> {
+        self.db
+            .run(async |conn| {
+                let mut query = api_tokens::table
+                    .filter(api_tokens::user_id.eq(user_id.into_uuid()))
+                    .filter(api_tokens::revoked_at.is_null())
+                    .select(TokenRow::as_select())
+                    .order(api_tokens::id.asc())
+                    .limit(i64::from(limit.get()) + 1)
+                    .into_boxed();
+                if let Some(after) = after {
+                    query = query.filter(api_tokens::id.gt(after.into_uuid()));
+                }
+                query
+                    .load(conn)
+                    .await
+                    .map_err(errors::internal)?
+                    .into_iter()
+                    .map(TokenRow::into_domain)
+                    .collect()
+            })
+            .await
+    }
+
+    async fn revoke_token(&self, user_id: UserId, id: TokenId) -> Result<bool> {
+        self.db
+            .run(async |conn| {
+                diesel::update(
+                    api_tokens::table
+                        .filter(api_tokens::id.eq(id.into_uuid()))
+                        .filter(api_tokens::user_id.eq(user_id.into_uuid()))
+                        .filter(api_tokens::revoked_at.is_null()),
+                )
+                .set(api_tokens::revoked_at.eq(pm_kernel::now()))
+                .execute(conn)
+                .await
+                .map(|n| n > 0)
+                .map_err(errors::internal)
             })
             .await
     }

@@ -16,6 +16,7 @@ diesel::table! {
         email -> Text,
         role -> Text,
         created_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -24,6 +25,12 @@ diesel::table! {
         token_hash -> Bytea,
         user_id -> Uuid,
         created_at -> Timestamptz,
+        id -> Uuid,
+        name -> Nullable<Text>,
+        hint -> Nullable<Text>,
+        expires_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The foundation repositories against a real PostgreSQL, one database per test.
 
 use diesel_async::RunQueryDsl;
-use pm_accounts::{AccountStore, Email, TokenHash, WorkspaceName};
+use pm_accounts::{AccountStore, Email, NewToken, TokenHash, WorkspaceName};
 use pm_kernel::{Error, Limit, Role, WorkspaceId};
 use pm_postgres::testing::TestDb;
 use pm_postgres::{PgAccountStore, PgProjectRepository, PgSpecRepository, PgTaskStore};
@@ -22,11 +22,21 @@ async fn workspace(db: &TestDb, name: &str) -> WorkspaceId {
         .create_workspace(
             &WorkspaceName::new(name).unwrap(),
             &Email::new("admin@example.com").unwrap(),
-            &TokenHash(rand_hash()),
+            &token(TokenHash(rand_hash())),
         )
         .await
         .unwrap();
     ws.id
+}
+
+/// A token to store: its hash and a hint, no name, no expiry.
+fn token(hash: TokenHash) -> NewToken {
+    NewToken {
+        hash,
+        hint: "hint".into(),
+        name: None,
+        expires_at: None,
+    }
 }
 
 fn rand_hash() -> [u8; 32] {
@@ -69,7 +79,7 @@ async fn workspace_names_are_unique_and_tokens_resolve_to_their_user() {
     let name = WorkspaceName::new("acme").unwrap();
     let hash = TokenHash([1; 32]);
     let (ws, admin) = store
-        .create_workspace(&name, &Email::new("a@acme.io").unwrap(), &hash)
+        .create_workspace(&name, &Email::new("a@acme.io").unwrap(), &token(hash))
         .await
         .unwrap();
     assert_eq!(admin.role, Role::Admin);
@@ -78,17 +88,21 @@ async fn workspace_names_are_unique_and_tokens_resolve_to_their_user() {
         .create_workspace(
             &name,
             &Email::new("b@acme.io").unwrap(),
-            &TokenHash([2; 32]),
+            &token(TokenHash([2; 32])),
         )
         .await
         .unwrap_err();
     assert!(matches!(again, Error::Conflict(_)));
 
-    let (user, found_ws) = store.find_by_token(&hash).await.unwrap().unwrap();
-    assert_eq!((user.id, found_ws.id), (admin.id, ws.id));
+    let found = store
+        .find_by_token(&hash, pm_kernel::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.user.id, found.workspace.id), (admin.id, ws.id));
     assert!(
         store
-            .find_by_token(&TokenHash([9; 32]))
+            .find_by_token(&TokenHash([9; 32]), pm_kernel::now())
             .await
             .unwrap()
             .is_none()
@@ -99,7 +113,7 @@ async fn workspace_names_are_unique_and_tokens_resolve_to_their_user() {
             ws.id,
             &Email::new("m@acme.io").unwrap(),
             Role::Member,
-            &TokenHash([3; 32]),
+            &token(TokenHash([3; 32])),
         )
         .await
         .unwrap();
@@ -109,7 +123,7 @@ async fn workspace_names_are_unique_and_tokens_resolve_to_their_user() {
             ws.id,
             &Email::new("m@acme.io").unwrap(),
             Role::Admin,
-            &TokenHash([4; 32]),
+            &token(TokenHash([4; 32])),
         )
         .await
         .unwrap_err();
@@ -117,7 +131,7 @@ async fn workspace_names_are_unique_and_tokens_resolve_to_their_user() {
     // The failed insert wrote nothing: its token does not authenticate.
     assert!(
         store
-            .find_by_token(&TokenHash([4; 32]))
+            .find_by_token(&TokenHash([4; 32]), pm_kernel::now())
             .await
             .unwrap()
             .is_none()

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use pm_accounts::{AccountStore, Email, TokenHash, WorkspaceName};
+use pm_accounts::{AccountStore, Email, NewToken, TokenHash, WorkspaceName};
 use pm_crypto::Keyring;
 use pm_integrations::tokens::TokenSource;
 use pm_integrations::{
@@ -166,7 +166,12 @@ async fn world() -> World {
         .create_workspace(
             &WorkspaceName::new("acme").unwrap(),
             &Email::new("a@acme.io").unwrap(),
-            &TokenHash([5; 32]),
+            &NewToken {
+                hash: TokenHash([5; 32]),
+                hint: "hint".into(),
+                name: None,
+                expires_at: None,
+            },
         )
         .await
         .unwrap();

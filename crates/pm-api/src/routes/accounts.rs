@@ -1,16 +1,48 @@
-//! The caller and the workspace's users.
+//! The caller, the workspace's users and the caller's API tokens.
 
-use crate::dto::{CreateUserRequest, CreatedUserDto, MeDto};
-use crate::extract::{Caller, required_json};
-use crate::problem::ApiResult;
+use crate::dto::{
+    CreateTokenRequest, CreateUserRequest, CreatedTokenDto, CreatedUserDto, MeDto, PageQuery,
+    TokenDto, TokenList, UserList,
+};
+use crate::extract::{Caller, optional_json, required_json};
+use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
-use actix_web::{HttpResponse, web};
-use pm_accounts::Email;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use pm_accounts::{Email, TokenRequest};
+use pm_kernel::{Cursor, Error, Limit, TokenId, UserId};
 use secrecy::ExposeSecret;
+use uuid::Uuid;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/me", "GET").route(web::get().to(me)))
-        .service(super::resource("/users", "POST").route(web::post().to(create_user)));
+        .service(
+            super::resource("/users", "GET, POST")
+                .route(web::get().to(list_users))
+                .route(web::post().to(create_user)),
+        )
+        .service(super::resource("/users/{id}", "DELETE").route(web::delete().to(delete_user)))
+        .service(
+            super::resource("/tokens", "GET, POST")
+                .route(web::get().to(list_tokens))
+                .route(web::post().to(create_token)),
+        )
+        .service(super::resource("/tokens/{id}", "DELETE").route(web::delete().to(delete_token)));
+}
+
+/// A path id: a UUID.
+fn path_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| Error::invalid("id", "must be a UUID").into())
+}
+
+/// `limit` and `cursor` from the query string, read after the role check so a
+/// member gets 403 whatever it sent.
+fn page_query(req: &HttpRequest) -> Result<(Limit, Option<Cursor>), ApiError> {
+    let query = web::Query::<PageQuery>::from_query(req.query_string())
+        .map_err(|e| Error::invalid("", e.to_string()))?;
+    let limit = Limit::new(query.limit)?;
+    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    Ok((limit, cursor))
 }
 
 /// The caller, its workspace and role.
@@ -48,4 +80,129 @@ pub async fn create_user(
         role: created.user.role.into(),
         token: created.token.expose_secret().to_string(),
     }))
+}
+
+/// The workspace's users, oldest first (admins only). Removed users are not listed.
+#[utoipa::path(get, path = "/api/v1/users", tag = "accounts", security(("bearer" = [])),
+    params(PageQuery),
+    responses((status = 200, body = UserList),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    caller.actor.require_admin()?;
+    let (limit, cursor) = page_query(&req)?;
+    let page = state
+        .accounts
+        .list_users(&caller.actor, cursor.as_ref(), limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(UserList::from(page)))
+}
+
+/// Removes a user from the workspace and revokes all its tokens (admins only).
+/// An admin may remove itself unless it is the workspace's last admin (409).
+/// The user's row is kept (soft delete); its e-mail can be added again.
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "accounts", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses((status = 204),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    caller.actor.require_admin()?;
+    let id = UserId::from_uuid(path_id(&path)?);
+    state.accounts.remove_user(&caller.actor, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Issues the caller a new API token, shown this once. The body is optional.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "accounts", security(("bearer" = [])),
+    request_body(content = Option<CreateTokenRequest>, description = "Optional; empty means `{}`"),
+    responses((status = 201, body = CreatedTokenDto),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 413, body = Problem, content_type = "application/problem+json"),
+              (status = 415, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn create_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let empty = body.iter().all(u8::is_ascii_whitespace);
+    if !empty && !is_json(&req) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let body: CreateTokenRequest = optional_json(&body)?.unwrap_or_default();
+    let created = state
+        .accounts
+        .issue_token(
+            &caller.actor,
+            TokenRequest {
+                name: body.name,
+                expires_in_days: body.expires_in_days,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(CreatedTokenDto {
+        meta: TokenDto::from(created.token),
+        token: created.plaintext.expose_secret().to_string(),
+    }))
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The caller's API tokens, oldest first: revoked ones are not listed, expired
+/// ones are (with their past `expires_at`). Never the tokens themselves.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "accounts", security(("bearer" = [])),
+    params(PageQuery),
+    responses((status = 200, body = TokenList),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_tokens(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let (limit, cursor) = page_query(&req)?;
+    let page = state
+        .accounts
+        .list_tokens(&caller.actor, cursor.as_ref(), limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(TokenList::from(page)))
+}
+
+/// Revokes one of the caller's tokens (the one in use included): it answers 401
+/// from then on. Another user's token, or one already revoked, is 404.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "accounts", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The token's id")),
+    responses((status = 204),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = TokenId::from_uuid(path_id(&path)?);
+    state.accounts.revoke_token(&caller.actor, id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -13,3 +13,4 @@ mod push;
 mod resilience;
 mod specs;
 mod tasks;
+mod tokens;
