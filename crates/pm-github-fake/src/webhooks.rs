@@ -449,9 +449,8 @@ impl WebhookState {
         }
         if let Some(k) = f.reorder_batch {
             self.faults.reorder_batch = k;
-            if k <= 1 {
-                self.release_held();
-            } else if self.held.len() as u64 >= k {
+            // Off (0/1) releases what is held; a smaller batch may already be full.
+            if k <= 1 || self.held.len() as u64 >= k {
                 self.release_held();
             }
         }

@@ -470,6 +470,14 @@ fn update(
     let number = parse_number(number, UPDATE_DOCS)?;
     let body = body_object(body, UPDATE_DOCS)?;
     let title = title_of(body.get("title"), UPDATE_DOCS)?;
+    if title.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(ApiError::validation(
+            "Issue",
+            "title",
+            "missing_field",
+            UPDATE_DOCS,
+        ));
+    }
     let issue_body = optional_string(body.get("body"), "body", UPDATE_DOCS)?;
     let labels = string_list(body.get("labels"), "labels", UPDATE_DOCS)?;
     let reason = match body.get("state_reason") {
