@@ -14,11 +14,22 @@
 //! | `POST /_fake/repos/{o}/{r}/rename` | `{name}` | 200 repository snapshot |
 //! | `POST /_fake/repos/{o}/{r}/issues/{n}/close` | `{reason?: "completed"\|"not_planned"}` | 200 issue snapshot |
 //! | `POST /_fake/repos/{o}/{r}/issues/{n}/reopen` | | 200 issue snapshot |
+//! | `POST /_fake/repos/{o}/{r}/issues/{n}/edit` | [`crate::IssueEdit`] `{title?, body?, labels?}` | 200 issue snapshot |
+//! | `POST /_fake/repos/{o}/{r}/issues/{n}/delete` | | 204 |
+//! | `POST /_fake/repos/{o}/{r}/issues/{n}/transfer` | `{to: "owner/name"}` | 200 snapshot of the new issue |
+//! | `GET /_fake/repos/{o}/{r}/issues/{n}/patches` | `?since=<rfc3339>` | 200 `{count}` PATCH requests for the issue |
+//! | `POST /_fake/repos/{o}/{r}/hooks` | [`crate::NewHook`] `{url, secret?, events?, content_type?, active?}` | 201 hook (secret masked) |
+//! | `GET /_fake/deliveries` | `?event=&action=&hook_id=&status=` | 200 [`crate::Delivery`] list |
+//! | `GET /_fake/deliveries/{id}` | | 200 delivery |
+//! | `POST /_fake/deliveries/{id}/redeliver` | | 202 `{id}` of the new record |
+//! | `POST /_fake/deliveries/faults` | [`crate::DeliveryFaults`] (merged) | 200 delivery faults in force |
+//! | `GET /_fake/deliveries/faults` | | 200 delivery faults in force |
+//! | `DELETE /_fake/deliveries/faults` | | 204 |
 //! | `POST /_fake/faults` | [`FaultSettings`] (merged) | 200 faults in force |
 //! | `GET /_fake/faults` | | 200 faults in force |
 //! | `DELETE /_fake/faults` | | 204 |
 //! | `GET /_fake/stats` | | `{requests, by_route}` |
-//! | `GET /_fake/requests` | | `[{method, path, query}]` |
+//! | `GET /_fake/requests` | `?method=&path_prefix=&since=<rfc3339>` | `[{method, path, query, at}]` |
 //! | `POST /_fake/seed` | [`crate::Seed`] | 204 |
 //! | `POST /_fake/reset` | | 204 |
 //!
@@ -32,7 +43,8 @@ use serde_json::json;
 use crate::{
     FakeGithub,
     faults::FaultSettings,
-    model::{FakeError, GenerateIssues, NewIssue, Seed, StateReason},
+    model::{FakeError, GenerateIssues, IssueEdit, NewIssue, Seed, StateReason},
+    webhooks::{DeliveryFaults, NewHook},
 };
 
 pub(crate) fn scope() -> Scope {
@@ -58,6 +70,32 @@ pub(crate) fn scope() -> Scope {
             "/repos/{owner}/{repo}/issues/{number}/reopen",
             web::post().to(reopen),
         )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/edit",
+            web::post().to(edit_issue),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/delete",
+            web::post().to(delete_issue),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/transfer",
+            web::post().to(transfer_issue),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/patches",
+            web::get().to(patch_count),
+        )
+        .route("/repos/{owner}/{repo}/hooks", web::post().to(add_hook))
+        .route("/deliveries/faults", web::post().to(set_delivery_faults))
+        .route("/deliveries/faults", web::get().to(get_delivery_faults))
+        .route(
+            "/deliveries/faults",
+            web::delete().to(clear_delivery_faults),
+        )
+        .route("/deliveries", web::get().to(deliveries))
+        .route("/deliveries/{id}", web::get().to(delivery))
+        .route("/deliveries/{id}/redeliver", web::post().to(redeliver))
         .route("/faults", web::post().to(set_faults))
         .route("/faults", web::get().to(get_faults))
         .route("/faults", web::delete().to(clear_faults))
@@ -315,8 +353,151 @@ async fn stats(fake: web::Data<FakeGithub>) -> HttpResponse {
     HttpResponse::Ok().json(fake.stats())
 }
 
-async fn requests(fake: web::Data<FakeGithub>) -> HttpResponse {
-    HttpResponse::Ok().json(fake.requests())
+#[derive(Deserialize)]
+struct RequestsQuery {
+    method: Option<String>,
+    path_prefix: Option<String>,
+    since: Option<String>,
+}
+
+fn parse_since(since: Option<&str>) -> Result<Option<time::OffsetDateTime>, AdminError> {
+    since
+        .map(|s| {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| AdminError(StatusCode::BAD_REQUEST, format!("bad `since`: {s}")))
+        })
+        .transpose()
+}
+
+async fn requests(fake: web::Data<FakeGithub>, q: web::Query<RequestsQuery>) -> AdminResult {
+    let since = parse_since(q.since.as_deref())?;
+    Ok(HttpResponse::Ok().json(fake.requests_matching(
+        q.method.as_deref(),
+        q.path_prefix.as_deref(),
+        since,
+    )))
+}
+
+#[derive(Deserialize)]
+struct SinceQuery {
+    since: Option<String>,
+}
+
+async fn patch_count(
+    fake: web::Data<FakeGithub>,
+    path: web::Path<(String, String, u64)>,
+    q: web::Query<SinceQuery>,
+) -> AdminResult {
+    let (owner, repo, number) = path.into_inner();
+    let since = parse_since(q.since.as_deref())?;
+    let count = fake.issue_patch_count(&format!("{owner}/{repo}"), number, since)?;
+    Ok(HttpResponse::Ok().json(json!({ "count": count })))
+}
+
+async fn edit_issue(
+    fake: web::Data<FakeGithub>,
+    path: web::Path<(String, String, u64)>,
+    body: web::Bytes,
+) -> AdminResult {
+    let b: IssueEdit = parse(&body)?;
+    let (owner, repo, number) = path.into_inner();
+    let issue = fake.edit_issue(&format!("{owner}/{repo}"), number, b)?;
+    Ok(HttpResponse::Ok().json(issue))
+}
+
+async fn delete_issue(
+    fake: web::Data<FakeGithub>,
+    path: web::Path<(String, String, u64)>,
+) -> AdminResult {
+    let (owner, repo, number) = path.into_inner();
+    fake.delete_issue(&format!("{owner}/{repo}"), number)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferBody {
+    to: String,
+}
+
+async fn transfer_issue(
+    fake: web::Data<FakeGithub>,
+    path: web::Path<(String, String, u64)>,
+    body: web::Bytes,
+) -> AdminResult {
+    let b: TransferBody = parse(&body)?;
+    let (owner, repo, number) = path.into_inner();
+    let issue = fake.transfer_issue(&format!("{owner}/{repo}"), number, &b.to)?;
+    Ok(HttpResponse::Ok().json(issue))
+}
+
+async fn add_hook(
+    fake: web::Data<FakeGithub>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> AdminResult {
+    let b: NewHook = parse(&body)?;
+    let name = full(&path);
+    let id = fake.add_hook(&name, b)?;
+    let st = fake.lock();
+    let hook = st
+        .webhooks
+        .hooks
+        .get(&id)
+        .map(|h| crate::payloads::hook(&st.webhooks.api_base, &name, h))
+        .unwrap_or_default();
+    Ok(HttpResponse::Created().json(hook))
+}
+
+#[derive(Deserialize)]
+struct DeliveriesQuery {
+    event: Option<String>,
+    action: Option<String>,
+    hook_id: Option<u64>,
+    status: Option<crate::DeliveryStatus>,
+}
+
+async fn deliveries(fake: web::Data<FakeGithub>, q: web::Query<DeliveriesQuery>) -> HttpResponse {
+    let list: Vec<crate::Delivery> = fake
+        .deliveries()
+        .into_iter()
+        .filter(|d| q.event.as_ref().is_none_or(|e| &d.event == e))
+        .filter(|d| q.action.is_none() || d.action == q.action)
+        .filter(|d| q.hook_id.is_none_or(|h| d.hook_id == h))
+        .filter(|d| q.status.is_none_or(|s| d.status == s))
+        .collect();
+    HttpResponse::Ok().json(list)
+}
+
+fn unknown_delivery(id: u64) -> AdminError {
+    AdminError(StatusCode::NOT_FOUND, format!("no delivery {id}"))
+}
+
+async fn delivery(fake: web::Data<FakeGithub>, path: web::Path<u64>) -> AdminResult {
+    let id = path.into_inner();
+    let d = fake.delivery(id).ok_or_else(|| unknown_delivery(id))?;
+    Ok(HttpResponse::Ok().json(d))
+}
+
+async fn redeliver(fake: web::Data<FakeGithub>, path: web::Path<u64>) -> AdminResult {
+    let id = path.into_inner();
+    let new = fake.redeliver(id).ok_or_else(|| unknown_delivery(id))?;
+    Ok(HttpResponse::Accepted().json(json!({ "id": new })))
+}
+
+async fn set_delivery_faults(fake: web::Data<FakeGithub>, body: web::Bytes) -> AdminResult {
+    let b: DeliveryFaults = parse(&body)?;
+    fake.set_delivery_faults(b);
+    Ok(HttpResponse::Ok().json(fake.delivery_faults()))
+}
+
+async fn get_delivery_faults(fake: web::Data<FakeGithub>) -> HttpResponse {
+    HttpResponse::Ok().json(fake.delivery_faults())
+}
+
+async fn clear_delivery_faults(fake: web::Data<FakeGithub>) -> HttpResponse {
+    fake.clear_delivery_faults();
+    HttpResponse::NoContent().finish()
 }
 
 async fn seed(fake: web::Data<FakeGithub>, body: web::Bytes) -> AdminResult {

@@ -95,6 +95,8 @@ pub(crate) enum ApiError {
     BadJson(&'static str),
     /// 403 with a message (e.g. not a member of the organization).
     Forbidden(&'static str, &'static str),
+    /// 410 with a message (a deleted issue).
+    Gone(&'static str, &'static str),
     /// 422 with a full body (validation errors carry an `errors` array).
     Unprocessable(Value),
 }
@@ -141,7 +143,7 @@ impl fmt::Display for ApiError {
             Self::NotFound(_) => f.write_str("Not Found"),
             Self::Moved { location, .. } => write!(f, "Moved to {location}"),
             Self::BadJson(_) => f.write_str("Problems parsing JSON"),
-            Self::Forbidden(message, _) => f.write_str(message),
+            Self::Forbidden(message, _) | Self::Gone(message, _) => f.write_str(message),
             Self::Unprocessable(body) => write!(f, "Unprocessable: {body}"),
         }
     }
@@ -157,6 +159,7 @@ impl ResponseError for ApiError {
             Self::Moved { .. } => StatusCode::TEMPORARY_REDIRECT,
             Self::BadJson(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(..) => StatusCode::FORBIDDEN,
+            Self::Gone(..) => StatusCode::GONE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
@@ -187,7 +190,9 @@ impl ResponseError for ApiError {
                     )
             }
             Self::BadJson(docs) => basic(status, "Problems parsing JSON", docs),
-            Self::Forbidden(message, docs) => basic(status, message, docs),
+            Self::Forbidden(message, docs) | Self::Gone(message, docs) => {
+                basic(status, message, docs)
+            }
             Self::Unprocessable(body) => HttpResponse::build(status)
                 .content_type(JSON)
                 .body(body.to_string()),

@@ -12,11 +12,14 @@ use crate::{
     faults::FaultSettings,
     gate,
     model::{
-        FakeError, GenerateIssues, Issue, NewIssue, Repo, RequestRecord, Seed, StateReason, Stats,
+        FakeError, GenerateIssues, Issue, IssueEdit, NewIssue, Repo, RequestRecord, Seed,
+        StateReason, Stats,
     },
     routes,
     state::State,
+    webhooks::{self, Delivery, DeliveryFaults, NewHook},
 };
+use time::OffsetDateTime;
 
 /// The fake GitHub: shared state behind a mutex. Clones share the same world, so a test can keep
 /// one to seed and inspect while the server serves another.
@@ -98,6 +101,129 @@ impl FakeGithub {
 
     pub fn reopen_issue(&self, full_name: &str, number: u64) -> Result<Issue, FakeError> {
         self.lock().set_issue_state_by_name(full_name, number, None)
+    }
+
+    /// Edits title, body and/or labels (as the repository's owner or first member); hooks get
+    /// `edited` / `labeled` / `unlabeled` deliveries.
+    pub fn edit_issue(
+        &self,
+        full_name: &str,
+        number: u64,
+        edit: IssueEdit,
+    ) -> Result<Issue, FakeError> {
+        self.lock().edit_issue_by_name(full_name, number, edit)
+    }
+
+    /// Deletes an issue (GitHub offers this only through GraphQL and the UI): gone from
+    /// listings, `GET` answers `410`, hooks get `issues.deleted`.
+    pub fn delete_issue(&self, full_name: &str, number: u64) -> Result<(), FakeError> {
+        self.lock().delete_issue(full_name, number)
+    }
+
+    /// Transfers an issue to repository `target` (same owner or not) and returns it as it is
+    /// there (new id and number). The old number answers `301` to the new one; hooks of the
+    /// old repository get `issues.transferred`, hooks of the new one `issues.opened`.
+    pub fn transfer_issue(
+        &self,
+        full_name: &str,
+        number: u64,
+        target: &str,
+    ) -> Result<Issue, FakeError> {
+        self.lock().transfer_issue(full_name, number, target)
+    }
+
+    // ----- webhooks -----------------------------------------------------------------------
+
+    /// Adds a hook (as `POST /repos/{o}/{r}/hooks` would, without the permission checks) and
+    /// queues its `ping`; returns the hook id. A URL already hooked → [`FakeError::NameTaken`].
+    pub fn add_hook(&self, full_name: &str, hook: NewHook) -> Result<u64, FakeError> {
+        self.lock().add_hook(full_name, hook)
+    }
+
+    /// Every delivery attempt recorded, oldest first (the last 20,000 are kept).
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.lock().webhooks.records()
+    }
+
+    pub fn delivery(&self, id: u64) -> Option<Delivery> {
+        self.lock().webhooks.record(id).cloned()
+    }
+
+    /// Queues a redelivery of record `id` (same `X-GitHub-Delivery`, same body,
+    /// `redelivery: true`); returns the new record's id.
+    pub fn redeliver(&self, id: u64) -> Option<u64> {
+        self.lock().webhooks.redeliver(id)
+    }
+
+    /// Merges `faults` into the delivery faults in force.
+    pub fn set_delivery_faults(&self, faults: DeliveryFaults) {
+        self.lock().webhooks.apply_faults(faults);
+    }
+
+    /// Removes every delivery fault; held deliveries are released (reordered).
+    pub fn clear_delivery_faults(&self) {
+        self.lock().webhooks.clear_faults();
+    }
+
+    pub fn delivery_faults(&self) -> DeliveryFaults {
+        self.lock().webhooks.faults()
+    }
+
+    /// Waits until no delivery is queued or in flight (held ones excepted), polling every
+    /// 10 ms; `false` on timeout. Needs a started server (its task sends).
+    pub async fn wait_for_deliveries(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.lock().webhooks.idle() {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    // ----- request counting ---------------------------------------------------------------
+
+    /// Logged API requests with `method` (any if `None`), a path starting with `path_prefix`
+    /// (any if `None`) and arriving at or after `since` (any if `None`).
+    pub fn requests_matching(
+        &self,
+        method: Option<&str>,
+        path_prefix: Option<&str>,
+        since: Option<OffsetDateTime>,
+    ) -> Vec<RequestRecord> {
+        self.lock()
+            .requests()
+            .into_iter()
+            .filter(|r| method.is_none_or(|m| r.method.eq_ignore_ascii_case(m)))
+            .filter(|r| path_prefix.is_none_or(|p| r.path.starts_with(p)))
+            .filter(|r| since.is_none_or(|t| r.at >= t))
+            .collect()
+    }
+
+    /// `PATCH` requests for one issue since `since`, whichever path form was used
+    /// (`/repos/{o}/{r}/issues/{n}` case-insensitively, or `/repositories/{id}/issues/{n}`).
+    pub fn issue_patch_count(
+        &self,
+        full_name: &str,
+        number: u64,
+        since: Option<OffsetDateTime>,
+    ) -> Result<u64, FakeError> {
+        let st = self.lock();
+        let id = st.repo_id_of(full_name)?;
+        let by_name = format!("/repos/{full_name}/issues/{number}").to_ascii_lowercase();
+        let by_id = format!("/repositories/{id}/issues/{number}");
+        Ok(st
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH" && since.is_none_or(|t| r.at >= t))
+            .filter(|r| {
+                let p = r.path.trim_end_matches('/');
+                p.eq_ignore_ascii_case(&by_name) || p == by_id
+            })
+            .count() as u64)
     }
 
     /// Applies a seed document (the binary's `--seed-file`).
@@ -211,11 +337,23 @@ impl FakeGithub {
         let server = server.run();
         let handle = server.handle();
         let task = tokio::spawn(server);
+        let base_url = format!("http://{}", display_addr(bound));
+        let dispatcher = {
+            let mut st = self.lock();
+            st.webhooks.api_base = base_url.clone();
+            if st.webhooks.dispatcher_running {
+                None
+            } else {
+                st.webhooks.dispatcher_running = true;
+                Some(tokio::spawn(webhooks::dispatch(self.clone())))
+            }
+        };
         Ok(Running {
-            base_url: format!("http://{}", display_addr(bound)),
+            base_url,
             addr: bound,
             handle,
             task: Some(task),
+            dispatcher,
             fake: self,
         })
     }
@@ -241,6 +379,8 @@ pub struct Running {
     pub addr: SocketAddr,
     handle: ServerHandle,
     task: Option<JoinHandle<io::Result<()>>>,
+    /// The webhook dispatcher, if this server started it.
+    dispatcher: Option<JoinHandle<()>>,
     fake: FakeGithub,
 }
 
@@ -260,6 +400,7 @@ impl Running {
 
     /// Stops accepting, finishes in-flight requests (up to 1 s), and waits for the server.
     pub async fn stop(mut self) {
+        self.stop_dispatcher();
         self.handle.stop(true).await;
         if let Some(task) = self.task.take() {
             // Bounded: the server task ends right after stop() completes.
@@ -268,8 +409,18 @@ impl Running {
     }
 }
 
+impl Running {
+    fn stop_dispatcher(&mut self) {
+        if let Some(d) = self.dispatcher.take() {
+            d.abort();
+            self.fake.lock().webhooks.dispatcher_running = false;
+        }
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
+        self.stop_dispatcher();
         if self.task.is_some() {
             // Sends the stop command right away; the returned future only waits for completion.
             drop(self.handle.stop(false));

@@ -14,6 +14,7 @@
 
 pub mod admin;
 mod errors;
+mod events;
 mod fake;
 mod faults;
 mod gate;
@@ -23,10 +24,12 @@ mod payloads;
 mod routes;
 mod state;
 mod util;
+mod webhooks;
 
 pub use fake::{FakeGithub, Running};
 pub use faults::FaultSettings;
 pub use model::{
-    FakeError, GenerateIssues, Issue, IssueState, NewIssue, Repo, RequestRecord, Seed, SeedOrg,
-    SeedRepo, SeedUser, StateReason, Stats,
+    FakeError, GenerateIssues, Issue, IssueEdit, IssueState, NewIssue, Repo, RequestRecord, Seed,
+    SeedOrg, SeedRepo, SeedUser, StateReason, Stats,
 };
+pub use webhooks::{Delivery, DeliveryFaults, DeliveryStatus, NewHook, ReorderMode, signature_256};

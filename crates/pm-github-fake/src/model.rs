@@ -113,6 +113,28 @@ pub struct Issue {
     pub closed_at: Option<OffsetDateTime>,
 }
 
+/// An edit through the library or control API ([`crate::FakeGithub::edit_issue`],
+/// `POST /_fake/repos/{o}/{r}/issues/{n}/edit`); fields left out are unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueEdit {
+    #[serde(default)]
+    pub title: Option<String>,
+    /// `Some(None)` clears the body.
+    #[serde(default, deserialize_with = "double_option")]
+    pub body: Option<Option<String>>,
+    /// Replaces the labels (names; unknown ones are created).
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
+}
+
+fn double_option<'de, D>(d: D) -> Result<Option<Option<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Option::<String>::deserialize(d).map(Some)
+}
+
 /// Input for [`crate::FakeGithub::add_issue`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -203,6 +225,9 @@ pub struct RequestRecord {
     pub path: String,
     /// Raw query string, without `?`; empty when there was none.
     pub query: String,
+    /// When the request arrived.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
 }
 
 /// Request counters, as served by `GET /_fake/stats`.

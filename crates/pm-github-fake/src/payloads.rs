@@ -23,6 +23,9 @@ struct Templates {
     simple_user: Map<String, Value>,
     repo_full: Map<String, Value>,
     repo_item: Map<String, Value>,
+    repo_webhook: Map<String, Value>,
+    org_webhook: Map<String, Value>,
+    hook: Map<String, Value>,
     /// `"key":value` pairs of the issue example that are the same for every issue.
     issue_constant_fields: Vec<u8>,
 }
@@ -39,6 +42,14 @@ fn object(raw: &str, what: &str) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         _ => panic!("embedded template {what} is not an object"),
+    }
+}
+
+/// An object member of an embedded template (e.g. the `repository` of a webhook example).
+fn member(raw: &str, key: &str) -> Map<String, Value> {
+    match object(raw, key).remove(key) {
+        Some(Value::Object(map)) => map,
+        _ => panic!("embedded template has no `{key}` object"),
     }
 }
 
@@ -110,6 +121,15 @@ static TEMPLATES: LazyLock<Templates> = LazyLock::new(|| {
             include_str!("../templates/repository.list.json"),
             "repo item",
         ),
+        repo_webhook: member(
+            include_str!("../templates/webhook.issues.opened.json"),
+            "repository",
+        ),
+        org_webhook: member(
+            include_str!("../templates/webhook.issues.opened.with-organization.json"),
+            "organization",
+        ),
+        hook: member(include_str!("../templates/webhook.ping.json"), "hook"),
     }
 });
 
@@ -222,6 +242,8 @@ pub(crate) enum RepoShape {
     Full,
     /// Items of `GET /user/repos`.
     ListItem,
+    /// The `repository` of webhook payloads (no `permissions`, has `custom_properties`).
+    Webhook,
 }
 
 pub(crate) fn repository(
@@ -234,7 +256,13 @@ pub(crate) fn repository(
     let mut map = match shape {
         RepoShape::Full => TEMPLATES.repo_full.clone(),
         RepoShape::ListItem => TEMPLATES.repo_item.clone(),
+        RepoShape::Webhook => TEMPLATES.repo_webhook.clone(),
     };
+    let example_repo = map
+        .get("full_name")
+        .and_then(Value::as_str)
+        .unwrap_or(EXAMPLE_REPO)
+        .to_owned();
     let full = st.full_name(repo);
     let owner = st.account_or_ghost(repo.owner);
     // Fork-only keys: GitHub omits them for repositories that are not forks.
@@ -248,13 +276,13 @@ pub(crate) fn repository(
     let ssh = format!("git@github.com:{full}");
     let pairs: [(&str, &str); 5] = [
         (
-            &format!("https://api.github.com/repos/{EXAMPLE_REPO}"),
+            &format!("https://api.github.com/repos/{example_repo}"),
             &api_repo,
         ),
-        (&format!("https://svn.github.com/{EXAMPLE_REPO}"), &html),
-        (&format!("https://github.com/{EXAMPLE_REPO}"), &html),
-        (&format!("git:github.com/{EXAMPLE_REPO}"), &git),
-        (&format!("git@github.com:{EXAMPLE_REPO}"), &ssh),
+        (&format!("https://svn.github.com/{example_repo}"), &html),
+        (&format!("https://github.com/{example_repo}"), &html),
+        (&format!("git:github.com/{example_repo}"), &git),
+        (&format!("git@github.com:{example_repo}"), &ssh),
     ];
     map.values_mut().for_each(|v| retarget(v, &pairs));
     let access = st.has_access(repo, viewer);
@@ -325,7 +353,93 @@ pub(crate) fn repository(
     if organization.is_some() && owner.kind == AccountKind::Organization {
         map.insert("organization".to_owned(), simple_user(api, &owner));
     }
+    if shape == RepoShape::Webhook {
+        // Webhook repositories carry exactly the example's keys (no viewer permissions).
+        let template = &TEMPLATES.repo_webhook;
+        map.retain(|k, _| template.contains_key(k));
+        map.insert("custom_properties".to_owned(), json!({}));
+    }
     Value::Object(map)
+}
+
+/// The `organization` object of webhook payloads (an organization's summary).
+pub(crate) fn webhook_organization(api: &str, org: &Account) -> Value {
+    let mut map = TEMPLATES.org_webhook.clone();
+    let base = format!("{api}/orgs/{}", org.login);
+    set(
+        &mut map,
+        json!({
+            "login": org.login,
+            "id": org.id,
+            "node_id": node_id(org.node_kind(), org.id),
+            "url": base,
+            "repos_url": format!("{base}/repos"),
+            "events_url": format!("{base}/events"),
+            "hooks_url": format!("{base}/hooks"),
+            "issues_url": format!("{base}/issues"),
+            "members_url": format!("{base}/members{{/member}}"),
+            "public_members_url": format!("{base}/public_members{{/member}}"),
+            "avatar_url": avatar_url(org.id),
+            "description": "",
+        }),
+    );
+    Value::Object(map)
+}
+
+/// GitHub's hook object (`POST/GET/PATCH /repos/{o}/{r}/hooks...`, `ping.hook`). The secret is
+/// shown as `********`, never echoed.
+pub(crate) fn hook(api: &str, full_name: &str, h: &crate::webhooks::HookRec) -> Value {
+    let mut map = TEMPLATES.hook.clone();
+    let url = format!("{api}/repos/{full_name}/hooks/{}", h.id);
+    let mut config = json!({
+        "content_type": h.content_type,
+        "insecure_ssl": h.insecure_ssl,
+        "url": h.url,
+    });
+    if h.secret.is_some() {
+        config["secret"] = json!("********");
+    }
+    set(
+        &mut map,
+        json!({
+            "type": "Repository",
+            "id": h.id,
+            "name": "web",
+            "active": h.active,
+            "events": h.events,
+            "config": config,
+            "updated_at": format_ts(h.updated_at),
+            "created_at": format_ts(h.created_at),
+            "url": url,
+            "test_url": format!("{url}/test"),
+            "ping_url": format!("{url}/pings"),
+            "deliveries_url": format!("{url}/deliveries"),
+            "last_response": {
+                "code": h.last_response.code,
+                "status": if h.last_response.status.is_empty() { "unused" } else { h.last_response.status },
+                "message": h.last_response.message,
+            },
+        }),
+    );
+    Value::Object(map)
+}
+
+/// One issue as a JSON value (webhook payloads; the REST path writes bytes directly).
+pub(crate) fn issue_value(api: &str, st: &State, repo: &RepoRec, issue: &IssueRec) -> Value {
+    let mut out = Vec::with_capacity(4096);
+    IssueWriter::new(api, st, repo).write(&mut out, issue);
+    let mut v: Value = serde_json::from_slice(&out).unwrap_or(Value::Null);
+    // Webhook issues carry `draft` for plain issues too (see the examples).
+    if let Some(map) = v.as_object_mut() {
+        map.entry("draft").or_insert(Value::Bool(false));
+    }
+    v
+}
+
+/// A repository label as GitHub renders it (the `label` of `labeled`/`unlabeled` payloads).
+pub(crate) fn label_value(api: &str, st: &State, repo: &RepoRec, idx: u32) -> Value {
+    let mut w = IssueWriter::new(api, st, repo);
+    serde_json::from_slice(w.label_json(idx)).unwrap_or(Value::Null)
 }
 
 /// Writes issues of one repository; caches the per-page pieces (escaped URL prefixes, authors,

@@ -16,6 +16,7 @@ use crate::{
         Stats,
     },
     util::{node_id, now_secs, to_datetime},
+    webhooks::WebhookState,
 };
 
 pub(crate) type AccountId = u64;
@@ -87,6 +88,16 @@ pub(crate) struct IssueRec {
     pub updated_at: i64,
     pub closed_at: Option<i64>,
     pub closed_by: Option<AccountId>,
+    /// `Some` once deleted or transferred away: the record stays (numbers index the Vec) but
+    /// no longer counts, lists or edits.
+    pub gone: Option<Gone>,
+}
+
+/// What became of an issue that is no longer in its repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gone {
+    Deleted,
+    Transferred { repo: RepoId, number: u64 },
 }
 
 #[derive(Debug, Clone)]
@@ -111,18 +122,29 @@ impl RepoRec {
     pub(crate) fn open_issues_count(&self) -> u64 {
         self.issues
             .iter()
-            .filter(|i| i.state == IssueState::Open)
+            .filter(|i| i.state == IssueState::Open && i.gone.is_none())
             .count() as u64
     }
 
+    /// Issues still in the repository (not deleted or transferred away).
+    pub(crate) fn live_issue_count(&self) -> u64 {
+        self.issues.iter().filter(|i| i.gone.is_none()).count() as u64
+    }
+
+    /// A live issue.
     pub(crate) fn issue(&self, number: u64) -> Option<&IssueRec> {
+        self.issue_any(number).filter(|i| i.gone.is_none())
+    }
+
+    /// An issue, live or gone.
+    pub(crate) fn issue_any(&self, number: u64) -> Option<&IssueRec> {
         let idx = usize::try_from(number.checked_sub(1)?).ok()?;
         self.issues.get(idx)
     }
 
     fn issue_mut(&mut self, number: u64) -> Option<&mut IssueRec> {
         let idx = usize::try_from(number.checked_sub(1)?).ok()?;
-        self.issues.get_mut(idx)
+        self.issues.get_mut(idx).filter(|i| i.gone.is_none())
     }
 
     /// Index of the label named `name` (case-insensitively), creating it like GitHub does when
@@ -213,6 +235,7 @@ pub(crate) struct State {
     rates: HashMap<AccountId, RateWindow>,
     log: VecDeque<RequestRecord>,
     stats: Stats,
+    pub webhooks: WebhookState,
 }
 
 fn full_key(owner: &str, name: &str) -> String {
@@ -259,8 +282,11 @@ impl State {
     /// Forgets all data and faults; id and version counters keep counting (see [`Counters`]).
     pub(crate) fn reset(&mut self) {
         let counters = self.counters;
+        let mut webhooks = std::mem::take(&mut self.webhooks);
+        webhooks.reset();
         *self = Self {
             counters,
+            webhooks,
             ..Self::default()
         };
     }
@@ -420,6 +446,7 @@ impl State {
             method: method.to_owned(),
             path: path.to_owned(),
             query: query.to_owned(),
+            at: time::OffsetDateTime::now_utc(),
         });
         self.stats.requests += 1;
         *self
@@ -552,9 +579,14 @@ impl State {
             .repos
             .get_mut(&id)
             .ok_or_else(|| FakeError::UnknownRepo(full_name.to_owned()))?;
-        repo.name = new_name;
+        let old_name = std::mem::replace(&mut repo.name, new_name);
         repo.version = version;
         repo.updated_at = now_secs();
+        if old_name != repo.name {
+            let actor = self.default_author(&self.repos[&id]);
+            let changes = serde_json::json!({"repository": {"name": {"from": old_name}}});
+            self.emit_repository(id, "renamed", changes, actor);
+        }
         Ok(self.repo_snapshot(id))
     }
 
@@ -572,7 +604,7 @@ impl State {
             private: r.private,
             description: r.description.clone(),
             open_issues_count: r.open_issues_count(),
-            issue_count: r.issues.len() as u64,
+            issue_count: r.live_issue_count(),
         }
     }
 
@@ -586,7 +618,7 @@ impl State {
 
     /// Default author for seeded issues: the owning user, or an organization's first member
     /// (falling back to the organization itself when it has none).
-    fn default_author(&self, repo: &RepoRec) -> AccountId {
+    pub(crate) fn default_author(&self, repo: &RepoRec) -> AccountId {
         self.accounts
             .get(&repo.owner)
             .and_then(|a| a.members.first().copied())
@@ -653,10 +685,12 @@ impl State {
             updated_at: created,
             closed_at: None,
             closed_by: None,
+            gone: None,
         });
         repo.version = version;
         repo.updated_at = now;
         self.counters.next_label = next_label;
+        self.emit_issue(repo_id, number, "opened", serde_json::Map::new(), author);
         Ok(number)
     }
 
@@ -755,6 +789,7 @@ impl State {
                 updated_at: updated,
                 closed_at: closed.then_some(updated),
                 closed_by: closed.then_some(closer),
+                gone: None,
             });
             next_issue += 1;
         }
@@ -763,6 +798,11 @@ impl State {
         let end = repo.issues.len() as u64 + 1;
         self.counters.next_issue = next_issue;
         self.counters.next_label = next_label;
+        if self.webhooks.wants(repo_id, "issues") {
+            for number in first_number..end {
+                self.emit_issue(repo_id, number, "opened", serde_json::Map::new(), author);
+            }
+        }
         Ok(first_number..end)
     }
 
@@ -785,6 +825,7 @@ impl State {
             repo: repo_name,
             number,
         })?;
+        let before = issue.clone();
         match close {
             Some(reason) => {
                 if issue.state == IssueState::Open {
@@ -806,10 +847,11 @@ impl State {
         }
         issue.updated_at = now.max(issue.updated_at);
         repo.version = version;
+        self.emit_issue_diff(repo_id, &before, actor);
         Ok(())
     }
 
-    /// Applies a `PATCH` of title/body/labels.
+    /// Applies a `PATCH` of title/body/labels, as `actor`.
     pub(crate) fn edit_issue(
         &mut self,
         repo_id: RepoId,
@@ -817,6 +859,7 @@ impl State {
         title: Option<String>,
         body: Option<Option<String>>,
         labels: Option<Vec<String>>,
+        actor: AccountId,
     ) -> Result<(), FakeError> {
         let version = self.bump();
         let now = now_secs();
@@ -835,6 +878,7 @@ impl State {
             repo: repo_name,
             number,
         })?;
+        let before = issue.clone();
         if let Some(t) = title {
             issue.title = t;
         }
@@ -844,9 +888,15 @@ impl State {
         if let Some(ids) = label_ids {
             issue.labels = ids;
         }
-        issue.updated_at = now.max(issue.updated_at);
+        let changed = issue.title != before.title
+            || issue.body != before.body
+            || issue.labels != before.labels;
+        if changed {
+            issue.updated_at = now.max(issue.updated_at);
+        }
         repo.version = version;
         self.counters.next_label = next_label;
+        self.emit_issue_diff(repo_id, &before, actor);
         Ok(())
     }
 
@@ -860,6 +910,144 @@ impl State {
         let actor = self.default_author(&self.repos[&repo_id]);
         self.set_issue_state(repo_id, number, close, actor)?;
         self.issue_snapshot(repo_id, number)
+    }
+
+    /// Deletes an issue (GitHub can do this through GraphQL or the UI only): it disappears from
+    /// listings and counts, `GET` answers `410`, and hooks get `issues.deleted`.
+    pub(crate) fn delete_issue(&mut self, full_name: &str, number: u64) -> Result<(), FakeError> {
+        let repo_id = self.repo_id_by_full(full_name)?;
+        let actor = self.default_author(&self.repos[&repo_id]);
+        let version = self.bump();
+        let repo = self
+            .repos
+            .get_mut(&repo_id)
+            .ok_or_else(|| FakeError::UnknownRepo(full_name.to_owned()))?;
+        let issue = repo.issue_mut(number).ok_or(FakeError::UnknownIssue {
+            repo: full_name.to_owned(),
+            number,
+        })?;
+        issue.gone = Some(Gone::Deleted);
+        repo.version = version;
+        repo.updated_at = now_secs();
+        self.emit_issue(repo_id, number, "deleted", serde_json::Map::new(), actor);
+        Ok(())
+    }
+
+    /// Transfers an issue to another repository: it gets a new id and number there (keeping
+    /// title, body, labels, author and state); the old number answers `301` to the new one;
+    /// hooks of the old repository get `issues.transferred` (with `changes.new_issue` and
+    /// `changes.new_repository`), hooks of the new one `issues.opened`.
+    pub(crate) fn transfer_issue(
+        &mut self,
+        full_name: &str,
+        number: u64,
+        target: &str,
+    ) -> Result<Issue, FakeError> {
+        let from_id = self.repo_id_by_full(full_name)?;
+        let to_id = self.repo_id_by_full(target)?;
+        if from_id == to_id {
+            return Err(FakeError::InvalidName(target.to_owned()));
+        }
+        let actor = self.default_author(&self.repos[&from_id]);
+        let old = self.repos[&from_id]
+            .issue(number)
+            .cloned()
+            .ok_or(FakeError::UnknownIssue {
+                repo: full_name.to_owned(),
+                number,
+            })?;
+        let labels: Vec<String> = old
+            .labels
+            .iter()
+            .filter_map(|&l| self.repos[&from_id].labels.get(l as usize))
+            .map(|l| l.name.clone())
+            .collect();
+        let new = NewIssue {
+            title: old.title.clone(),
+            body: old.body.clone(),
+            labels,
+            pull_request: false,
+            author: None,
+        };
+        let new_number = self.create_issue(to_id, new, old.author)?;
+        let version = self.bump();
+        if let Some(repo) = self.repos.get_mut(&to_id) {
+            repo.version = version;
+            if let Some(i) = repo.issue_mut(new_number) {
+                i.state = old.state;
+                i.state_reason = old.state_reason;
+                i.closed_at = old.closed_at;
+                i.closed_by = old.closed_by;
+            }
+        }
+        if let Some(repo) = self.repos.get_mut(&from_id) {
+            repo.version = version;
+            repo.updated_at = now_secs();
+            if let Some(i) = repo.issue_mut(number) {
+                i.gone = Some(Gone::Transferred {
+                    repo: to_id,
+                    number: new_number,
+                });
+            }
+        }
+        self.emit_transferred(from_id, number, to_id, new_number, actor);
+        self.issue_snapshot(to_id, new_number)
+    }
+
+    /// Library/admin edit of title/body/labels, as the repository's default author.
+    pub(crate) fn edit_issue_by_name(
+        &mut self,
+        full_name: &str,
+        number: u64,
+        edit: crate::model::IssueEdit,
+    ) -> Result<Issue, FakeError> {
+        let repo_id = self.repo_id_by_full(full_name)?;
+        let actor = self.default_author(&self.repos[&repo_id]);
+        self.edit_issue(repo_id, number, edit.title, edit.body, edit.labels, actor)?;
+        self.issue_snapshot(repo_id, number)
+    }
+
+    /// Adds a hook to a repository (library/admin path; the API path validates more).
+    pub(crate) fn add_hook(
+        &mut self,
+        full_name: &str,
+        hook: crate::webhooks::NewHook,
+    ) -> Result<u64, FakeError> {
+        let repo_id = self.repo_id_by_full(full_name)?;
+        if self.webhooks.hooks_of(repo_id).any(|h| h.url == hook.url) {
+            return Err(FakeError::NameTaken(hook.url));
+        }
+        let now = now_secs();
+        let id = self.webhooks.next_hook_id();
+        let events = if hook.events.is_empty() {
+            vec!["*".to_owned()]
+        } else {
+            hook.events
+        };
+        self.webhooks.hooks.insert(
+            id,
+            crate::webhooks::HookRec {
+                id,
+                repo: repo_id,
+                active: hook.active.unwrap_or(true),
+                events,
+                url: hook.url,
+                content_type: hook.content_type.unwrap_or_else(|| "json".to_owned()),
+                insecure_ssl: "0".to_owned(),
+                secret: hook.secret.filter(|s| !s.is_empty()),
+                created_at: now,
+                updated_at: now,
+                last_response: Default::default(),
+            },
+        );
+        let actor = self.default_author(&self.repos[&repo_id]);
+        self.ping(id, actor);
+        Ok(id)
+    }
+
+    /// The repository's id (for matching `/repositories/{id}/...` request paths).
+    pub(crate) fn repo_id_of(&self, full_name: &str) -> Result<RepoId, FakeError> {
+        self.repo_id_by_full(full_name)
     }
 
     pub(crate) fn issue_snapshot(&self, repo_id: RepoId, number: u64) -> Result<Issue, FakeError> {
@@ -907,6 +1095,7 @@ impl State {
         Some(
             repo.issues
                 .iter()
+                .filter(|i| i.gone.is_none())
                 .map(|i| self.snapshot_of(repo, &full, i))
                 .collect(),
         )
@@ -939,6 +1128,15 @@ pub(crate) fn route_pattern(path: &str) -> &'static str {
         ["repositories", _] => "/repositories/{id}",
         ["repositories", _, "issues"] => "/repositories/{id}/issues",
         ["repositories", _, "issues", _] => "/repositories/{id}/issues/{issue_number}",
+        ["repos", _, _, "hooks"] => "/repos/{owner}/{repo}/hooks",
+        ["repos", _, _, "hooks", _] => "/repos/{owner}/{repo}/hooks/{hook_id}",
+        ["repos", _, _, "hooks", _, "pings"] => "/repos/{owner}/{repo}/hooks/{hook_id}/pings",
+        ["repos", _, _, "hooks", _, "deliveries", _, "attempts"] => {
+            "/repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts"
+        }
+        ["repositories", _, "hooks"] => "/repositories/{id}/hooks",
+        ["repositories", _, "hooks", _] => "/repositories/{id}/hooks/{hook_id}",
+        ["repositories", _, "hooks", _, "pings"] => "/repositories/{id}/hooks/{hook_id}/pings",
         _ => "unknown",
     }
 }

@@ -12,7 +12,7 @@ use crate::{
     model::{IssueState, NewIssue, StateReason},
     pagination::Paging,
     payloads::IssueWriter,
-    state::{IssueRec, RepoId, State},
+    state::{Gone, IssueRec, RepoId, State},
     util::{etag_for, parse_ts},
 };
 
@@ -117,7 +117,7 @@ impl Listing {
         let mut idx: Vec<u32> = issues
             .iter()
             .enumerate()
-            .filter(|(_, i)| self.admits(i))
+            .filter(|(_, i)| i.gone.is_none() && self.admits(i))
             .map(|(k, _)| k as u32)
             .collect();
         // The issue Vec is already in created order (see `RepoRec::issues`).
@@ -208,6 +208,24 @@ fn render_one(api: &str, st: &State, repo_id: RepoId, number: u64) -> Option<Vec
     Some(body)
 }
 
+/// A deleted issue answers `410`, a transferred one redirects to where it went (301 for reads,
+/// 307 for writes), like GitHub.
+fn gone_check(
+    req: &HttpRequest,
+    repo: &crate::state::RepoRec,
+    number: u64,
+    docs: &'static str,
+) -> Result<(), ApiError> {
+    match repo.issue_any(number).and_then(|i| i.gone) {
+        None => Ok(()),
+        Some(Gone::Deleted) => Err(ApiError::Gone("This issue was deleted.", docs)),
+        Some(Gone::Transferred { repo, number }) => Err(ApiError::Moved {
+            location: format!("{}/repositories/{repo}/issues/{number}", api_base(req)),
+            permanent: req.method() == actix_web::http::Method::GET,
+        }),
+    }
+}
+
 fn parse_number(raw: &str, docs: &'static str) -> Result<u64, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound(docs))
 }
@@ -250,6 +268,7 @@ fn get(
     let st = fake.lock();
     let repo_id = resolve_repo(&st, &path, viewer, req, GET_DOCS)?;
     let repo = &st.repos[&repo_id];
+    gone_check(req, repo, number, GET_DOCS)?;
     let etag = etag_for(("issue", repo_id, repo.version, number, &api));
     if let Some(resp) = not_modified(req, &etag) {
         return Ok(resp);
@@ -451,6 +470,14 @@ fn update(
     let number = parse_number(number, UPDATE_DOCS)?;
     let body = body_object(body, UPDATE_DOCS)?;
     let title = title_of(body.get("title"), UPDATE_DOCS)?;
+    if title.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(ApiError::validation(
+            "Issue",
+            "title",
+            "missing_field",
+            UPDATE_DOCS,
+        ));
+    }
     let issue_body = optional_string(body.get("body"), "body", UPDATE_DOCS)?;
     let labels = string_list(body.get("labels"), "labels", UPDATE_DOCS)?;
     let reason = match body.get("state_reason") {
@@ -486,6 +513,7 @@ fn update(
     let repo_id = resolve_repo(&st, &path, viewer, req, UPDATE_DOCS)?;
     let (has_access, current) = {
         let repo = &st.repos[&repo_id];
+        gone_check(req, repo, number, UPDATE_DOCS)?;
         let issue = repo.issue(number).ok_or(ApiError::NotFound(UPDATE_DOCS))?;
         (
             st.has_access(repo, viewer) || issue.author == viewer,
@@ -500,7 +528,7 @@ fn update(
     }
     let not_found = |_| ApiError::NotFound(UPDATE_DOCS);
     if title.is_some() || issue_body.is_some() || labels.is_some() {
-        st.edit_issue(repo_id, number, title, issue_body, labels)
+        st.edit_issue(repo_id, number, title, issue_body, labels, viewer)
             .map_err(not_found)?;
     }
     match (state, reason) {

@@ -3,6 +3,7 @@
 //! Every route lives both under `/repos/{owner}/{repo}` and `/repositories/{id}` because GitHub's
 //! `Link` URLs and rename redirects point at the id form.
 
+mod hooks;
 mod issues;
 mod repos;
 mod user;
@@ -47,6 +48,28 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(issues::get_by_id))
                 .route(web::patch().to(issues::update_by_id)),
         );
+    for base in ["/repos/{owner}/{repo}", "/repositories/{id}"] {
+        cfg.service(
+            resource(&format!("{base}/hooks"))
+                .route(web::get().to(hooks::list))
+                .route(web::post().to(hooks::create)),
+        )
+        .service(
+            resource(&format!("{base}/hooks/{{hook_id}}"))
+                .route(web::get().to(hooks::get))
+                .route(web::patch().to(hooks::update))
+                .route(web::delete().to(hooks::delete)),
+        )
+        .service(
+            resource(&format!("{base}/hooks/{{hook_id}}/pings")).route(web::post().to(hooks::ping)),
+        )
+        .service(
+            resource(&format!(
+                "{base}/hooks/{{hook_id}}/deliveries/{{delivery_id}}/attempts"
+            ))
+            .route(web::post().to(hooks::redeliver)),
+        );
+    }
 }
 
 /// A resource whose unsupported methods answer GitHub's 404 rather than actix's bare 405.
