@@ -17,6 +17,8 @@ export function TasksPage({ session, slug }: { session: Session; slug: string })
   // Cursors of the pages before the current one (the first page has none).
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const [page, setPage] = useState<Schemas["TaskList"] | null>(null);
+  // The page and version the shown tasks were loaded for: anything else is still loading.
+  const [loadedKey, setLoadedKey] = useState<string | null>(null);
   const [version, setVersion] = useState(0);
   const [syncOpen, setSyncOpen] = useState(false);
   const [editing, setEditing] = useState<Task | "new" | null>(null);
@@ -33,10 +35,15 @@ export function TasksPage({ session, slug }: { session: Session; slug: string })
   }, [version]);
 
   const cursor = cursors[cursors.length - 1] ?? null;
+  const key = `${cursors.length}:${cursor ?? ""}:${version}`;
+  const loading = loadedKey !== key;
   useEffect(() => {
     const query = { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) };
     call(session.api.GET("/api/v1/projects/{slug}/tasks", { params: { path, query } }))
-      .then(setPage)
+      .then((list) => {
+        setPage(list);
+        setLoadedKey(key);
+      })
       .catch((e) => setError(asUiError(e)));
   }, [cursor, version]);
 
@@ -99,7 +106,7 @@ export function TasksPage({ session, slug }: { session: Session; slug: string })
         <p>No tasks yet: create one, or sync the project with GitHub.</p>
       )}
       {page && page.items.length > 0 && (
-        <table class="list tasks" aria-label="Tasks">
+        <table class="list tasks" aria-label="Tasks" aria-busy={loading}>
           <thead>
             <tr>
               <th scope="col">#</th>
@@ -161,16 +168,16 @@ export function TasksPage({ session, slug }: { session: Session; slug: string })
           <button
             type="button"
             class="secondary"
-            disabled={pageNumber === 1}
+            disabled={loading || pageNumber === 1}
             onClick={() => setCursors((c) => c.slice(0, -1))}
           >
             Previous page
           </button>
-          <span>Page {pageNumber}</span>
+          <span aria-live="polite">{loading ? "Loading…" : `Page ${pageNumber}`}</span>
           <button
             type="button"
             class="secondary"
-            disabled={!page.next_cursor}
+            disabled={loading || !page.next_cursor}
             onClick={() => page.next_cursor && setCursors((c) => [...c, page.next_cursor ?? null])}
           >
             Next page
