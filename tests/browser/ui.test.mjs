@@ -230,7 +230,7 @@ test("the web UI, end to end", async (t) => {
     const history = page.getByRole("table", { name: "Sync history" }).locator("tbody tr");
     await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Sync history"] tbody tr').length === 3);
     assert.match(await history.first().textContent(), /push/);
-    await page.screenshot({ path: path.join(screenshots, "tasks.png") });
+    await page.screenshot({ path: path.join(screenshots, "tasks.png"), fullPage: true });
   });
 
   await t.test("a repository the token cannot see gives the error and what to do", async () => {

@@ -21,8 +21,7 @@ use rust_embed::RustEmbed;
 
 /// The policy sent with every UI answer: only this origin, no inline script or style
 /// attributes from elsewhere, no framing.
-pub const CONTENT_SECURITY_POLICY: &str =
-    "default-src 'self'; base-uri 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'";
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; base-uri 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /// Hashed assets never change under their name.
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -36,13 +35,11 @@ struct Assets;
 /// Mounts `/ui` and `/ui/{path}`. Call it outside any authenticated scope: the page itself
 /// is public; the API calls it makes carry the token.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/ui").route(web::get().to(|| async {
-            HttpResponse::PermanentRedirect()
-                .insert_header((header::LOCATION, "/ui/"))
-                .finish()
-        })),
-    )
+    cfg.service(web::resource("/ui").route(web::get().to(|| async {
+        HttpResponse::PermanentRedirect()
+            .insert_header((header::LOCATION, "/ui/"))
+            .finish()
+    })))
     .service(
         web::resource("/ui/{path:.*}")
             .route(web::get().to(serve))
@@ -165,7 +162,9 @@ mod tests {
         let html = std::str::from_utf8(&body).unwrap();
         assert!(html.contains("<div id=\"app\">"), "{html}");
         // No inline script and nothing from another origin.
-        assert!(!html.contains("<script>") && !html.contains("http://") && !html.contains("https://"));
+        assert!(
+            !html.contains("<script>") && !html.contains("http://") && !html.contains("https://")
+        );
     }
 
     #[actix_web::test]
@@ -193,7 +192,11 @@ mod tests {
 
     #[actix_web::test]
     async fn missing_files_are_404_not_the_index() {
-        for path in ["/ui/assets/nope-1234.js", "/ui/nope.png", "/ui/projects/x/y.map"] {
+        for path in [
+            "/ui/assets/nope-1234.js",
+            "/ui/nope.png",
+            "/ui/projects/x/y.map",
+        ] {
             let res = get(path).await;
             assert_eq!(res.status(), 404, "{path}");
             assert!(!header(&res, "content-security-policy").is_empty());

@@ -342,7 +342,10 @@ fn every_operation_has_a_unique_id_and_described_responses() {
         for (method, op) in item.as_object().unwrap() {
             let id = op["operationId"].as_str().unwrap_or_default();
             assert!(!id.is_empty(), "{method} {path} has no operationId");
-            assert!(seen.insert(id.to_string()), "operationId {id} is used twice");
+            assert!(
+                seen.insert(id.to_string()),
+                "operationId {id} is used twice"
+            );
             for (status, response) in op["responses"].as_object().unwrap() {
                 let described = response["description"].as_str().unwrap_or_default();
                 assert!(

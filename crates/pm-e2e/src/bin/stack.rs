@@ -56,7 +56,10 @@ async fn main() -> ExitCode {
     match run(&args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pmhub-stack failed: {e:#} (logs in {})", args.work_dir.display());
+            eprintln!(
+                "pmhub-stack failed: {e:#} (logs in {})",
+                args.work_dir.display()
+            );
             ExitCode::FAILURE
         }
     }
@@ -175,7 +178,9 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     }
     pmhub.stop();
     github.stop();
-    db.drop_now().await.map_err(|e| anyhow!("dropping the database: {e:#}"))
+    db.drop_now()
+        .await
+        .map_err(|e| anyhow!("dropping the database: {e:#}"))
 }
 
 fn seed(items: u64) -> Seed {
