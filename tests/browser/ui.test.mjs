@@ -233,6 +233,14 @@ test("the web UI, end to end", async (t) => {
     await page.screenshot({ path: path.join(screenshots, "tasks.png"), fullPage: true });
   });
 
+  await t.test("an admin submits and approves the spec; the repository outcome is shown", async () => {
+    await button("Submit spec").click();
+    await page.getByText("Status: interviewing").waitFor();
+    await button("Approve spec").click();
+    await page.getByText(`Repository: already set (${env.org}/${env.repo})`).waitFor();
+    await page.getByText("Status: review").waitFor();
+  });
+
   await t.test("a repository the token cannot see gives the error and what to do", async () => {
     await openSyncDialog();
     const [owner, name] = env.hidden_repo.split("/");
