@@ -5,17 +5,19 @@ PG := scripts/pg-local.sh
 # nextest runs each test in its own process, in parallel; plain cargo test works too.
 TEST_RUNNER := $(shell command -v cargo-nextest >/dev/null 2>&1 && echo "nextest run --no-fail-fast" || echo "test --no-fail-fast")
 
-.PHONY: run test lint fmt bench demo db-url db-stop
+.PHONY: run test lint fmt bench demo db-url db-stop client client-check ui ui-check browser-deps browser-test ui-screenshots
 
 ## make run: PostgreSQL (local cluster unless DATABASE_URL answers), migrate, serve on 127.0.0.1:8080
 run:
 	export DATABASE_URL="$$($(PG) url)"; \
 	cargo run --release -p pm-api --bin pmhub -- serve
 
-## make test: the whole suite against a real PostgreSQL
+## make test: the whole suite against a real PostgreSQL, then the UI checks and browser tests
 test:
 	export DATABASE_URL="$$($(PG) url)"; \
 	cargo $(TEST_RUNNER) --workspace
+	$(MAKE) --no-print-directory ui-check
+	$(MAKE) --no-print-directory browser-test
 
 ## make lint: formatting and clippy, warnings are errors
 lint:
@@ -48,3 +50,48 @@ demo:
 bench:
 	export DATABASE_URL="$$($(PG) url)"; \
 	cargo run --release -p pm-e2e --bin pmhub-bench
+
+# ---- web UI and TypeScript client (crates/pm-web; Node.js 20 + npm) ----
+WEB := crates/pm-web
+TARGET_DIR = $${CARGO_TARGET_DIR:-target}
+
+## make client: regenerate the TypeScript client's OpenAPI document and types from the current API
+client:
+	cargo build -q -p pm-api --bin pmhub
+	"$(TARGET_DIR)/debug/pmhub" openapi > $(WEB)/client/openapi.json
+	cd $(WEB) && npm ci && npm run gen && npm run typecheck -w @pmhub/client
+
+## make client-check: fail when the committed client differs from what the API produces
+client-check: client
+	@git diff --exit-code --stat -- $(WEB)/client && test -z "$$(git status --porcelain -- $(WEB)/client)" \
+	  || { echo "the committed TypeScript client is stale: run make client and commit $(WEB)/client" >&2; exit 1; }
+
+## make ui: rebuild the embedded UI (crates/pm-web/dist) from its sources, lockfile only
+ui:
+	cd $(WEB) && npm ci && npm run typecheck && npm run build
+
+## make ui-check: the client and the committed build match their sources (CI runs it in make test)
+ui-check: client-check ui
+	@git diff --exit-code --stat -- $(WEB)/dist && test -z "$$(git status --porcelain -- $(WEB)/dist)" \
+	  || { echo "the committed UI build is stale: run make ui and commit $(WEB)/dist" >&2; exit 1; }
+
+## make browser-deps: Debian's chromium (apt-get, as root) and the test runner's packages
+browser-deps:
+	@if [ ! -x "$${CHROMIUM:-/usr/bin/chromium}" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium for the browser tests" >&2; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "the browser tests need Chromium: sudo apt-get install chromium (or set CHROMIUM)" >&2; exit 1; fi; \
+	fi
+	cd tests/browser && npm ci
+
+## make browser-test: the web UI in headless Chromium against pmhub, PostgreSQL and the fake GitHub
+browser-test: browser-deps
+	cargo build -p pm-api -p pm-github-fake -p pm-e2e --bin pmhub --bin github-fake --bin pmhub-stack
+	export DATABASE_URL="$$($(PG) url)"; \
+	export PMHUB_BIN_DIR="$$(cd "$(TARGET_DIR)/debug" && pwd)"; \
+	cd tests/browser && npm test
+
+## make ui-screenshots: the browser tests, keeping their screenshots in docs/screenshots
+ui-screenshots:
+	SCREENSHOT_DIR=docs/screenshots $(MAKE) --no-print-directory browser-test

@@ -36,6 +36,9 @@ enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Print the OpenAPI document (JSON) and exit; needs no database, server or
+    /// configuration (the TypeScript client is generated from it).
+    Openapi,
     /// Encryption key management.
     Keys {
         #[command(subcommand)]
@@ -55,6 +58,18 @@ enum KeysCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        return match pm_api::openapi::document().to_pretty_json() {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("pmhub: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match Settings::load() {
         Ok(s) => s,
         Err(e) => {
@@ -87,6 +102,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => migrate(&settings).await,
+        Command::Openapi => unreachable!("handled before the configuration is read"),
         Command::Bootstrap { workspace, email } => {
             // Only the account service: bootstrapping needs no GitHub client and
             // no encryption key.

@@ -267,6 +267,7 @@ pub fn configure_app(cfg: &mut web::ServiceConfig, state: AppState) {
                 .finish()
         })))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document()))
+        .configure(pm_web::configure)
         .default_service(web::to(|| async {
             Err::<HttpResponse, _>(ApiError::RouteNotFound)
         }));

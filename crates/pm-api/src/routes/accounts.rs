@@ -46,22 +46,22 @@ fn page_query(req: &HttpRequest) -> Result<(Limit, Option<Cursor>), ApiError> {
 }
 
 /// The caller, its workspace and role.
-#[utoipa::path(get, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])),
-    responses((status = 200, body = MeDto),
-              (status = 401, body = crate::problem::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/me", operation_id = "getMe", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, description = "OK", body = MeDto),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn me(caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(MeDto::new(&caller.user, &caller.workspace))
 }
 
 /// Adds a user to the caller's workspace (admins only) and returns its token once.
-#[utoipa::path(post, path = "/api/v1/users", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/users", operation_id = "createUser", tag = "accounts", security(("bearer" = [])),
     request_body = CreateUserRequest,
-    responses((status = 201, body = CreatedUserDto),
-              (status = 400, body = crate::problem::Problem, content_type = "application/problem+json"),
-              (status = 401, body = crate::problem::Problem, content_type = "application/problem+json"),
-              (status = 403, body = crate::problem::Problem, content_type = "application/problem+json"),
-              (status = 409, body = crate::problem::Problem, content_type = "application/problem+json"),
-              (status = 422, body = crate::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Created", body = CreatedUserDto),
+              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = crate::problem::Problem, content_type = "application/problem+json"),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = crate::problem::Problem, content_type = "application/problem+json"),
+              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = crate::problem::Problem, content_type = "application/problem+json"),
+              (status = 409, description = "CONFLICT", body = crate::problem::Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,

@@ -34,16 +34,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Connects the workspace to GitHub with a personal access token (admins only).
 /// The token is verified with GitHub's `GET /user`, stored encrypted, and never
 /// shown again; reconnecting replaces it.
-#[utoipa::path(post, path = "/api/v1/integrations/github", tag = "github", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/integrations/github", operation_id = "connectGithub", tag = "github", security(("bearer" = [])),
     request_body = ConnectRequest,
-    responses((status = 201, body = ConnectionDto),
-              (status = 400, body = Problem, content_type = "application/problem+json"),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 403, body = Problem, content_type = "application/problem+json"),
+    responses((status = 201, description = "Created", body = ConnectionDto),
+              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json",
                description = "VALIDATION_FAILED, or GITHUB_UNAUTHORIZED when GitHub rejects the token"),
-              (status = 429, body = Problem, content_type = "application/problem+json"),
-              (status = 502, body = Problem, content_type = "application/problem+json")))]
+              (status = 429, description = "GITHUB_RATE_LIMITED (see Retry-After)", body = Problem, content_type = "application/problem+json"),
+              (status = 502, description = "GITHUB_UNAVAILABLE", body = Problem, content_type = "application/problem+json")))]
 pub async fn connect(
     state: web::Data<AppState>,
     caller: Caller,
@@ -59,9 +59,9 @@ pub async fn connect(
 }
 
 /// The workspace's connection: the account and the token's last 4 characters.
-#[utoipa::path(get, path = "/api/v1/integrations/github", tag = "github", security(("bearer" = [])),
-    responses((status = 200, body = ConnectionDto),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
+#[utoipa::path(get, path = "/api/v1/integrations/github", operation_id = "getGithubConnection", tag = "github", security(("bearer" = [])),
+    responses((status = 200, description = "OK", body = ConnectionDto),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json",
                description = "INTEGRATION_NOT_CONNECTED")))]
 pub async fn show(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
@@ -73,10 +73,10 @@ pub async fn show(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpR
 }
 
 /// Deletes the stored credential (admins only).
-#[utoipa::path(delete, path = "/api/v1/integrations/github", tag = "github", security(("bearer" = [])),
-    responses((status = 204),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 403, body = Problem, content_type = "application/problem+json"),
+#[utoipa::path(delete, path = "/api/v1/integrations/github", operation_id = "disconnectGithub", tag = "github", security(("bearer" = [])),
+    responses((status = 204, description = "No content"),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json",
                description = "INTEGRATION_NOT_CONNECTED")))]
 pub async fn disconnect(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
@@ -88,13 +88,13 @@ pub async fn disconnect(state: web::Data<AppState>, caller: Caller) -> ApiResult
 }
 
 /// Every repository the token can access (all of GitHub's pages; one page here).
-#[utoipa::path(get, path = "/api/v1/github/repos", tag = "github", security(("bearer" = [])),
-    responses((status = 200, body = RepoList),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json"),
-              (status = 429, body = Problem, content_type = "application/problem+json"),
-              (status = 502, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/github/repos", operation_id = "listGithubRepos", tag = "github", security(("bearer" = [])),
+    responses((status = 200, description = "OK", body = RepoList),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "CONFLICT", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json"),
+              (status = 429, description = "GITHUB_RATE_LIMITED (see Retry-After)", body = Problem, content_type = "application/problem+json"),
+              (status = 502, description = "GITHUB_UNAVAILABLE", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_repos(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     let repos = state.repos.list(&caller.actor).await?;
     Ok(HttpResponse::Ok().json(RepoList {
@@ -105,16 +105,16 @@ pub async fn list_repos(state: web::Data<AppState>, caller: Caller) -> ApiResult
 
 /// Links a repository to the project by hand (admins only), after checking that
 /// GitHub shows it to the token.
-#[utoipa::path(put, path = "/api/v1/projects/{slug}/github-repo", tag = "github", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/projects/{slug}/github-repo", operation_id = "setProjectGithubRepo", tag = "github", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug")),
     request_body = SetRepoRequest,
-    responses((status = 200, body = ProjectDto),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 403, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, description = "OK", body = ProjectDto),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json",
                description = "NOT_FOUND, or GITHUB_NOT_FOUND when the token cannot see the repository"),
-              (status = 409, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+              (status = 409, description = "CONFLICT", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn set_repo(
     state: web::Data<AppState>,
     caller: Caller,
@@ -130,12 +130,12 @@ pub async fn set_repo(
 }
 
 /// Unlinks the project's repository (admins only).
-#[utoipa::path(delete, path = "/api/v1/projects/{slug}/github-repo", tag = "github", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/projects/{slug}/github-repo", operation_id = "clearProjectGithubRepo", tag = "github", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug")),
-    responses((status = 200, body = ProjectDto),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = ProjectDto),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json")))]
 pub async fn clear_repo(
     state: web::Data<AppState>,
     caller: Caller,
@@ -150,17 +150,17 @@ pub async fn clear_repo(
 
 /// Imports the repository's issues (default: the project's `github_repo`) as
 /// tasks. Idempotent: issues already linked are skipped; pull requests are ignored.
-#[utoipa::path(post, path = "/api/v1/projects/{slug}/github/sync", tag = "github", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/projects/{slug}/github/sync", operation_id = "syncGithubIssues", tag = "github", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug")),
     request_body(content = Option<SyncRequest>, description = "Optional; `{}` or no body uses the project's repository"),
-    responses((status = 200, body = SyncResponse),
-              (status = 400, body = Problem, content_type = "application/problem+json"),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json"),
-              (status = 429, body = Problem, content_type = "application/problem+json"),
-              (status = 502, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = SyncResponse),
+              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "CONFLICT", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json"),
+              (status = 429, description = "GITHUB_RATE_LIMITED (see Retry-After)", body = Problem, content_type = "application/problem+json"),
+              (status = 502, description = "GITHUB_UNAVAILABLE", body = Problem, content_type = "application/problem+json")))]
 pub async fn sync(
     state: web::Data<AppState>,
     caller: Caller,
@@ -179,12 +179,12 @@ pub async fn sync(
 }
 
 /// The project's imports and pushes, newest first.
-#[utoipa::path(get, path = "/api/v1/projects/{slug}/github/sync-runs", tag = "github", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/projects/{slug}/github/sync-runs", operation_id = "listSyncRuns", tag = "github", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug"), PageQuery),
-    responses((status = 200, body = SyncRunList),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = SyncRunList),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn sync_runs(
     state: web::Data<AppState>,
     caller: Caller,
@@ -204,16 +204,16 @@ pub async fn sync_runs(
 /// Creates an issue in the project's repository for each task that has no GitHub
 /// link, and links it. Repeating it creates nothing new, also after an
 /// interrupted push. Creates are spaced about a second apart.
-#[utoipa::path(post, path = "/api/v1/projects/{slug}/github/push", tag = "github", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/projects/{slug}/github/push", operation_id = "pushTasksToGithub", tag = "github", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug")),
-    responses((status = 200, body = PushResponse),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, description = "OK", body = PushResponse),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
               (status = 409, body = Problem, content_type = "application/problem+json",
                description = "INTEGRATION_NOT_CONNECTED, or CONFLICT while another push runs"),
-              (status = 422, body = Problem, content_type = "application/problem+json"),
-              (status = 429, body = Problem, content_type = "application/problem+json"),
-              (status = 502, body = Problem, content_type = "application/problem+json")))]
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json"),
+              (status = 429, description = "GITHUB_RATE_LIMITED (see Retry-After)", body = Problem, content_type = "application/problem+json"),
+              (status = 502, description = "GITHUB_UNAVAILABLE", body = Problem, content_type = "application/problem+json")))]
 pub async fn push(
     state: web::Data<AppState>,
     caller: Caller,

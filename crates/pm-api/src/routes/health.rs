@@ -17,16 +17,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "health",
-    responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "health",
+    responses((status = 200, description = "OK", body = Health)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
 /// The process can serve: the database answers.
-#[utoipa::path(get, path = "/readyz", tag = "health",
-    responses((status = 200, body = Health),
-              (status = 503, body = crate::problem::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "health",
+    responses((status = 200, description = "OK", body = Health),
+              (status = 503, description = "the database does not answer", body = crate::problem::Problem, content_type = "application/problem+json")))]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     match state.db.ping().await {
         Ok(()) => Ok(HttpResponse::Ok().json(Health { status: "ready" })),

@@ -22,13 +22,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Creates a project (and its spec, in `draft`).
-#[utoipa::path(post, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/projects", operation_id = "createProject", tag = "projects", security(("bearer" = [])),
     request_body = CreateProjectRequest,
-    responses((status = 201, body = ProjectDto),
-              (status = 400, body = Problem, content_type = "application/problem+json"),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 413, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Created", body = ProjectDto),
+              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 413, description = "PAYLOAD_TOO_LARGE: body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -40,11 +40,11 @@ pub async fn create(
 }
 
 /// The workspace's projects, oldest first.
-#[utoipa::path(get, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/projects", operation_id = "listProjects", tag = "projects", security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, body = ProjectList),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = ProjectList),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -59,12 +59,12 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(ProjectList::from(page)))
 }
 
-#[utoipa::path(get, path = "/api/v1/projects/{slug}", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/projects/{slug}", operation_id = "getProject", tag = "projects", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug")),
-    responses((status = 200, body = ProjectDto),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = ProjectDto),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -75,14 +75,14 @@ pub async fn get(
 }
 
 /// Changes the name and/or description.
-#[utoipa::path(patch, path = "/api/v1/projects/{slug}", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/v1/projects/{slug}", operation_id = "updateProject", tag = "projects", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug")),
     request_body = PatchProjectRequest,
-    responses((status = 200, body = ProjectDto),
-              (status = 400, body = Problem, content_type = "application/problem+json"),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = ProjectDto),
+              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: Caller,
@@ -96,12 +96,12 @@ pub async fn update(
 }
 
 /// Deletes the project with its spec, tasks and links (admins only).
-#[utoipa::path(delete, path = "/api/v1/projects/{slug}", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/projects/{slug}", operation_id = "deleteProject", tag = "projects", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug")),
-    responses((status = 204),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "No content"),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,

@@ -16,11 +16,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(super::resource("/projects/{slug}/approve", "POST").route(web::post().to(approve)));
 }
 
-#[utoipa::path(get, path = "/api/v1/projects/{slug}/spec", tag = "specs", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/projects/{slug}/spec", operation_id = "getSpec", tag = "specs", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug")),
-    responses((status = 200, body = SpecDto),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = SpecDto),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json")))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -31,16 +31,16 @@ pub async fn get(
 }
 
 /// Replaces the content (not once the spec is approved).
-#[utoipa::path(put, path = "/api/v1/projects/{slug}/spec", tag = "specs", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/projects/{slug}/spec", operation_id = "putSpec", tag = "specs", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug")),
     request_body = PutSpecRequest,
-    responses((status = 200, body = SpecDto),
-              (status = 400, body = Problem, content_type = "application/problem+json"),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json"),
-              (status = 413, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = SpecDto),
+              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "CONFLICT", body = Problem, content_type = "application/problem+json"),
+              (status = 413, description = "PAYLOAD_TOO_LARGE: body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn put(
     state: web::Data<AppState>,
     caller: Caller,
@@ -54,12 +54,12 @@ pub async fn put(
 }
 
 /// `draft` → `interviewing`.
-#[utoipa::path(post, path = "/api/v1/projects/{slug}/spec/submit", tag = "specs", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/projects/{slug}/spec/submit", operation_id = "submitSpec", tag = "specs", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug")),
-    responses((status = 200, body = SpecDto),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = SpecDto),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "CONFLICT", body = Problem, content_type = "application/problem+json")))]
 pub async fn submit(
     state: web::Data<AppState>,
     caller: Caller,
@@ -73,13 +73,13 @@ pub async fn submit(
 /// When the project has no repository, a private one is created under the
 /// configured org; a failure there is reported in `repository` and never undoes
 /// the approval.
-#[utoipa::path(post, path = "/api/v1/projects/{slug}/approve", tag = "specs", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/projects/{slug}/approve", operation_id = "approveSpec", tag = "specs", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug")),
-    responses((status = 200, body = ApproveResponse),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = ApproveResponse),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "CONFLICT", body = Problem, content_type = "application/problem+json")))]
 pub async fn approve(
     state: web::Data<AppState>,
     caller: Caller,

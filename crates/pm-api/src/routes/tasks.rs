@@ -22,15 +22,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[utoipa::path(post, path = "/api/v1/projects/{slug}/tasks", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/projects/{slug}/tasks", operation_id = "createTask", tag = "tasks", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug")),
     request_body = CreateTaskRequest,
-    responses((status = 201, body = TaskDto),
-              (status = 400, body = Problem, content_type = "application/problem+json"),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 413, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Created", body = TaskDto),
+              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
+              (status = 413, description = "PAYLOAD_TOO_LARGE: body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -44,12 +44,12 @@ pub async fn create(
 }
 
 /// Tasks by number, optionally filtered by `status` and `source`.
-#[utoipa::path(get, path = "/api/v1/projects/{slug}/tasks", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/projects/{slug}/tasks", operation_id = "listTasks", tag = "tasks", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug"), TaskListQuery),
-    responses((status = 200, body = TaskList),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = TaskList),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -70,13 +70,13 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(TaskList::from(page)))
 }
 
-#[utoipa::path(get, path = "/api/v1/projects/{slug}/tasks/{number}", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/projects/{slug}/tasks/{number}", operation_id = "getTask", tag = "tasks", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug"),
            ("number" = i64, Path, description = "The task's number")),
-    responses((status = 200, body = TaskDto),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = TaskDto),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -90,15 +90,15 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(TaskDto::from(task)))
 }
 
-#[utoipa::path(patch, path = "/api/v1/projects/{slug}/tasks/{number}", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/v1/projects/{slug}/tasks/{number}", operation_id = "updateTask", tag = "tasks", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug"),
            ("number" = i64, Path, description = "The task's number")),
     request_body = PatchTaskRequest,
-    responses((status = 200, body = TaskDto),
-              (status = 400, body = Problem, content_type = "application/problem+json"),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = TaskDto),
+              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: Caller,
@@ -115,13 +115,13 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(TaskDto::from(task)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/projects/{slug}/tasks/{number}", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/projects/{slug}/tasks/{number}", operation_id = "deleteTask", tag = "tasks", security(("bearer" = [])),
     params(("slug" = String, Path, description = "The project's slug"),
            ("number" = i64, Path, description = "The task's number")),
-    responses((status = 204),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "No content"),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,

@@ -331,3 +331,29 @@ async fn framework_errors_are_problems_too() {
         .await;
     expect_problem(resp, 413, "PAYLOAD_TOO_LARGE").await;
 }
+
+/// Generated clients name their functions and types after `operationId`s: each must be
+/// unique, and every response needs a description.
+#[test]
+fn every_operation_has_a_unique_id_and_described_responses() {
+    let doc = serde_json::to_value(pm_api::openapi::document()).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default();
+            assert!(!id.is_empty(), "{method} {path} has no operationId");
+            assert!(
+                seen.insert(id.to_string()),
+                "operationId {id} is used twice"
+            );
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let described = response["description"].as_str().unwrap_or_default();
+                assert!(
+                    !described.trim().is_empty(),
+                    "{method} {path} {status} has no description"
+                );
+            }
+        }
+    }
+    assert!(seen.contains("listTasks") && seen.contains("syncGithubIssues"));
+}

@@ -180,6 +180,9 @@ impl Stack {
             started.elapsed().as_secs_f64(),
             pmhub_log.display()
         );
+        println!(
+            "  web UI       {pmhub_url}/ui/  (while the demo runs; after `make run`: http://127.0.0.1:8080/ui/)"
+        );
         Ok(Self {
             pmhub,
             github,
