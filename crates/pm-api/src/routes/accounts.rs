@@ -83,12 +83,12 @@ pub async fn create_user(
 }
 
 /// The workspace's users, oldest first (admins only). Removed users are not listed.
-#[utoipa::path(get, path = "/api/v1/users", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users", operation_id = "listUsers", tag = "accounts", security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, body = UserList),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = UserList),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_users(
     state: web::Data<AppState>,
     caller: Caller,
@@ -106,14 +106,14 @@ pub async fn list_users(
 /// Removes a user from the workspace and revokes all its tokens (admins only).
 /// An admin may remove itself unless it is the workspace's last admin (409).
 /// The user's row is kept (soft delete); its e-mail can be added again.
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/users/{id}", operation_id = "deleteUser", tag = "accounts", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The user's id")),
-    responses((status = 204),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Deleted"),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "CONFLICT: the workspace's last admin cannot be removed", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -126,14 +126,14 @@ pub async fn delete_user(
 }
 
 /// Issues the caller a new API token, shown this once. The body is optional.
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/tokens", operation_id = "createToken", tag = "accounts", security(("bearer" = [])),
     request_body(content = Option<CreateTokenRequest>, description = "Optional; empty means `{}`"),
-    responses((status = 201, body = CreatedTokenDto),
-              (status = 400, body = Problem, content_type = "application/problem+json"),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 413, body = Problem, content_type = "application/problem+json"),
-              (status = 415, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Created", body = CreatedTokenDto),
+              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
+              (status = 415, description = "UNSUPPORTED_MEDIA_TYPE: a body without Content-Type: application/json", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_token(
     state: web::Data<AppState>,
     caller: Caller,
@@ -171,11 +171,11 @@ fn is_json(req: &HttpRequest) -> bool {
 
 /// The caller's API tokens, oldest first: revoked ones are not listed, expired
 /// ones are (with their past `expires_at`). Never the tokens themselves.
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/tokens", operation_id = "listTokens", tag = "accounts", security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, body = TokenList),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = TokenList),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_tokens(
     state: web::Data<AppState>,
     caller: Caller,
@@ -191,12 +191,12 @@ pub async fn list_tokens(
 
 /// Revokes one of the caller's tokens (the one in use included): it answers 401
 /// from then on. Another user's token, or one already revoked, is 404.
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", operation_id = "deleteToken", tag = "accounts", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The token's id")),
-    responses((status = 204),
-              (status = 401, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Deleted"),
+              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "NOT_FOUND", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete_token(
     state: web::Data<AppState>,
     caller: Caller,
