@@ -492,7 +492,11 @@ mod tests {
         assert_eq!(map(409, &[], "{}").status(), Some(409));
         assert_eq!(map(422, &[], "{}").status(), Some(422));
         assert_eq!(map(503, &[], "").status(), Some(503));
-        assert_eq!(map(429, &[], "").status(), None, "rate limits keep no status");
+        assert_eq!(
+            map(429, &[], "").status(),
+            None,
+            "rate limits keep no status"
+        );
     }
 
     #[test]
