@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 PG := scripts/pg-local.sh
+# Sets DATABASE_URL for the rest of a recipe line, or stops the target at once: pg-local.sh has
+# then printed one line naming the cause. (`export X="$(cmd)"` would hide the failure.)
+WITH_DB := DATABASE_URL="$$($(PG) url)" || exit 1; export DATABASE_URL;
 # nextest runs each test in its own process, in parallel; plain cargo test works too.
 TEST_RUNNER := $(shell command -v cargo-nextest >/dev/null 2>&1 && echo "nextest run --no-fail-fast" || echo "test --no-fail-fast")
 
@@ -9,12 +12,14 @@ TEST_RUNNER := $(shell command -v cargo-nextest >/dev/null 2>&1 && echo "nextest
 
 ## make run: PostgreSQL (local cluster unless DATABASE_URL answers), migrate, serve on 127.0.0.1:8080
 run:
-	export DATABASE_URL="$$($(PG) url)"; \
+	$(WITH_DB) \
 	cargo run --release -p pm-api --bin pmhub -- serve
 
-## make test: the whole suite against a real PostgreSQL, then the UI checks and browser tests
+## make test: the checks of scripts/pg-local.sh, the whole suite against a real PostgreSQL, then
+## the UI checks and browser tests
 test:
-	export DATABASE_URL="$$($(PG) url)"; \
+	$(WITH_DB) \
+	scripts/test-pg-local.sh; \
 	cargo $(TEST_RUNNER) --workspace
 	$(MAKE) --no-print-directory ui-check
 	$(MAKE) --no-print-directory browser-test
@@ -31,24 +36,23 @@ db-url:
 	@$(PG) url
 
 db-stop:
-	$(PG) stop
+	@$(PG) stop
 
 ## make demo: the whole flow against a local fake GitHub, printed step by step; stops all it started
-# pmhub-demo stops the fake, pmhub and its database itself; the local PostgreSQL cluster is
+# pmhub-demo stops the fake, pmhub and its database itself; this checkout's PostgreSQL cluster is
 # stopped afterwards only if this target started it (it may be serving make run/test).
 demo:
-	pg_isready="$${PG_BIN:-/usr/lib/postgresql/15/bin}/pg_isready"; \
 	started_pg=""; \
-	if ! { [ -n "$${DATABASE_URL:-}" ] && "$$pg_isready" -q -d "$$DATABASE_URL"; } \
-	   && ! "$$pg_isready" -q -h 127.0.0.1 -p "$${PMHUB_PG_PORT:-54329}"; then started_pg=1; fi; \
+	$(PG) status >/dev/null || started_pg=1; \
 	trap 'if [ -n "$$started_pg" ]; then $(PG) stop; fi' EXIT; \
-	export DATABASE_URL="$$($(PG) url)"; \
+	$(WITH_DB) \
+	$(PG) status >/dev/null || started_pg=""; \
 	cargo build --release -p pm-api -p pm-github-fake -p pm-e2e --bin pmhub --bin github-fake --bin pmhub-demo; \
 	"$${CARGO_TARGET_DIR:-target}/release/pmhub-demo"
 
 ## make bench: import 10,000 issues from the fake GitHub, then re-sync (release build; not part of make test)
 bench:
-	export DATABASE_URL="$$($(PG) url)"; \
+	$(WITH_DB) \
 	cargo run --release -p pm-e2e --bin pmhub-bench
 
 # ---- web UI and TypeScript client (crates/pm-web; Node.js 20 + npm) ----
@@ -88,7 +92,7 @@ browser-deps:
 ## make browser-test: the web UI in headless Chromium against pmhub, PostgreSQL and the fake GitHub
 browser-test: browser-deps
 	cargo build -p pm-api -p pm-github-fake -p pm-e2e --bin pmhub --bin github-fake --bin pmhub-stack
-	export DATABASE_URL="$$($(PG) url)"; \
+	$(WITH_DB) \
 	export PMHUB_BIN_DIR="$$(cd "$(TARGET_DIR)/debug" && pwd)"; \
 	cd tests/browser && npm test
 

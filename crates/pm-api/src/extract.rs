@@ -70,10 +70,12 @@ pub fn slug(raw: &str) -> Result<Slug, ApiError> {
     Slug::parse(raw).map_err(ApiError::from)
 }
 
-/// A path's task number: a positive integer.
+/// A path's task number: a positive integer with one spelling only (ASCII digits, no
+/// sign, no leading zero), so `tasks/01` and `tasks/+1` are not task 1.
 pub fn task_number(raw: &str) -> Result<i64, ApiError> {
+    let canonical = raw.bytes().all(|b| b.is_ascii_digit()) && !raw.starts_with('0');
     match raw.parse::<i64>() {
-        Ok(n) if n > 0 => Ok(n),
+        Ok(n) if canonical && n > 0 => Ok(n),
         _ => Err(Error::invalid("number", "must be a positive integer").into()),
     }
 }
@@ -138,7 +140,9 @@ fn bearer_token(req: &HttpRequest) -> Option<String> {
 }
 
 /// An optional JSON body (for endpoints where every field is optional): an empty
-/// body is `None`; anything else must parse, with the same 400/422 rules as `Json`.
+/// body and JSON `null` are `None`; an object must parse, with the same 400/422 rules
+/// as `Json`; any other JSON value (array, string, number, boolean) is a 422 saying
+/// an object is expected (never serde's text, which names Rust types).
 pub fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
@@ -146,9 +150,15 @@ pub fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Opti
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge);
     }
-    serde_json::from_slice(body)
-        .map(Some)
-        .map_err(|e| json_error(JsonPayloadError::Deserialize(e)))
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| json_error(JsonPayloadError::Deserialize(e)))?;
+    match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::Object(_) => serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| json_error(JsonPayloadError::Deserialize(e))),
+        _ => Err(Error::invalid("", "the body must be a JSON object, `null` or empty").into()),
+    }
 }
 
 /// A required JSON body read from raw bytes, for handlers that must check the

@@ -28,8 +28,8 @@ enum Command {
     },
     /// Apply pending migrations and exit.
     Migrate,
-    /// Create a workspace and its first admin; prints the admin's API token alone
-    /// on stdout (messages go to stderr).
+    /// Apply pending migrations, then create a workspace and its first admin; prints
+    /// the admin's API token alone on stdout (messages go to stderr).
     Bootstrap {
         #[arg(long)]
         workspace: String,
@@ -104,6 +104,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Migrate => migrate(&settings).await,
         Command::Openapi => unreachable!("handled before the configuration is read"),
         Command::Bootstrap { workspace, email } => {
+            // A new database works as it is: migrate first, as `serve` does.
+            migrate(&settings).await?;
             // Only the account service: bootstrapping needs no GitHub client and
             // no encryption key.
             let db = pm_api::startup::connect(&settings)?;

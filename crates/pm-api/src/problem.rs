@@ -377,7 +377,11 @@ mod tests {
                 "GITHUB_RATE_LIMITED",
             ),
             (
-                Error::Github(GithubError::Unavailable { reason: "r".into() }).into(),
+                Error::Github(GithubError::Unavailable {
+                    status: None,
+                    reason: "r".into(),
+                })
+                .into(),
                 502,
                 "GITHUB_UNAVAILABLE",
             ),

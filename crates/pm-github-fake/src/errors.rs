@@ -1,4 +1,4 @@
-//! GitHub's error responses (bodies from `shared/fixtures/github/errors/` and API-FACTS §9).
+//! GitHub's error responses (bodies from `tests/fixtures/github/errors/` and API-FACTS §9).
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Every key of GitHub's real examples (read from shared/fixtures at test time) is present in
+//! Every key of GitHub's real examples (read from tests/fixtures/github at test time) is present in
 //! what the fake serves, at the top level and in the nested user/owner objects.
 
 mod common;

@@ -83,6 +83,7 @@ impl GithubClient {
         url.set_fragment(None);
         url.path_segments_mut()
             .map_err(|()| GithubError::Unavailable {
+                status: None,
                 reason: "the configured GitHub API URL cannot take a path".into(),
             })?
             .pop_if_empty()
@@ -105,10 +106,12 @@ impl GithubClient {
     /// whoever stored it).
     fn follow(&self, link: &str) -> Result<Url, GithubError> {
         let url = Url::parse(link).map_err(|_| GithubError::Unavailable {
+            status: None,
             reason: "GitHub sent a next-page link that is not a URL".into(),
         })?;
         if url.origin() != self.config().api_url.origin() {
             return Err(GithubError::Unavailable {
+                status: None,
                 reason: "refused to follow a next-page link to another host than the configured GitHub API".into(),
             });
         }
@@ -176,6 +179,7 @@ impl GithubClient {
         body: &B,
     ) -> Result<Answer, GithubError> {
         let json = serde_json::to_vec(body).map_err(|e| GithubError::Unavailable {
+            status: None,
             reason: format!("could not encode the request: {e}"),
         })?;
         self.transport
@@ -201,6 +205,7 @@ impl GithubClient {
                     let next = self.follow(&next)?;
                     if next == url {
                         return Err(GithubError::Unavailable {
+                            status: None,
                             reason: "GitHub's next-page link points to the same page".into(),
                         });
                     }
@@ -209,6 +214,7 @@ impl GithubClient {
             }
         }
         Err(GithubError::Unavailable {
+            status: None,
             reason: format!("more than {MAX_REPO_PAGES} pages of repositories"),
         })
     }
@@ -272,6 +278,7 @@ impl GithubClient {
     ) -> Result<GithubRepo, GithubError> {
         if !is_valid_login(org) {
             return Err(GithubError::Rejected {
+                status: None,
                 message: "the organization name is not a valid GitHub login".into(),
             });
         }

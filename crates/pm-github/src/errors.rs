@@ -33,13 +33,16 @@ pub(crate) fn from_response(
         404 | 410 => GithubError::NotFound { message: message() },
         // 400, 409, 422 and the rest: GitHub understood and refused the content.
         _ if status.is_client_error() => GithubError::Rejected {
+            status: Some(status.as_u16()),
             message: body.message_with_details(status),
         },
         _ if status.is_server_error() => GithubError::Unavailable {
+            status: Some(status.as_u16()),
             reason: format!("GitHub answered {status}"),
         },
         // 1xx/3xx that reqwest did not resolve (e.g. a 304 we did not ask for).
         _ => GithubError::Unavailable {
+            status: Some(status.as_u16()),
             reason: format!("unexpected answer from GitHub: {status}"),
         },
     }
@@ -221,11 +224,13 @@ pub(crate) fn redact(error: GithubError, token: &str) -> GithubError {
         GithubError::NotFound { message } => GithubError::NotFound {
             message: scrub(message),
         },
-        GithubError::Unavailable { reason } => GithubError::Unavailable {
+        GithubError::Unavailable { status, reason } => GithubError::Unavailable {
+            status,
             reason: scrub(reason),
         },
         GithubError::RepoNameTaken { name } => GithubError::RepoNameTaken { name: scrub(name) },
-        GithubError::Rejected { message } => GithubError::Rejected {
+        GithubError::Rejected { status, message } => GithubError::Rejected {
+            status,
             message: scrub(message),
         },
         other @ (GithubError::Unauthorized | GithubError::RateLimited { .. }) => other,
@@ -445,6 +450,7 @@ mod tests {
         assert_eq!(
             map(422, &[], body),
             GithubError::Rejected {
+                status: Some(422),
                 message: "Validation Failed: Label.color invalid".into()
             }
         );
@@ -452,12 +458,14 @@ mod tests {
         assert_eq!(
             map(422, &[], body),
             GithubError::Rejected {
+                status: Some(422),
                 message: "Validation Failed: title is too long".into()
             }
         );
         assert_eq!(
             map(400, &[], r#"{"message":"Problems parsing JSON"}"#),
             GithubError::Rejected {
+                status: Some(400),
                 message: "Problems parsing JSON".into()
             }
         );
@@ -469,10 +477,26 @@ mod tests {
         assert_eq!(
             e,
             GithubError::Unavailable {
+                status: Some(502),
                 reason: "GitHub answered 502 Bad Gateway".into()
             }
         );
         assert!(matches!(map(304, &[], ""), GithubError::Unavailable { .. }));
+    }
+
+    #[test]
+    fn every_mapped_error_keeps_githubs_status() {
+        assert_eq!(map(401, &[], "").status(), Some(401));
+        assert_eq!(map(403, &[], "{}").status(), Some(403));
+        assert_eq!(map(404, &[], "").status(), Some(404));
+        assert_eq!(map(409, &[], "{}").status(), Some(409));
+        assert_eq!(map(422, &[], "{}").status(), Some(422));
+        assert_eq!(map(503, &[], "").status(), Some(503));
+        assert_eq!(
+            map(429, &[], "").status(),
+            None,
+            "rate limits keep no status"
+        );
     }
 
     #[test]
@@ -515,6 +539,7 @@ mod tests {
         let token = "ghp_abcdefghijklmnop";
         let e = redact(
             GithubError::Rejected {
+                status: None,
                 message: format!("bad {token} here"),
             },
             token,
@@ -522,6 +547,7 @@ mod tests {
         assert_eq!(
             e,
             GithubError::Rejected {
+                status: None,
                 message: "bad [redacted] here".into()
             }
         );

@@ -89,7 +89,10 @@ impl Failure {
         } else {
             reason
         };
-        GithubError::Unavailable { reason }
+        GithubError::Unavailable {
+            status: None,
+            reason,
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 /// between) misbehaving, reported as `Unavailable` with serde's explanation.
 pub(crate) fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, GithubError> {
     serde_json::from_slice(body).map_err(|e| GithubError::Unavailable {
+        status: None,
         reason: shorten(&format!("GitHub sent an unexpected {what}: {e}")),
     })
 }
@@ -234,7 +235,9 @@ mod tests {
     #[test]
     fn missing_required_field_is_unavailable() {
         let err = parse_issue_page(br#"[{"number": 1}]"#, None).unwrap_err();
-        assert!(matches!(err, GithubError::Unavailable { ref reason } if reason.contains("id")));
+        assert!(
+            matches!(err, GithubError::Unavailable { ref reason, .. } if reason.contains("id"))
+        );
         assert!(parse_issue_page(b"{}", None).is_err());
     }
 

@@ -194,6 +194,7 @@ impl PageGuard {
         };
         if self.pages >= MAX_ISSUE_PAGES || self.last.as_deref() == Some(url.as_str()) {
             return Err(GithubError::Unavailable {
+                status: None,
                 reason:
                     "GitHub's issue pages do not end (a next link repeats or there are too many)"
                         .into(),

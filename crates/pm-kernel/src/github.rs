@@ -18,15 +18,26 @@ pub enum GithubError {
     /// A primary or secondary rate limit; retry after this many seconds.
     #[error("GitHub rate limit reached; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
-    /// Network failure, time-out or 5xx after bounded retries.
+    /// Network failure, time-out or 5xx after bounded retries. `status` is GitHub's
+    /// HTTP status when it answered (5xx), `None` when no answer came (network, time-out)
+    /// or the answer could not be used.
     #[error("GitHub is unavailable: {reason}")]
-    Unavailable { reason: String },
+    Unavailable {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        reason: String,
+    },
     /// The repository name clash persisted after the retry with a suffix.
     #[error("the repository name is already taken: {name}")]
     RepoNameTaken { name: String },
-    /// GitHub refused the request's content (422 other than a name clash).
+    /// GitHub refused the request's content (400, 409, 422 other than a name clash and
+    /// the rest of 4xx; `status` is GitHub's), or pmhub refused to send it (`status: None`).
     #[error("GitHub refused the request: {message}")]
-    Rejected { message: String },
+    Rejected {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        message: String,
+    },
 }
 
 impl GithubError {
@@ -40,6 +51,24 @@ impl GithubError {
             GithubError::Unavailable { .. } => "GITHUB_UNAVAILABLE",
             GithubError::RepoNameTaken { .. } => "GITHUB_REPO_NAME_TAKEN",
             GithubError::Rejected { .. } => "GITHUB_REJECTED",
+        }
+    }
+
+    /// GitHub's HTTP status behind this error, for logs: 401, 403, 404 (also for a 410),
+    /// 422 for a name clash, the 4xx of a rejection, the 5xx of an unavailable GitHub.
+    /// `None` when GitHub gave no answer (network failure, time-out), when pmhub refused
+    /// to send the request, and for rate limits (a 403 or a 429, or refused before any
+    /// request while a limit lasts; `code()` says which error it is).
+    pub const fn status(&self) -> Option<u16> {
+        match self {
+            GithubError::Unauthorized => Some(401),
+            GithubError::Forbidden { .. } => Some(403),
+            GithubError::NotFound { .. } => Some(404),
+            GithubError::RateLimited { .. } => None,
+            GithubError::RepoNameTaken { .. } => Some(422),
+            GithubError::Unavailable { status, .. } | GithubError::Rejected { status, .. } => {
+                *status
+            }
         }
     }
 }

@@ -165,6 +165,27 @@ impl TestDb {
         }
     }
 
+    /// A fresh database with nothing in it, not even the migrations (to test what
+    /// runs them); dropped on drop like [`TestDb::new`]'s.
+    pub async fn empty() -> Self {
+        let admin_url = admin_url();
+        let mut admin = admin_conn(&admin_url).await;
+        let name = format!("pmhub_test_{}", uuid::Uuid::now_v7().simple());
+        exec(&mut admin, &format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap_or_else(|e| panic!("create empty test database: {e}"));
+        let url = url_for(&admin_url, &name);
+        let mut config = DbConfig::new(&url);
+        config.max_connections = 8;
+        let db = Database::connect(&config).expect("pool");
+        Self {
+            url,
+            db,
+            name,
+            admin_url,
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -90,6 +90,7 @@ impl GithubApi for ScriptedGithub {
         };
         if *self.fail_on_page.lock().unwrap() == Some(page) {
             return Err(GithubError::Unavailable {
+                status: None,
                 reason: "502 from GitHub".into(),
             });
         }
@@ -137,6 +138,7 @@ impl GithubApi for ScriptedGithub {
         _: &NewIssue,
     ) -> Result<GithubIssue, GithubError> {
         Err(GithubError::Unavailable {
+            status: None,
             reason: "not scripted".into(),
         })
     }
@@ -148,6 +150,7 @@ impl GithubApi for ScriptedGithub {
         _: &NewRepoOptions,
     ) -> Result<GithubRepo, GithubError> {
         Err(GithubError::Unavailable {
+            status: None,
             reason: "not scripted".into(),
         })
     }

@@ -205,12 +205,18 @@ fn illegal(actual: SpecStatus, from: SpecStatus, to: SpecStatus) -> Error {
 }
 
 /// Logs a failed repository creation as one structured event and reports it.
-/// The error's Display never holds a token: GitHub errors carry only GitHub's
-/// message and our own text.
+/// `status` is GitHub's HTTP status (absent when GitHub gave no answer, or the error
+/// is not GitHub's); `spec_status` is the spec's. The error's Display never holds a
+/// token: GitHub errors carry only GitHub's message and our own text.
 fn failed(project: &Project, spec: &Spec, err: &Error) -> RepositoryOutcome {
+    let http_status = match err {
+        Error::Github(g) => g.status(),
+        _ => None,
+    };
     tracing::warn!(
         slug = %project.slug,
-        status = %spec.status,
+        status = http_status,
+        spec_status = %spec.status,
         github_error = err.code(),
         detail = %err,
         "spec approved but the repository could not be created"

@@ -141,6 +141,7 @@ pub async fn clear_repo(
     caller: Caller,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
+    caller.actor.require_admin()?;
     let project = state
         .projects
         .clear_github_repo(&caller.actor, &slug(&path)?)

@@ -107,6 +107,7 @@ pub async fn delete(
     caller: Caller,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
+    caller.actor.require_admin()?;
     state.projects.delete(&caller.actor, &slug(&path)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

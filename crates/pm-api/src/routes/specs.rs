@@ -85,6 +85,7 @@ pub async fn approve(
     caller: Caller,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
+    caller.actor.require_admin()?;
     let approval = state.specs.approve(&caller.actor, &slug(&path)?).await?;
     Ok(HttpResponse::Ok().json(ApproveResponse::from(approval)))
 }

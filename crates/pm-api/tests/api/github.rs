@@ -516,3 +516,41 @@ async fn another_workspaces_project_is_404_for_github_routes() {
     }
     assert_eq!(app.count("sync_runs").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_null_sync_body_is_no_body_and_other_non_objects_get_a_clear_422() {
+    let server = github_double().await;
+    let app = app_with_github(&server, &[]).await;
+    let admin = app.bootstrap("acme").await;
+    connect(&app, &admin).await;
+    let p = app.create_project(&admin, "Import").await;
+    let slug = p["slug"].as_str().unwrap();
+    let path = format!("/api/v1/projects/{slug}/github/sync");
+    // No body and `null` get the same answer: the project has no linked repository.
+    let (status, none) = app.call(Method::POST, &path, Some(&admin), None).await;
+    assert_problem(status, &none, 422, "VALIDATION_FAILED");
+    let resp = app
+        .raw(
+            Method::POST,
+            &path,
+            &admin,
+            Some("application/json"),
+            "null",
+        )
+        .await;
+    let null = expect_problem(resp, 422, "VALIDATION_FAILED").await;
+    assert_eq!(null["detail"], none["detail"], "{null}");
+    assert_eq!(null["errors"], none["errors"], "{null}");
+    for body in ["[]", "\"octo/hello\"", "7", "true"] {
+        let resp = app
+            .raw(Method::POST, &path, &admin, Some("application/json"), body)
+            .await;
+        let problem = expect_problem(resp, 422, "VALIDATION_FAILED").await;
+        let text = problem.to_string();
+        assert!(
+            text.contains("must be a JSON object") && !text.contains("SyncRequest"),
+            "{body}: {problem}"
+        );
+    }
+    assert_eq!(app.count("sync_runs").await, 0);
+}

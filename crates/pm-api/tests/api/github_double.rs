@@ -1,5 +1,5 @@
-//! A local HTTP double of GitHub (wiremock) serving the real payloads from
-//! ../shared/fixtures/github, and helpers to point the app at it.
+//! A local HTTP double of GitHub (wiremock) serving the real payloads from the repository's
+//! `tests/fixtures/github/`, and helpers to point the app at it.
 
 use crate::helpers::TestApp;
 use reqwest::{Method, StatusCode};
@@ -11,7 +11,7 @@ pub const TOKEN: &str = "ghp_R3alLookingT0kenForTests0000000001";
 
 pub fn fixture(rel: &str) -> Value {
     let path = format!(
-        "{}/../../../shared/fixtures/github/{rel}",
+        "{}/../../tests/fixtures/github/{rel}",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod approve;
+mod bootstrap;
 mod conventions;
 mod github;
 mod github_double;

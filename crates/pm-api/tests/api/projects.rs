@@ -202,3 +202,43 @@ async fn bad_project_input_is_422_and_writes_nothing() {
     let (_, still) = app.call(Method::GET, &path, Some(&token), None).await;
     assert_eq!(still, p);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_only_routes_check_the_role_before_the_path() {
+    let app = TestApp::spawn().await;
+    let admin = app.bootstrap("acme").await;
+    let member = app.member(&admin, "m@acme.io").await;
+    let bad = "Not_A_Slug!";
+    // An admin gets the 422 for the malformed slug...
+    let (status, problem) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/projects/{bad}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_problem(status, &problem, 422, "VALIDATION_FAILED");
+    // ...a member the 403, whatever the path or body says.
+    for (method, path, body) in [
+        (Method::DELETE, format!("/api/v1/projects/{bad}"), None),
+        (
+            Method::POST,
+            format!("/api/v1/projects/{bad}/approve"),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/projects/{bad}/github-repo"),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/projects/{bad}/github-repo"),
+            Some(json!({"full_name": "not a repo"})),
+        ),
+    ] {
+        let (status, problem) = app.call(method, &path, Some(&member), body).await;
+        assert_problem(status, &problem, 403, "FORBIDDEN");
+    }
+}

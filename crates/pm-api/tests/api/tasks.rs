@@ -218,3 +218,51 @@ async fn another_workspaces_task_is_404_and_unchanged() {
     assert_eq!(still, task);
     assert_eq!(app.count("tasks").await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_number_has_one_spelling() {
+    let app = TestApp::spawn().await;
+    let token = app.bootstrap("acme").await;
+    let p = app.create_project(&token, "Numbers").await;
+    let slug = p["slug"].as_str().unwrap();
+    let (status, _) = app.create_task(&token, slug, json!({"title": "one"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let base = format!("/api/v1/projects/{slug}/tasks");
+    let (status, task) = app
+        .call(Method::GET, &format!("{base}/1"), Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    // Other spellings of 1 are not task 1: they answer as any invalid number does.
+    for number in [
+        "01",
+        "001",
+        "%2B1",
+        "+1",
+        "1.0",
+        "1e0",
+        "%201",
+        "99999999999999999999",
+    ] {
+        for method in [Method::GET, Method::PATCH, Method::DELETE] {
+            let body = (method == Method::PATCH).then(|| json!({"title": "changed"}));
+            let (status, problem) = app
+                .call(
+                    method.clone(),
+                    &format!("{base}/{number}"),
+                    Some(&token),
+                    body,
+                )
+                .await;
+            assert_problem(status, &problem, 422, "VALIDATION_FAILED");
+            assert_eq!(
+                problem["errors"][0]["field"], "number",
+                "{number}: {problem}"
+            );
+        }
+    }
+    let (status, task) = app
+        .call(Method::GET, &format!("{base}/1"), Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(task["title"], "one", "nothing was changed or deleted");
+}

@@ -97,10 +97,10 @@ impl Env {
     }
 }
 
-/// A fixture from `/work/shared/fixtures/github/`, read at test time.
+/// A fixture from the repository's `tests/fixtures/github/`, read at test time.
 pub fn fixture(rel: &str) -> Value {
     let path = format!(
-        "{}/../../../shared/fixtures/github/{rel}",
+        "{}/../../tests/fixtures/github/{rel}",
         env!("CARGO_MANIFEST_DIR")
     );
     let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));

@@ -239,7 +239,7 @@ async fn other_validation_failure_is_rejected_without_retry() {
         .mount(&server)
         .await;
     let err = create_repo(&server, "billing").await.unwrap_err();
-    let GithubError::Rejected { message } = &err else {
+    let GithubError::Rejected { message, .. } = &err else {
         panic!("expected Rejected, got {err:?}");
     };
     assert!(message.starts_with("Validation Failed"), "{message}");

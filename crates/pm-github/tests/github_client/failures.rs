@@ -183,7 +183,7 @@ async fn persistent_server_errors_give_up_after_max_retries() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, GithubError::Unavailable { ref reason } if reason.contains("502")),
+        matches!(err, GithubError::Unavailable { ref reason, .. } if reason.contains("502")),
         "{err:?}"
     );
     assert_eq!(request_count(&server).await, max_retries + 1);
@@ -213,7 +213,7 @@ async fn slow_answers_time_out_as_unavailable() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, GithubError::Unavailable { ref reason } if reason.contains("did not answer")),
+        matches!(err, GithubError::Unavailable { ref reason, .. } if reason.contains("did not answer")),
         "{err:?}"
     );
     assert_eq!(
@@ -238,7 +238,7 @@ async fn connection_refused_is_unavailable() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, GithubError::Unavailable { ref reason } if reason.contains("connect")),
+        matches!(err, GithubError::Unavailable { ref reason, .. } if reason.contains("connect")),
         "{err:?}"
     );
     assert_no_token(&err);
@@ -259,7 +259,7 @@ async fn oversized_body_is_refused_and_not_retried() {
     config.max_response_bytes = 1024;
     let err = client_with(config).list_repos(&token()).await.unwrap_err();
     assert!(
-        matches!(err, GithubError::Unavailable { ref reason } if reason.contains("1024 bytes")),
+        matches!(err, GithubError::Unavailable { ref reason, .. } if reason.contains("1024 bytes")),
         "{err:?}"
     );
     assert_eq!(request_count(&server).await, 1);
@@ -304,7 +304,7 @@ async fn chunked_body_without_length_is_cut_off_at_the_cap() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, GithubError::Unavailable { ref reason } if reason.contains("8192 bytes")),
+        matches!(err, GithubError::Unavailable { ref reason, .. } if reason.contains("8192 bytes")),
         "{err:?}"
     );
     let _ = server.await;
@@ -314,7 +314,7 @@ async fn chunked_body_without_length_is_cut_off_at_the_cap() {
 async fn malformed_success_body_is_unavailable() {
     let (err, _) = user_error(json(200, r#"{"login": "octocat"}"#)).await;
     assert!(
-        matches!(err, GithubError::Unavailable { ref reason } if reason.contains("id")),
+        matches!(err, GithubError::Unavailable { ref reason, .. } if reason.contains("id")),
         "{err:?}"
     );
     let (err, _) =

@@ -318,7 +318,7 @@ async fn next_link_to_another_host_is_refused_without_a_request() {
         .unwrap_err();
 
     assert!(
-        matches!(err, GithubError::Unavailable { ref reason } if reason.contains("another host")),
+        matches!(err, GithubError::Unavailable { ref reason, .. } if reason.contains("another host")),
         "{err:?}"
     );
     assert_eq!(

@@ -1,5 +1,5 @@
 //! Integration tests of `pm_github::GithubClient` against a local HTTP double
-//! (wiremock) serving GitHub's real payloads from `shared/fixtures/github/`.
+//! (wiremock) serving GitHub's real payloads from `tests/fixtures/github/`.
 //! One test binary with modules, to keep link time down.
 
 mod create;

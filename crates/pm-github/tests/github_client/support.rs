@@ -1,4 +1,4 @@
-//! Shared helpers: real fixtures from `shared/fixtures/github/`, a client pointed at
+//! Shared helpers: real fixtures from the repository's `tests/fixtures/github/`, a client pointed at
 //! a wiremock server, and request inspection.
 
 use pm_github::{GithubClient, GithubConfig};
@@ -15,9 +15,8 @@ pub const TOKEN: &str = "ghp_TestToken0123456789abcdefABCDEFxyz";
 pub const USER_AGENT: &str = "pmhub-tests/1.0";
 
 pub fn fixtures_dir() -> PathBuf {
-    // The repository is /work/main and `shared` sits beside it: three levels up
-    // from crates/pm-github.
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/github")
+    // The fixtures live in the repository, two levels up from crates/pm-github.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/github")
 }
 
 pub fn fixture(relative: &str) -> String {

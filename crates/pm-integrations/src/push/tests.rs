@@ -339,6 +339,7 @@ async fn a_time_out_keeps_the_intent_for_the_next_push() {
     github.expect_host().returning(|| "github.com".into());
     github.expect_create_issue().returning(|_, _, _| {
         Err(GithubError::Unavailable {
+            status: None,
             reason: "time-out".into(),
         })
     });

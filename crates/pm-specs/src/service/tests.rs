@@ -303,8 +303,8 @@ impl std::io::Write for Captured {
     }
 }
 
-#[tokio::test]
-async fn a_failed_repository_creation_is_logged_as_a_structured_event_without_secrets() {
+/// The one event an approval logs when creating the repository fails with `err`.
+async fn failure_event(err: Error) -> serde_json::Value {
     let actor = actor(Role::Admin);
     let p = project(actor.workspace_id, None);
     let pid = p.id;
@@ -316,11 +316,10 @@ async fn a_failed_repository_creation_is_logged_as_a_structured_event_without_se
         .expect_transition()
         .returning(move |_, _, _| Ok(Some(spec(pid, SpecStatus::Review))));
     let mut provisioner = MockRepoProvisioner::new();
-    provisioner.expect_provision().returning(|_| {
-        Err(Error::Github(GithubError::Forbidden {
-            message: "Resource not accessible by personal access token".into(),
-        }))
-    });
+    provisioner
+        .expect_provision()
+        .times(1)
+        .return_once(move |_| Err(err));
 
     let captured = Captured::default();
     let sink = captured.clone();
@@ -339,15 +338,72 @@ async fn a_failed_repository_creation_is_logged_as_a_structured_event_without_se
     ));
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let event: serde_json::Value = logs
+    let mut events: Vec<serde_json::Value> = logs
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|e| e["fields"]["github_error"].is_string())
-        .unwrap_or_else(|| panic!("no event with github_error in {logs}"));
+        .filter(|e| e["fields"]["github_error"].is_string())
+        .collect();
+    assert_eq!(events.len(), 1, "one event with github_error in {logs}");
+    events.remove(0)
+}
+
+#[tokio::test]
+async fn a_failed_repository_creation_is_logged_as_a_structured_event_without_secrets() {
+    let event = failure_event(Error::Github(GithubError::Forbidden {
+        message: "Resource not accessible by personal access token".into(),
+    }))
+    .await;
     assert_eq!(event["level"], "WARN");
     assert_eq!(event["fields"]["slug"], "billing-abc123");
-    assert_eq!(event["fields"]["status"], "review");
+    // GitHub's HTTP status, not the spec's.
+    assert_eq!(event["fields"]["status"], 403);
+    assert_eq!(event["fields"]["spec_status"], "review");
     assert_eq!(event["fields"]["github_error"], "GITHUB_FORBIDDEN");
+}
+
+#[tokio::test]
+async fn the_failure_event_carries_githubs_http_status_or_none() {
+    let cases = [
+        (Error::Github(GithubError::Unauthorized), Some(401)),
+        (
+            Error::Github(GithubError::RepoNameTaken {
+                name: "billing-abc123".into(),
+            }),
+            Some(422),
+        ),
+        (
+            Error::Github(GithubError::Rejected {
+                status: Some(422),
+                message: "Validation Failed".into(),
+            }),
+            Some(422),
+        ),
+        (
+            Error::Github(GithubError::Unavailable {
+                status: Some(502),
+                reason: "GitHub answered 502 Bad Gateway".into(),
+            }),
+            Some(502),
+        ),
+        // No answer from GitHub at all: no status.
+        (
+            Error::Github(GithubError::Unavailable {
+                status: None,
+                reason: "GitHub did not answer in time".into(),
+            }),
+            None,
+        ),
+        (Error::IntegrationNotConnected, None),
+    ];
+    for (err, expected) in cases {
+        let code = err.code();
+        let event = failure_event(err).await;
+        assert_eq!(event["fields"]["github_error"], code);
+        match expected {
+            Some(status) => assert_eq!(event["fields"]["status"], status, "{event}"),
+            None => assert!(event["fields"].get("status").is_none(), "{event}"),
+        }
+    }
 }
 
 #[tokio::test]
