@@ -240,9 +240,28 @@ async fn raw_exchange(port: u16, bytes: &[u8]) -> String {
         .expect("the server closes the connection")
 }
 
-/// actix-http's h1 dispatcher answers these itself, before any of our code
-/// runs, with an empty body (docs/api.md, "Errors the server answers before the
-/// application"): the statuses and the closed connection are what is promised.
+/// Head and parsed problem of a raw answer that must be problem+json with an
+/// exact `content-length`.
+fn problem_of(answer: &str) -> (String, Value) {
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head end: {answer}"));
+    let lower = head.to_ascii_lowercase();
+    assert!(
+        lower.contains("\r\ncontent-type: application/problem+json\r\n") || lower.ends_with("\r\ncontent-type: application/problem+json"),
+        "{answer}"
+    );
+    assert!(
+        lower.contains(&format!("\r\ncontent-length: {}", body.len())),
+        "{answer}"
+    );
+    let problem = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    (lower, problem)
+}
+
+/// actix-http's h1 dispatcher answers these itself, before any of our code runs;
+/// `transport_errors::ProblemWriter` rewrites its empty-bodied heads into
+/// problem+json (docs/api.md, "Errors the server answers before the application").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn framework_rejections_over_raw_tcp() {
     let app = spawn_proxied(&[("server.head_timeout_secs", "1")]).await;
@@ -257,19 +276,34 @@ async fn framework_rejections_over_raw_tcp() {
     let started = Instant::now();
     let stalled = raw_exchange(app.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
     let stalled_took = started.elapsed();
-    for (answer, status) in [
-        (&bad_line, "400"),
-        (&bad_header, "400"),
-        (&too_large, "431"),
-        (&stalled, "408"),
+    // A good request, then a bad one on the same connection: the first answer
+    // passes unchanged, the second is the problem.
+    let pipelined = raw_exchange(
+        app.port,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost x\r\n\r\n",
+    )
+    .await;
+    let (first, second) = pipelined
+        .split_once("HTTP/1.1 400")
+        .unwrap_or_else(|| panic!("{pipelined}"));
+    assert!(first.starts_with("HTTP/1.1 200"), "{pipelined}");
+    let second = format!("HTTP/1.1 400{second}");
+    for (answer, status, code) in [
+        (&bad_line, "400", "VALIDATION_FAILED"),
+        (&bad_header, "400", "VALIDATION_FAILED"),
+        (&too_large, "431", "HEADERS_TOO_LARGE"),
+        (&stalled, "408", "REQUEST_TIMEOUT"),
+        (&second, "400", "VALIDATION_FAILED"),
     ] {
         assert!(
             answer.starts_with(&format!("HTTP/1.1 {status}")),
             "{answer}"
         );
-        let lower = answer.to_ascii_lowercase();
-        assert!(lower.contains("connection: close"), "{answer}");
-        assert!(lower.contains("content-length: 0\r\n"), "{answer}");
+        let (head, problem) = problem_of(answer);
+        assert!(head.contains("\r\nconnection: close"), "{answer}");
+        assert_eq!(problem["code"], code, "{answer}");
+        assert_eq!(problem["status"].as_u64(), status.parse().ok(), "{answer}");
+        assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()));
     }
     assert!(
         stalled_took >= Duration::from_millis(900) && stalled_took < Duration::from_secs(3),
@@ -287,5 +321,5 @@ async fn framework_rejections_over_raw_tcp() {
     )
     .await;
     assert!(bad_json.starts_with("HTTP/1.1 400"), "{bad_json}");
-    assert!(bad_json.contains("application/problem+json"), "{bad_json}");
+    assert_eq!(problem_of(&bad_json).1["code"], "VALIDATION_FAILED");
 }
