@@ -333,8 +333,16 @@ mod tests {
             (Error::Conflict("x".into()).into(), 409, "CONFLICT"),
             (ApiError::PayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"),
             (ApiError::BodyTimeout, 408, "REQUEST_TIMEOUT"),
-            (ApiError::Http(StatusCode::BAD_REQUEST), 400, "VALIDATION_FAILED"),
-            (ApiError::Http(StatusCode::REQUEST_TIMEOUT), 408, "REQUEST_TIMEOUT"),
+            (
+                ApiError::Http(StatusCode::BAD_REQUEST),
+                400,
+                "VALIDATION_FAILED",
+            ),
+            (
+                ApiError::Http(StatusCode::REQUEST_TIMEOUT),
+                408,
+                "REQUEST_TIMEOUT",
+            ),
             (
                 ApiError::Http(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
                 431,

@@ -58,7 +58,8 @@ impl<T: AsyncWrite + Unpin> ProblemWriter<T> {
     /// Writes what remains of a rewritten response; ready once nothing is pending.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.written < self.pending.len() {
-            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.written..]))?;
+            let n =
+                ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.written..]))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -94,7 +95,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ProblemWriter<T> {
             None => Pin::new(&mut this.inner).poll_write(cx, buf),
             // Earlier responses first, as they are; the head comes back in the
             // caller's next write (it retries with the unwritten rest).
-            Some((start, _)) if start > 0 => Pin::new(&mut this.inner).poll_write(cx, &buf[..start]),
+            Some((start, _)) if start > 0 => {
+                Pin::new(&mut this.inner).poll_write(cx, &buf[..start])
+            }
             Some((_, head)) => {
                 this.pending = rewrite(&head);
                 this.written = 0;
@@ -284,7 +287,7 @@ mod tests {
             buf: &[u8],
         ) -> Poll<io::Result<usize>> {
             self.calls += 1;
-            if self.stall && self.calls % 2 == 0 {
+            if self.stall && self.calls.is_multiple_of(2) {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
@@ -330,7 +333,10 @@ mod tests {
     fn assert_problem(wire: &[u8], status_line: &str, code: &str) {
         let (head, body) = split(wire);
         assert!(head.starts_with(&format!("{status_line}\r\n")), "{head}");
-        assert!(head.contains("content-type: application/problem+json\r\n"), "{head}");
+        assert!(
+            head.contains("content-type: application/problem+json\r\n"),
+            "{head}"
+        );
         assert!(
             head.contains(&format!("content-length: {}\r\n", body.len())),
             "{head}"
@@ -370,13 +376,18 @@ mod tests {
 
     #[tokio::test]
     async fn earlier_pipelined_responses_pass_unchanged_before_the_problem() {
-        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n{}";
+        let ok =
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n{}";
         let mut buf = ok.to_vec();
         buf.extend_from_slice(&dispatcher_head("400 Bad Request"));
         for (chunk, stall) in [(usize::MAX, false), (5, true), (ok.len() + 3, false)] {
             let wire = through(&[&buf], chunk, stall).await;
             assert_eq!(&wire[..ok.len()], ok, "chunk {chunk}");
-            assert_problem(&wire[ok.len()..], "HTTP/1.1 400 Bad Request", "VALIDATION_FAILED");
+            assert_problem(
+                &wire[ok.len()..],
+                "HTTP/1.1 400 Bad Request",
+                "VALIDATION_FAILED",
+            );
         }
     }
 

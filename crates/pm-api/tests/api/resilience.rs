@@ -248,7 +248,8 @@ fn problem_of(answer: &str) -> (String, Value) {
         .unwrap_or_else(|| panic!("no head end: {answer}"));
     let lower = head.to_ascii_lowercase();
     assert!(
-        lower.contains("\r\ncontent-type: application/problem+json\r\n") || lower.ends_with("\r\ncontent-type: application/problem+json"),
+        lower.contains("\r\ncontent-type: application/problem+json\r\n")
+            || lower.ends_with("\r\ncontent-type: application/problem+json"),
         "{answer}"
     );
     assert!(
@@ -322,4 +323,36 @@ async fn framework_rejections_over_raw_tcp() {
     .await;
     assert!(bad_json.starts_with("HTTP/1.1 400"), "{bad_json}");
     assert_eq!(problem_of(&bad_json).1["code"], "VALIDATION_FAILED");
+}
+
+/// A stop lets a request that is still arriving finish (within
+/// `server.shutdown_timeout_secs`), closes its connection afterwards and accepts
+/// no new ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_the_request_in_flight() {
+    let app = spawn_proxied(&[]).await;
+    let body = r#"{"name": "Stopping"}"#;
+    let mut stream = TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+    let head = format!(
+        "POST /api/v1/projects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+        app.token,
+        body.len(),
+        &body[..5]
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let handle = app.handle.clone();
+    let stopping = tokio::spawn(async move { handle.stop(true).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!stopping.is_finished(), "the stop waits for the request");
+    stream.write_all(&body.as_bytes()[5..]).await.unwrap();
+    let answer = read_to_close(&mut stream, Duration::from_secs(5))
+        .await
+        .expect("the connection is closed after the answer");
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    tokio::time::timeout(Duration::from_secs(3), stopping)
+        .await
+        .expect("the stop completes")
+        .unwrap();
+    assert!(TcpStream::connect(("127.0.0.1", app.port)).await.is_err());
 }
