@@ -306,8 +306,10 @@ async fn framework_rejections_over_raw_tcp() {
         assert_eq!(problem["status"].as_u64(), status.parse().ok(), "{answer}");
         assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()));
     }
+    // actix-http counts the head deadline from a clock it refreshes every 500 ms
+    // (its date service), so it can fire up to 500 ms early.
     assert!(
-        stalled_took >= Duration::from_millis(900) && stalled_took < Duration::from_secs(3),
+        stalled_took >= Duration::from_millis(450) && stalled_took < Duration::from_secs(3),
         "the head timeout is 1 s; took {stalled_took:?}"
     );
     // The same faults inside a well-formed request reach the application and
