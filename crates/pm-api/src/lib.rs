@@ -10,9 +10,11 @@ pub mod openapi;
 pub mod pacer;
 pub mod problem;
 pub mod routes;
+pub mod server;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod transport_errors;
 
 pub use config::Settings;
 pub use startup::Application;

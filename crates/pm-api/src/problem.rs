@@ -122,6 +122,7 @@ fn classify(err: &ApiError) -> (StatusCode, &'static str, &'static str) {
                 408 => "REQUEST_TIMEOUT",
                 409 => "CONFLICT",
                 413 => "PAYLOAD_TOO_LARGE",
+                431 => "HEADERS_TOO_LARGE",
                 500.. => "INTERNAL",
                 _ => "VALIDATION_FAILED",
             };
@@ -332,6 +333,21 @@ mod tests {
             (Error::Conflict("x".into()).into(), 409, "CONFLICT"),
             (ApiError::PayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"),
             (ApiError::BodyTimeout, 408, "REQUEST_TIMEOUT"),
+            (
+                ApiError::Http(StatusCode::BAD_REQUEST),
+                400,
+                "VALIDATION_FAILED",
+            ),
+            (
+                ApiError::Http(StatusCode::REQUEST_TIMEOUT),
+                408,
+                "REQUEST_TIMEOUT",
+            ),
+            (
+                ApiError::Http(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+                431,
+                "HEADERS_TOO_LARGE",
+            ),
             (
                 Error::Unavailable("x".into()).into(),
                 503,

@@ -7,11 +7,11 @@ use crate::pacer::IntervalPacer;
 use crate::problem::ApiError;
 use crate::problem::problem_fallback;
 use crate::state::AppState;
-use crate::{openapi, routes};
+use crate::{openapi, routes, server};
 use actix_web::dev::{Server, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::ErrorHandlers;
-use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpMessage, HttpResponse, web};
 use anyhow::Context;
 use pm_accounts::AccountService;
 use pm_crypto::Keyring;
@@ -57,7 +57,7 @@ impl Application {
         let body_timeout = web::Data::new(BodyTimeout(Duration::from_secs(
             server_settings.body_timeout_secs,
         )));
-        let mut server = HttpServer::new(move || {
+        let factory = move || {
             App::new()
                 .configure(|cfg| configure_app(cfg, state.clone()))
                 .app_data(body_timeout.clone())
@@ -79,27 +79,12 @@ impl Application {
                     }
                 })
                 .wrap(TracingLogger::default())
-        })
-        // Bounds on what a client can hold: the head must arrive within
-        // `head_timeout_secs`, an idle keep-alive connection is closed after
-        // `keep_alive_secs`, a closing one gets `client_disconnect_timeout_secs`
-        // to acknowledge, and each worker serves at most `max_connections` at once
-        // (more wait in the listen backlog). Bodies: see [`body_deadline`].
-        .keep_alive(Duration::from_secs(server_settings.keep_alive_secs))
-        .client_request_timeout(Duration::from_secs(server_settings.head_timeout_secs))
-        .client_disconnect_timeout(Duration::from_secs(
-            server_settings.client_disconnect_timeout_secs,
-        ))
-        .max_connections(server_settings.max_connections)
-        .listen(listener)?
-        .shutdown_timeout(server_settings.shutdown_timeout_secs);
-        if let Some(workers) = settings.server.workers {
-            server = server.workers(workers);
-        }
-        Ok(Self {
-            port,
-            server: server.run(),
-        })
+        };
+        // Bounds on what a client can hold (head, keep-alive, disconnect, connections
+        // per worker) and the rewriting of the dispatcher's own errors: see
+        // [`server::serve`]. Bodies: see [`body_deadline`].
+        let server = server::serve(server_settings, listener, factory)?;
+        Ok(Self { port, server })
     }
 
     pub fn port(&self) -> u16 {

@@ -240,9 +240,29 @@ async fn raw_exchange(port: u16, bytes: &[u8]) -> String {
         .expect("the server closes the connection")
 }
 
-/// actix-http's h1 dispatcher answers these itself, before any of our code
-/// runs, with an empty body (docs/api.md, "Errors the server answers before the
-/// application"): the statuses and the closed connection are what is promised.
+/// Head and parsed problem of a raw answer that must be problem+json with an
+/// exact `content-length`.
+fn problem_of(answer: &str) -> (String, Value) {
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head end: {answer}"));
+    let lower = head.to_ascii_lowercase();
+    assert!(
+        lower.contains("\r\ncontent-type: application/problem+json\r\n")
+            || lower.ends_with("\r\ncontent-type: application/problem+json"),
+        "{answer}"
+    );
+    assert!(
+        lower.contains(&format!("\r\ncontent-length: {}", body.len())),
+        "{answer}"
+    );
+    let problem = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    (lower, problem)
+}
+
+/// actix-http's h1 dispatcher answers these itself, before any of our code runs;
+/// `transport_errors::ProblemWriter` rewrites its empty-bodied heads into
+/// problem+json (docs/api.md, "Errors the server answers before the application").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn framework_rejections_over_raw_tcp() {
     let app = spawn_proxied(&[("server.head_timeout_secs", "1")]).await;
@@ -257,22 +277,39 @@ async fn framework_rejections_over_raw_tcp() {
     let started = Instant::now();
     let stalled = raw_exchange(app.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
     let stalled_took = started.elapsed();
-    for (answer, status) in [
-        (&bad_line, "400"),
-        (&bad_header, "400"),
-        (&too_large, "431"),
-        (&stalled, "408"),
+    // A good request, then a bad one on the same connection: the first answer
+    // passes unchanged, the second is the problem.
+    let pipelined = raw_exchange(
+        app.port,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost x\r\n\r\n",
+    )
+    .await;
+    let (first, second) = pipelined
+        .split_once("HTTP/1.1 400")
+        .unwrap_or_else(|| panic!("{pipelined}"));
+    assert!(first.starts_with("HTTP/1.1 200"), "{pipelined}");
+    let second = format!("HTTP/1.1 400{second}");
+    for (answer, status, code) in [
+        (&bad_line, "400", "VALIDATION_FAILED"),
+        (&bad_header, "400", "VALIDATION_FAILED"),
+        (&too_large, "431", "HEADERS_TOO_LARGE"),
+        (&stalled, "408", "REQUEST_TIMEOUT"),
+        (&second, "400", "VALIDATION_FAILED"),
     ] {
         assert!(
             answer.starts_with(&format!("HTTP/1.1 {status}")),
             "{answer}"
         );
-        let lower = answer.to_ascii_lowercase();
-        assert!(lower.contains("connection: close"), "{answer}");
-        assert!(lower.contains("content-length: 0\r\n"), "{answer}");
+        let (head, problem) = problem_of(answer);
+        assert!(head.contains("\r\nconnection: close"), "{answer}");
+        assert_eq!(problem["code"], code, "{answer}");
+        assert_eq!(problem["status"].as_u64(), status.parse().ok(), "{answer}");
+        assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()));
     }
+    // actix-http counts the head deadline from a clock it refreshes every 500 ms
+    // (its date service), so it can fire up to 500 ms early.
     assert!(
-        stalled_took >= Duration::from_millis(900) && stalled_took < Duration::from_secs(3),
+        stalled_took >= Duration::from_millis(450) && stalled_took < Duration::from_secs(3),
         "the head timeout is 1 s; took {stalled_took:?}"
     );
     // The same faults inside a well-formed request reach the application and
@@ -287,5 +324,37 @@ async fn framework_rejections_over_raw_tcp() {
     )
     .await;
     assert!(bad_json.starts_with("HTTP/1.1 400"), "{bad_json}");
-    assert!(bad_json.contains("application/problem+json"), "{bad_json}");
+    assert_eq!(problem_of(&bad_json).1["code"], "VALIDATION_FAILED");
+}
+
+/// A stop lets a request that is still arriving finish (within
+/// `server.shutdown_timeout_secs`), closes its connection afterwards and accepts
+/// no new ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_the_request_in_flight() {
+    let app = spawn_proxied(&[]).await;
+    let body = r#"{"name": "Stopping"}"#;
+    let mut stream = TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+    let head = format!(
+        "POST /api/v1/projects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+        app.token,
+        body.len(),
+        &body[..5]
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let handle = app.handle.clone();
+    let stopping = tokio::spawn(async move { handle.stop(true).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!stopping.is_finished(), "the stop waits for the request");
+    stream.write_all(&body.as_bytes()[5..]).await.unwrap();
+    let answer = read_to_close(&mut stream, Duration::from_secs(5))
+        .await
+        .expect("the connection is closed after the answer");
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    tokio::time::timeout(Duration::from_secs(3), stopping)
+        .await
+        .expect("the stop completes")
+        .unwrap();
+    assert!(TcpStream::connect(("127.0.0.1", app.port)).await.is_err());
 }
