@@ -291,6 +291,9 @@ async fn claim_loop(
         while running.try_join_next().is_some() {}
         let free = slots.available_permits();
         if free > 0 {
+            // Taken before the claim is sent, so the local deadline of each lease
+            // never falls after the database's.
+            let claim_started = Instant::now();
             match inner
                 .queue
                 .claim(&inner.config.name, &kinds, free, inner.config.lease)
@@ -305,7 +308,7 @@ async fn claim_loop(
                         inner.stats.claimed.fetch_add(1, Ordering::Relaxed);
                         let inner = inner.clone();
                         running.spawn(async move {
-                            run_job(&inner, claimed).await;
+                            run_job(&inner, claimed, claim_started).await;
                             drop(permit);
                             inner.slot_freed.notify_one();
                         });
@@ -394,10 +397,10 @@ impl Drop for Registered<'_> {
     }
 }
 
-async fn run_job(inner: &Inner, claimed: ClaimedJob) {
+async fn run_job(inner: &Inner, claimed: ClaimedJob, claim_started: Instant) {
     let ClaimedJob { job, lease } = claimed;
     let ttl = inner.config.lease;
-    let signal = Arc::new(StopSignal::new(Instant::now(), ttl));
+    let signal = Arc::new(StopSignal::new(claim_started, ttl));
     inner
         .signals
         .lock()
