@@ -5,6 +5,7 @@
 pub mod config;
 pub mod dto;
 pub mod extract;
+pub mod jobs;
 pub mod openapi;
 pub mod pacer;
 pub mod problem;
