@@ -5,7 +5,7 @@ PG := scripts/pg-local.sh
 # nextest runs each test in its own process, in parallel; plain cargo test works too.
 TEST_RUNNER := $(shell command -v cargo-nextest >/dev/null 2>&1 && echo "nextest run --no-fail-fast" || echo "test --no-fail-fast")
 
-.PHONY: run test lint fmt bench demo db-url db-stop
+.PHONY: run test lint fmt bench bench-jobs demo db-url db-stop
 
 ## make run: PostgreSQL (local cluster unless DATABASE_URL answers), migrate, serve on 127.0.0.1:8080
 run:
@@ -48,3 +48,8 @@ demo:
 bench:
 	export DATABASE_URL="$$($(PG) url)"; \
 	cargo run --release -p pm-e2e --bin pmhub-bench
+
+## make bench-jobs: empty jobs per second through the job queue with 4 workers (release build)
+bench-jobs:
+	export DATABASE_URL="$$($(PG) url)"; \
+	cargo run --release -p pm-e2e --bin pmhub-bench-jobs
