@@ -125,7 +125,7 @@ async fn two_runners_on_separate_pools_run_each_of_100_jobs_exactly_once() {
     let (sa, sb) = (a.stats(), b.stats());
     a.shutdown().await;
     b.shutdown().await;
-    let runs = handler.runs.lock().unwrap();
+    let runs = handler.runs.lock().unwrap().clone();
     assert_eq!(runs.len(), 100);
     for id in &ids {
         assert_eq!(runs.get(id), Some(&1), "job {id} ran exactly once");
