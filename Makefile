@@ -8,7 +8,7 @@ WITH_DB := DATABASE_URL="$$($(PG) url)" || exit 1; export DATABASE_URL;
 # nextest runs each test in its own process, in parallel; plain cargo test works too.
 TEST_RUNNER := $(shell command -v cargo-nextest >/dev/null 2>&1 && echo "nextest run --no-fail-fast" || echo "test --no-fail-fast")
 
-.PHONY: run test lint fmt bench demo db-url db-stop client client-check ui ui-check browser-deps browser-test ui-screenshots
+.PHONY: run test lint fmt bench bench-jobs demo db-url db-stop client client-check ui ui-check browser-deps browser-test ui-screenshots
 
 ## make run: PostgreSQL (local cluster unless DATABASE_URL answers), migrate, serve on 127.0.0.1:8080
 run:
@@ -54,6 +54,11 @@ demo:
 bench:
 	$(WITH_DB) \
 	cargo run --release -p pm-e2e --bin pmhub-bench
+
+## make bench-jobs: empty jobs per second through the job queue with 4 workers (release build)
+bench-jobs:
+	$(WITH_DB) \
+	cargo run --release -p pm-e2e --bin pmhub-bench-jobs
 
 # ---- web UI and TypeScript client (crates/pm-web; Node.js 20 + npm) ----
 WEB := crates/pm-web

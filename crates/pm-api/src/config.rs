@@ -19,6 +19,7 @@ pub struct Settings {
     pub github: GithubSettings,
     pub crypto: CryptoSettings,
     pub log: LogSettings,
+    pub jobs: JobsSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,6 +93,30 @@ pub struct LogSettings {
     pub filter: String,
 }
 
+/// The job engine (see docs/architecture.md, "The job engine").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobsSettings {
+    /// Whether `pmhub serve` runs job workers too (false: a web-only process;
+    /// `pmhub worker` runs them whatever this says).
+    pub enabled: bool,
+    /// Jobs run at once per process.
+    pub workers: usize,
+    /// Milliseconds between looks for due jobs when no notification wakes a worker.
+    pub poll_interval_ms: u64,
+    /// Seconds a claim holds a job without a heartbeat: a dead process's jobs are
+    /// taken over after at most this long.
+    pub lease_secs: u64,
+    /// Seconds between lease renewals of a running job (well under `lease_secs`).
+    pub heartbeat_secs: u64,
+    /// LISTEN for enqueue notifications; turn off behind PgBouncer in transaction mode
+    /// (polling still finds every job).
+    pub listen: bool,
+    /// Finished jobs are deleted this many days after they finished.
+    pub retention_days: u64,
+    /// Seconds between runs of the cleanup of finished jobs.
+    pub cleanup_interval_secs: u64,
+}
+
 fn default_env() -> String {
     "development".into()
 }
@@ -104,6 +129,7 @@ struct Defaults {
     github: GithubDefaults,
     crypto: CryptoDefaults,
     log: LogSettings,
+    jobs: JobsSettings,
 }
 
 #[derive(Serialize)]
@@ -148,6 +174,16 @@ fn defaults() -> Defaults {
         log: LogSettings {
             format: "text".into(),
             filter: "info".into(),
+        },
+        jobs: JobsSettings {
+            enabled: true,
+            workers: 4,
+            poll_interval_ms: 1000,
+            lease_secs: 30,
+            heartbeat_secs: 5,
+            listen: true,
+            retention_days: 7,
+            cleanup_interval_secs: 3600,
         },
     }
 }
@@ -249,6 +285,8 @@ mod tests {
             assert_eq!(s.server.bind, "127.0.0.1:8080");
             assert_eq!(s.github.org, "auditmos-projects");
             assert!(!s.is_production());
+            assert!(s.jobs.enabled);
+            assert_eq!((s.jobs.workers, s.jobs.lease_secs), (4, 30));
             Ok(())
         });
     }

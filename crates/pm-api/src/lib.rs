@@ -6,6 +6,7 @@ pub mod config;
 pub mod deadline;
 pub mod dto;
 pub mod extract;
+pub mod jobs;
 pub mod openapi;
 pub mod pacer;
 pub mod problem;

@@ -26,6 +26,8 @@ enum Command {
         #[arg(long)]
         no_migrate: bool,
     },
+    /// Run job workers only (no HTTP server) until SIGTERM/SIGINT. Does not migrate.
+    Worker,
     /// Apply pending migrations and exit.
     Migrate,
     /// Apply pending migrations, then create a workspace and its first admin; prints
@@ -96,9 +98,27 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 migrate(&settings).await?;
             }
             let app = Application::build(&settings).await?;
+            // Job workers beside the HTTP server unless jobs.enabled = false; both
+            // start their graceful shutdown on the same signal.
+            let jobs = if settings.jobs.enabled {
+                let jobs = pm_api::jobs::start(&settings)?;
+                jobs.stop_on_signal();
+                Some(jobs)
+            } else {
+                None
+            };
             tracing::info!(bind = %settings.server.bind, port = app.port(), "pmhub is serving");
-            app.run_until_stopped().await?;
+            let served = app.run_until_stopped().await;
+            if let Some(jobs) = jobs {
+                jobs.shutdown().await;
+            }
+            served?;
             tracing::info!("pmhub stopped");
+            Ok(())
+        }
+        Command::Worker => {
+            pm_api::jobs::start(&settings)?.run_until_signal().await;
+            tracing::info!("pmhub worker stopped");
             Ok(())
         }
         Command::Migrate => migrate(&settings).await,

@@ -1,0 +1,172 @@
+//! Wiring of the job engine: the runner that `pmhub serve` starts beside the HTTP
+//! server (unless `jobs.enabled = false`) and that `pmhub worker` runs alone.
+//!
+//! The runner has a pool of its own (`jobs.workers + 2` connections), so jobs never
+//! starve requests of connections, and, unless `jobs.listen = false`, one more
+//! connection that LISTENs for enqueues.
+
+use crate::config::Settings;
+use anyhow::{Context, bail};
+use pm_postgres::{Database, DbConfig, PgJobQueue, spawn_job_listener};
+use pm_worker::{Registry, Runner, RunnerConfig, RunningRunner};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The runner's settings from `jobs.*` (and `server.shutdown_timeout_secs` as the
+/// grace period). Refuses settings that cannot work.
+pub fn runner_config(settings: &Settings) -> anyhow::Result<RunnerConfig> {
+    let jobs = &settings.jobs;
+    if !(1..=256).contains(&jobs.workers) {
+        bail!("jobs.workers must be between 1 and 256");
+    }
+    if jobs.lease_secs == 0 || jobs.heartbeat_secs == 0 || jobs.heartbeat_secs * 2 > jobs.lease_secs
+    {
+        bail!("jobs.heartbeat_secs must be at least 1 and at most half of jobs.lease_secs");
+    }
+    if jobs.poll_interval_ms == 0 {
+        bail!("jobs.poll_interval_ms must be at least 1");
+    }
+    if jobs.cleanup_interval_secs == 0 {
+        bail!("jobs.cleanup_interval_secs must be at least 1");
+    }
+    Ok(RunnerConfig {
+        workers: jobs.workers,
+        poll_interval: Duration::from_millis(jobs.poll_interval_ms),
+        lease: Duration::from_secs(jobs.lease_secs),
+        heartbeat: Duration::from_secs(jobs.heartbeat_secs),
+        shutdown_grace: Duration::from_secs(settings.server.shutdown_timeout_secs),
+        ..RunnerConfig::default()
+    })
+}
+
+/// The handlers this process runs. Job kinds are registered here (today only the
+/// built-in cleanup, added by [`start`]).
+pub fn registry(_settings: &Settings, _db: &Database) -> Registry {
+    Registry::new()
+}
+
+/// A started runner and its listener.
+pub struct JobWorkers {
+    runner: RunningRunner,
+    listener: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl JobWorkers {
+    /// Graceful shutdown: stop claiming, give running jobs the grace period, leave the
+    /// rest to lease expiry.
+    pub async fn shutdown(self) {
+        if let Some(listener) = &self.listener {
+            listener.abort();
+        }
+        self.runner.shutdown().await;
+    }
+
+    /// Waits for SIGTERM or SIGINT, then shuts down gracefully.
+    pub async fn run_until_signal(self) {
+        wait_for_signal().await;
+        tracing::info!("signal received; stopping job workers");
+        self.shutdown().await;
+    }
+
+    /// Starts the graceful shutdown as soon as SIGTERM or SIGINT arrives (the HTTP
+    /// server reacts to the same signals on its own), so both get the grace at once.
+    pub fn stop_on_signal(&self) {
+        let token = self.runner.stop_token();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            token.cancel();
+        });
+    }
+}
+
+/// Connects the runner's pool, registers the handlers and the periodic cleanup,
+/// and starts the runner (and the listener, unless `jobs.listen = false`).
+pub fn start(settings: &Settings) -> anyhow::Result<JobWorkers> {
+    let config = runner_config(settings)?;
+    let url = settings
+        .database
+        .url
+        .clone()
+        .context("no database URL: set DATABASE_URL (make run starts a local PostgreSQL)")?;
+    let mut db_config = DbConfig::new(url.clone());
+    db_config.max_connections = config.workers + 2;
+    let db = Database::connect(&db_config)?;
+    let registry = registry(settings, &db);
+    let retention = Duration::from_secs(settings.jobs.retention_days.saturating_mul(86_400));
+    let every = Duration::from_secs(settings.jobs.cleanup_interval_secs);
+    let workers = config.workers;
+    let runner =
+        Runner::new(Arc::new(PgJobQueue::new(db)), registry, config).with_cleanup(retention, every);
+    let listener = settings
+        .jobs
+        .listen
+        .then(|| spawn_job_listener(url, runner.wake()));
+    tracing::info!(
+        workers,
+        listen = settings.jobs.listen,
+        "job workers starting"
+    );
+    Ok(JobWorkers {
+        runner: runner.start(),
+        listener,
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail fixes the closure's error type
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn jobs_settings_come_from_the_environment_and_are_checked() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PMHUB__JOBS__ENABLED", "false");
+            jail.set_env("PMHUB__JOBS__WORKERS", "2");
+            jail.set_env("PMHUB__JOBS__LEASE_SECS", "20");
+            jail.set_env("PMHUB__JOBS__POLL_INTERVAL_MS", "250");
+            let s: Settings = Settings::figment(Path::new("nowhere")).extract()?;
+            assert!(!s.jobs.enabled);
+            let c = runner_config(&s).unwrap();
+            assert_eq!(c.workers, 2);
+            assert_eq!(c.lease, Duration::from_secs(20));
+            assert_eq!(c.heartbeat, Duration::from_secs(5));
+            assert_eq!(c.poll_interval, Duration::from_millis(250));
+            assert_eq!(c.shutdown_grace, Duration::from_secs(30));
+
+            jail.set_env("PMHUB__JOBS__HEARTBEAT_SECS", "15");
+            let s: Settings = Settings::figment(Path::new("nowhere")).extract()?;
+            assert!(
+                runner_config(&s).is_err(),
+                "a heartbeat over half the lease is refused"
+            );
+            jail.set_env("PMHUB__JOBS__HEARTBEAT_SECS", "5");
+            jail.set_env("PMHUB__JOBS__WORKERS", "0");
+            let s: Settings = Settings::figment(Path::new("nowhere")).extract()?;
+            assert!(runner_config(&s).is_err(), "no workers is refused");
+            Ok(())
+        });
+    }
+}
