@@ -9,6 +9,7 @@ pub mod extract;
 pub mod openapi;
 pub mod pacer;
 pub mod problem;
+pub mod responses;
 pub mod routes;
 pub mod server;
 pub mod startup;

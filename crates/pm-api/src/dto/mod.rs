@@ -1,0 +1,77 @@
+//! The JSON shapes of the API, one module per area. Requests reject unknown fields;
+//! enums are snake_case strings. Each request body has one `into_domain()` that turns
+//! it into the domain's input, validating every field with the domain's constructors,
+//! so handlers stay a few lines long.
+
+use pm_kernel::Error;
+use serde::Deserialize;
+
+/// Declares an API enum mirroring a domain enum, with conversions both ways.
+macro_rules! api_enum {
+    ($api:ident <=> $domain:ident { $($variant:ident),+ $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $api { $($variant),+ }
+
+        impl From<$api> for $domain {
+            fn from(v: $api) -> Self {
+                match v { $($api::$variant => $domain::$variant),+ }
+            }
+        }
+
+        impl From<$domain> for $api {
+            fn from(v: $domain) -> Self {
+                match v { $($domain::$variant => $api::$variant),+ }
+            }
+        }
+    };
+}
+
+/// Declares a concrete list envelope `{items, next_cursor}` for the OpenAPI document.
+macro_rules! list_type {
+    ($name:ident, $item:ty) => {
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $name {
+            pub items: Vec<$item>,
+            /// Pass as `cursor` to get the next page; null on the last page.
+            pub next_cursor: Option<String>,
+        }
+
+        impl<T: Into<$item>> From<pm_kernel::Page<T>> for $name {
+            fn from(page: pm_kernel::Page<T>) -> Self {
+                Self {
+                    items: page.items.into_iter().map(Into::into).collect(),
+                    next_cursor: page.next_cursor,
+                }
+            }
+        }
+    };
+}
+
+mod accounts;
+mod github;
+mod projects;
+mod specs;
+mod tasks;
+
+pub use accounts::*;
+pub use github::*;
+pub use projects::*;
+pub use specs::*;
+pub use tasks::*;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1..=200, default 50.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// After `Validator::finish` succeeded every checked value is present; the type
+/// system still needs an answer for the impossible case.
+fn validated_value_missing() -> Error {
+    Error::internal("a value that passed validation is missing")
+}
