@@ -40,6 +40,8 @@ impl MeDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    /// Compared without case; stored lowercased.
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     pub role: RoleDto,
 }
@@ -96,9 +98,10 @@ impl From<User> for UserDto {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
-    /// A label, 1-100 characters (e.g. `CI`).
+    #[schema(schema_with = super::schema::token_name)]
     pub name: Option<String>,
     /// 1..=3650. Without it the token does not expire (it can still be revoked).
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<i64>,
 }
 

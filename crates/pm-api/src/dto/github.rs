@@ -12,9 +12,7 @@ use uuid::Uuid;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectRequest {
-    /// A GitHub personal access token. Verified with `GET /user`, stored
-    /// encrypted, never returned.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, schema_with = super::schema::github_token)]
     pub token: secrecy::SecretString,
 }
 
@@ -61,7 +59,7 @@ impl From<pm_integrations::GithubRepo> for RepoDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetRepoRequest {
-    /// `owner/name`.
+    #[schema(schema_with = super::schema::repo)]
     pub full_name: String,
 }
 
@@ -74,7 +72,7 @@ impl SetRepoRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncRequest {
-    /// `owner/name`; defaults to the project's `github_repo`.
+    #[schema(schema_with = super::schema::sync_repo)]
     pub repo: Option<String>,
 }
 

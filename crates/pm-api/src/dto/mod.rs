@@ -49,6 +49,7 @@ macro_rules! list_type {
 }
 
 mod accounts;
+pub mod schema;
 mod github;
 mod projects;
 mod specs;
@@ -65,9 +66,32 @@ pub use tasks::*;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub cursor: Option<String>,
+}
+
+/// `deserialize_with` for the fields of a PATCH body: a field that is there must hold a
+/// value (`null` is refused, as the schema says); one left out is `None` (with
+/// `#[serde(default)]`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// The path of an operation on a project.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // only describes the path in the OpenAPI document
+pub struct SlugPath {
+    /// The project's slug.
+    #[param(pattern = r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length = 3, max_length = 100)]
+    slug: String,
 }
 
 /// After `Validator::finish` succeeded every checked value is present; the type

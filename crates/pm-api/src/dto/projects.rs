@@ -41,9 +41,9 @@ impl From<Project> for ProjectDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProjectRequest {
-    /// 1-200 characters.
+    #[schema(schema_with = super::schema::project_name)]
     pub name: String,
-    /// Markdown, up to 20,000 characters.
+    #[schema(schema_with = super::schema::project_description)]
     pub description: Option<String>,
 }
 
@@ -60,10 +60,16 @@ impl CreateProjectRequest {
     }
 }
 
+/// At least one field; a field that is given must not be `null`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct PatchProjectRequest {
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(schema_with = super::schema::project_name_patch)]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(schema_with = super::schema::project_description_patch)]
     pub description: Option<String>,
 }
 

@@ -30,7 +30,7 @@ impl From<Spec> for SpecDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutSpecRequest {
-    /// Markdown, up to 200,000 characters.
+    #[schema(schema_with = super::schema::spec_content)]
     pub content: String,
 }
 

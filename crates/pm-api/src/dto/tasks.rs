@@ -75,13 +75,13 @@ impl From<Task> for TaskDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
-    /// 1-500 characters.
+    #[schema(schema_with = super::schema::task_title)]
     pub title: String,
-    /// Markdown, up to 65,536 characters.
+    #[schema(schema_with = super::schema::task_description)]
     pub description: Option<String>,
     pub status: Option<TaskStatusDto>,
     pub priority: Option<PriorityDto>,
-    /// Up to 50 distinct labels of 1-100 characters.
+    #[schema(schema_with = super::schema::labels)]
     pub labels: Option<Vec<String>>,
 }
 
@@ -105,13 +105,25 @@ impl CreateTaskRequest {
     }
 }
 
+/// At least one field; a field that is given must not be `null`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct PatchTaskRequest {
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(schema_with = super::schema::task_title)]
     pub title: Option<String>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(schema_with = super::schema::task_description_patch)]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = TaskStatusDto)]
     pub status: Option<TaskStatusDto>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = PriorityDto)]
     pub priority: Option<PriorityDto>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(schema_with = super::schema::labels_patch)]
     pub labels: Option<Vec<String>>,
 }
 
@@ -145,9 +157,24 @@ pub struct TaskListQuery {
     pub status: Option<TaskStatusDto>,
     pub source: Option<TaskSourceDto>,
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[1-9][0-9]{0,17}$")]
     pub cursor: Option<String>,
+}
+
+/// A task's address: its project's slug and its number.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // only describes the path in the OpenAPI document
+pub struct TaskPath {
+    /// The project's slug.
+    #[param(pattern = r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length = 3, max_length = 100)]
+    slug: String,
+    /// The task's number.
+    #[param(minimum = 1)]
+    number: i64,
 }
 
 list_type!(TaskList, TaskDto);

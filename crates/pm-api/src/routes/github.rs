@@ -2,7 +2,7 @@
 
 use crate::dto::{
     ConnectRequest, ConnectionDto, PageQuery, ProjectDto, PushResponse, RepoDto, RepoList,
-    SetRepoRequest, SyncRequest, SyncResponse, SyncRunList,
+    SetRepoRequest, SlugPath, SyncRequest, SyncResponse, SyncRunList,
 };
 use crate::extract::{Caller, JsonBody, Query, slug};
 use crate::problem::{ApiError, ApiResult};
@@ -87,7 +87,7 @@ pub async fn list_repos(state: web::Data<AppState>, caller: Caller) -> ApiResult
 /// Links a repository to the project by hand (admins only), after checking that
 /// GitHub shows it to the token.
 #[utoipa::path(put, path = "/api/v1/projects/{slug}/github-repo", operation_id = "setProjectGithubRepo", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     request_body = SetRepoRequest,
     responses((status = 200, description = "OK", body = ProjectDto), AdminWriteErrors, Conflict, GithubErrors))]
 pub async fn set_repo(
@@ -105,7 +105,7 @@ pub async fn set_repo(
 
 /// Unlinks the project's repository (admins only).
 #[utoipa::path(delete, path = "/api/v1/projects/{slug}/github-repo", operation_id = "clearProjectGithubRepo", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     responses((status = 200, description = "OK", body = ProjectDto), AdminErrors))]
 pub async fn clear_repo(
     state: web::Data<AppState>,
@@ -123,7 +123,7 @@ pub async fn clear_repo(
 /// Imports the repository's issues (default: the project's `github_repo`) as
 /// tasks. Idempotent: issues already linked are skipped; pull requests are ignored.
 #[utoipa::path(post, path = "/api/v1/projects/{slug}/github/sync", operation_id = "syncGithubIssues", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     request_body(content = Option<SyncRequest>, description = "Optional; `{}` or no body uses the project's repository"),
     responses((status = 200, description = "OK", body = SyncResponse), WriteErrors, Conflict, GithubErrors))]
 pub async fn sync(
@@ -143,7 +143,7 @@ pub async fn sync(
 
 /// The project's imports and pushes, newest first.
 #[utoipa::path(get, path = "/api/v1/projects/{slug}/github/sync-runs", operation_id = "listSyncRuns", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug"), PageQuery),
+    params(SlugPath, PageQuery),
     responses((status = 200, description = "OK", body = SyncRunList), ReadErrors))]
 pub async fn sync_runs(
     state: web::Data<AppState>,
@@ -166,7 +166,7 @@ pub async fn sync_runs(
 /// link, and links it. Repeating it creates nothing new, also after an
 /// interrupted push. Creates are spaced about a second apart.
 #[utoipa::path(post, path = "/api/v1/projects/{slug}/github/push", operation_id = "pushTasksToGithub", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     responses((status = 200, description = "OK", body = PushResponse), ReadErrors, Conflict, GithubErrors))]
 pub async fn push(
     state: web::Data<AppState>,

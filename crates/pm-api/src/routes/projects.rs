@@ -1,6 +1,8 @@
 //! Projects.
 
-use crate::dto::{CreateProjectRequest, PageQuery, PatchProjectRequest, ProjectDto, ProjectList};
+use crate::dto::{
+    CreateProjectRequest, PageQuery, PatchProjectRequest, ProjectDto, ProjectList, SlugPath,
+};
 use crate::extract::{Caller, JsonBody, Query, slug};
 use crate::problem::ApiResult;
 use crate::responses::{AdminErrors, BodyErrors, ListErrors, ReadErrors, WriteErrors};
@@ -55,7 +57,7 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/v1/projects/{slug}", operation_id = "getProject", tag = "projects", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     responses((status = 200, description = "OK", body = ProjectDto), ReadErrors))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -68,7 +70,7 @@ pub async fn get(
 
 /// Changes the name and/or description.
 #[utoipa::path(patch, path = "/api/v1/projects/{slug}", operation_id = "updateProject", tag = "projects", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     request_body = PatchProjectRequest,
     responses((status = 200, description = "OK", body = ProjectDto), WriteErrors))]
 pub async fn update(
@@ -85,7 +87,7 @@ pub async fn update(
 
 /// Deletes the project with its spec, tasks and links (admins only).
 #[utoipa::path(delete, path = "/api/v1/projects/{slug}", operation_id = "deleteProject", tag = "projects", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     responses((status = 204, description = "No content"), AdminErrors))]
 pub async fn delete(
     state: web::Data<AppState>,

@@ -1,6 +1,6 @@
 //! A project's spec and its workflow.
 
-use crate::dto::{ApproveResponse, PutSpecRequest, SpecDto};
+use crate::dto::{ApproveResponse, PutSpecRequest, SlugPath, SpecDto};
 use crate::extract::{Caller, JsonBody, slug};
 use crate::problem::ApiResult;
 use crate::responses::{AdminErrors, Conflict, ReadErrors, WriteErrors};
@@ -18,7 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 #[utoipa::path(get, path = "/api/v1/projects/{slug}/spec", operation_id = "getSpec", tag = "specs", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     responses((status = 200, description = "OK", body = SpecDto), ReadErrors))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -31,7 +31,7 @@ pub async fn get(
 
 /// Replaces the content (not once the spec is approved).
 #[utoipa::path(put, path = "/api/v1/projects/{slug}/spec", operation_id = "putSpec", tag = "specs", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     request_body = PutSpecRequest,
     responses((status = 200, description = "OK", body = SpecDto), WriteErrors, Conflict))]
 pub async fn put(
@@ -48,7 +48,7 @@ pub async fn put(
 
 /// `draft` → `interviewing`.
 #[utoipa::path(post, path = "/api/v1/projects/{slug}/spec/submit", operation_id = "submitSpec", tag = "specs", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     responses((status = 200, description = "OK", body = SpecDto), ReadErrors, Conflict))]
 pub async fn submit(
     state: web::Data<AppState>,
@@ -64,7 +64,7 @@ pub async fn submit(
 /// configured org; a failure there is reported in `repository` and never undoes
 /// the approval.
 #[utoipa::path(post, path = "/api/v1/projects/{slug}/approve", operation_id = "approveSpec", tag = "specs", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     responses((status = 200, description = "OK", body = ApproveResponse), AdminErrors, Conflict))]
 pub async fn approve(
     state: web::Data<AppState>,

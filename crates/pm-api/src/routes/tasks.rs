@@ -1,6 +1,8 @@
 //! A project's tasks, addressed by number.
 
-use crate::dto::{CreateTaskRequest, PatchTaskRequest, TaskDto, TaskList, TaskListQuery};
+use crate::dto::{
+    CreateTaskRequest, PatchTaskRequest, SlugPath, TaskDto, TaskList, TaskListQuery, TaskPath,
+};
 use crate::extract::{Caller, JsonBody, Query, slug, task_number};
 use crate::problem::ApiResult;
 use crate::responses::{ReadErrors, WriteErrors};
@@ -24,7 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 #[utoipa::path(post, path = "/api/v1/projects/{slug}/tasks", operation_id = "createTask", tag = "tasks", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     request_body = CreateTaskRequest,
     responses((status = 201, description = "Created", body = TaskDto), WriteErrors))]
 pub async fn create(
@@ -41,7 +43,7 @@ pub async fn create(
 
 /// Tasks by number, optionally filtered by `status` and `source`.
 #[utoipa::path(get, path = "/api/v1/projects/{slug}/tasks", operation_id = "listTasks", tag = "tasks", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug"), TaskListQuery),
+    params(SlugPath, TaskListQuery),
     responses((status = 200, description = "OK", body = TaskList), ReadErrors))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -64,8 +66,7 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/v1/projects/{slug}/tasks/{number}", operation_id = "getTask", tag = "tasks", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug"),
-           ("number" = i64, Path, description = "The task's number")),
+    params(TaskPath),
     responses((status = 200, description = "OK", body = TaskDto), ReadErrors))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -81,8 +82,7 @@ pub async fn get(
 }
 
 #[utoipa::path(patch, path = "/api/v1/projects/{slug}/tasks/{number}", operation_id = "updateTask", tag = "tasks", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug"),
-           ("number" = i64, Path, description = "The task's number")),
+    params(TaskPath),
     request_body = PatchTaskRequest,
     responses((status = 200, description = "OK", body = TaskDto), WriteErrors))]
 pub async fn update(
@@ -102,8 +102,7 @@ pub async fn update(
 }
 
 #[utoipa::path(delete, path = "/api/v1/projects/{slug}/tasks/{number}", operation_id = "deleteTask", tag = "tasks", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug"),
-           ("number" = i64, Path, description = "The task's number")),
+    params(TaskPath),
     responses((status = 204, description = "No content"), ReadErrors))]
 pub async fn delete(
     state: web::Data<AppState>,
