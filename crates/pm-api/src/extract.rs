@@ -11,7 +11,7 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use pm_accounts::{User, Workspace};
-use pm_kernel::{Actor, Error};
+use pm_kernel::{Actor, Cursor, Error};
 use pm_projects::Slug;
 
 /// Largest accepted request body.
@@ -207,6 +207,36 @@ pub fn slug(raw: &str) -> Result<Slug, ApiError> {
     Slug::parse(raw).map_err(ApiError::from)
 }
 
+/// The `cursor` of a list sorted by id: a UUID in the form this API writes it (lowercase,
+/// hyphenated), as the OpenAPI document's pattern says.
+pub fn id_cursor(raw: Option<&str>) -> Result<Option<Cursor>, ApiError> {
+    raw.map(|raw| {
+        let canonical = uuid::Uuid::parse_str(raw).is_ok_and(|id| id.to_string() == raw);
+        if canonical {
+            Cursor::decode(raw).map_err(ApiError::from)
+        } else {
+            Err(Error::invalid("cursor", "is not a cursor this API issued").into())
+        }
+    })
+    .transpose()
+}
+
+/// The `cursor` of the task list: a task number in its one spelling (no sign, no leading
+/// zero, at most 18 digits), as the OpenAPI document's pattern says.
+pub fn number_cursor(raw: Option<&str>) -> Result<Option<Cursor>, ApiError> {
+    raw.map(|raw| {
+        let canonical = (1..=18).contains(&raw.len())
+            && raw.bytes().all(|b| b.is_ascii_digit())
+            && !raw.starts_with('0');
+        if canonical {
+            Cursor::decode(raw).map_err(ApiError::from)
+        } else {
+            Err(Error::invalid("cursor", "is not a cursor this API issued").into())
+        }
+    })
+    .transpose()
+}
+
 /// A path's task number: a positive integer with one spelling only (ASCII digits, no
 /// sign, no leading zero), so `tasks/01` and `tasks/+1` are not task 1.
 pub fn task_number(raw: &str) -> Result<i64, ApiError> {
@@ -295,6 +325,20 @@ mod tests {
             .insert_header((header::AUTHORIZATION, "Bearer "))
             .to_http_request();
         assert_eq!(bearer_token(&req), None);
+    }
+
+    #[test]
+    fn cursors_have_one_spelling() {
+        let id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        assert!(id_cursor(Some(id)).unwrap().is_some());
+        assert!(id_cursor(None).unwrap().is_none());
+        for bad in ["0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B", "0190a1b2c3d47e5f8a9b0c1d2e3f4a5b", "x"] {
+            assert!(id_cursor(Some(bad)).is_err(), "{bad}");
+        }
+        assert!(number_cursor(Some("42")).unwrap().is_some());
+        for bad in ["0", "042", "-1", "+1", "1234567890123456789", "zzz", ""] {
+            assert!(number_cursor(Some(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -55,12 +55,11 @@ impl Validator {
     }
 }
 
-/// Trims `value` and checks that it has between `min` and `max` characters: at least
-/// `min` once trimmed, at most `max` as given (so the bound is the one a client's schema
-/// check sees).
+/// Trims `value` and checks that it has between `min` and `max` characters.
 pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, Error> {
     let trimmed = value.trim();
-    if trimmed.chars().count() < min {
+    let len = trimmed.chars().count();
+    if len < min {
         return Err(Error::invalid(
             field,
             if min == 1 {
@@ -70,7 +69,6 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
             },
         ));
     }
-    let len = value.chars().count();
     if len > max {
         return Err(Error::invalid(
             field,

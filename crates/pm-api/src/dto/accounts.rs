@@ -102,6 +102,7 @@ pub struct CreateTokenRequest {
     pub name: Option<String>,
     /// 1..=3650. Without it the token does not expire (it can still be revoked).
     #[schema(minimum = 1, maximum = 3650)]
+    #[serde(default, deserialize_with = "super::integer")]
     pub expires_in_days: Option<i64>,
 }
 

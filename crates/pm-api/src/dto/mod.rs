@@ -84,6 +84,27 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
+/// `deserialize_with` for an optional integer field: JSON Schema counts `30.0` as the
+/// integer 30, so a number with no fractional part is one (serde alone wants `30`).
+fn integer<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error as _;
+    match Option::<serde_json::Number>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(n) => n
+            .as_i64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                    .map(|f| f as i64)
+            })
+            .map(Some)
+            .ok_or_else(|| D::Error::custom(format!("expected an integer, got {n}"))),
+    }
+}
+
 /// The path of an operation on a project.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]

@@ -17,11 +17,14 @@ const VISIBLE: &str =
 /// Any character but a control character other than tab, line feed and carriage return.
 const ALLOWED: &str = r"[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]";
 
-/// The pattern of `text(field, value, min, max)`: surrounding whitespace of any kind (it
-/// is trimmed), then nothing (when `min` is 0) or visible characters at both ends and no
-/// control character but tab, line feed and carriage return in between.
-pub(crate) fn text_pattern(may_be_blank: bool) -> String {
-    let core = format!("{VISIBLE}(?:{ALLOWED}*{VISIBLE})?");
+/// The pattern of `text(field, value, min, max)` for `min` 0 or 1: surrounding whitespace
+/// of any kind (it is trimmed), then nothing (when `min` is 0) or up to `max` characters
+/// with visible ones at both ends and no control character but tab, line feed and
+/// carriage return in between. The bound is on the trimmed text, as `text()` counts, so
+/// it is in the pattern rather than in `maxLength` (which would count the whitespace).
+pub(crate) fn text_pattern(may_be_blank: bool, max: usize) -> String {
+    let inner = max.saturating_sub(2);
+    let core = format!("{VISIBLE}(?:{ALLOWED}{{0,{inner}}}{VISIBLE})?");
     let core = if may_be_blank {
         format!("(?:{core})?")
     } else {
@@ -39,8 +42,7 @@ fn text(min: usize, max: usize, nullable: bool, description: &str) -> ObjectBuil
     ObjectBuilder::new()
         .schema_type(ty)
         .min_length((min > 0).then_some(min))
-        .max_length(Some(max))
-        .pattern(Some(text_pattern(min == 0)))
+        .pattern(Some(text_pattern(min == 0, max)))
         .description(Some(description))
 }
 
@@ -49,7 +51,7 @@ fn done(object: ObjectBuilder) -> RefOr<Schema> {
 }
 
 pub(crate) fn project_name() -> RefOr<Schema> {
-    done(text(1, 200, false, "1-200 characters (surrounding whitespace is trimmed)."))
+    done(text(1, 200, false, "1-200 characters once surrounding whitespace is trimmed."))
 }
 pub(crate) fn project_name_patch() -> RefOr<Schema> {
     project_name()
@@ -61,7 +63,7 @@ pub(crate) fn project_description_patch() -> RefOr<Schema> {
     done(text(0, 20_000, false, "Markdown, up to 20,000 characters."))
 }
 pub(crate) fn task_title() -> RefOr<Schema> {
-    done(text(1, 500, false, "1-500 characters (surrounding whitespace is trimmed)."))
+    done(text(1, 500, false, "1-500 characters once surrounding whitespace is trimmed."))
 }
 pub(crate) fn task_description() -> RefOr<Schema> {
     done(text(0, 65_536, true, "Markdown, up to 65,536 characters."))
@@ -124,14 +126,16 @@ pub(crate) fn sync_repo() -> RefOr<Schema> {
         "`owner/name`; defaults to the project's `github_repo`.",
     )))
 }
-/// GitHub tokens: 1-1024 characters, none of them whitespace or control characters.
+/// GitHub tokens: 1-1024 printable ASCII characters.
 pub(crate) fn github_token() -> RefOr<Schema> {
     done(
         ObjectBuilder::new()
             .schema_type(SchemaType::new(Type::String))
             .min_length(Some(1))
             .max_length(Some(1024))
-            .pattern(Some(format!("^{VISIBLE}+$")))
+            // Printable ASCII, as GitHub's tokens are; the code takes any character but
+            // whitespace and controls and lets GitHub refuse the rest (422 either way).
+            .pattern(Some("^[!-~]+$"))
             .description(Some(
                 "A GitHub personal access token. Verified with `GET /user`, stored \
                  encrypted, never returned.",
@@ -146,8 +150,8 @@ mod tests {
     /// The schema's pattern and `text()` agree, character class by character class.
     #[test]
     fn the_text_pattern_accepts_exactly_what_text_accepts() {
-        let nonblank = regex::Regex::new(&text_pattern(false)).unwrap();
-        let maybe_blank = regex::Regex::new(&text_pattern(true)).unwrap();
+        let nonblank = regex::Regex::new(&text_pattern(false, 5)).unwrap();
+        let maybe_blank = regex::Regex::new(&text_pattern(true, 5)).unwrap();
         let mut samples: Vec<String> = ["", "x", " x ", "a b", "\u{3000}x\u{b}", "\u{feff}"]
             .iter()
             .map(|s| s.to_string())
@@ -161,11 +165,13 @@ mod tests {
                 format!("{c}{c}"),
             ]);
         }
+        // The bound counts the trimmed text only.
+        samples.extend(["abcde", "abcdef", "  abcde  ", " abcdef", "a b c", "\tabcd\n"].map(String::from));
         for sample in samples {
             for (re, min) in [(&nonblank, 1), (&maybe_blank, 0)] {
                 assert_eq!(
                     re.is_match(&sample),
-                    pm_kernel::validation::text("f", &sample, min, 100).is_ok(),
+                    pm_kernel::validation::text("f", &sample, min, 5).is_ok(),
                     "{sample:?} (min {min})"
                 );
             }

@@ -4,7 +4,7 @@ use crate::dto::{
     CreateTokenRequest, CreateUserRequest, CreatedTokenDto, CreatedUserDto, MeDto, PageQuery,
     TokenDto, TokenList, UserList,
 };
-use crate::extract::{Caller, JsonBody, Query};
+use crate::extract::{Caller, id_cursor, JsonBody, Query};
 use crate::problem::{ApiError, ApiResult};
 use crate::responses::{AdminErrors, AdminWriteErrors, AuthErrors, BodyErrors, Conflict, Forbidden, ListErrors, ReadErrors};
 use crate::state::AppState;
@@ -39,7 +39,7 @@ fn path_id(raw: &str) -> Result<Uuid, ApiError> {
 fn page_query(req: &HttpRequest) -> Result<(Limit, Option<Cursor>), ApiError> {
     let query = Query::<PageQuery>::parse(req.query_string())?;
     let limit = Limit::new(query.limit)?;
-    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let cursor = id_cursor(query.cursor.as_deref())?;
     Ok((limit, cursor))
 }
 

@@ -4,12 +4,12 @@ use crate::dto::{
     ConnectRequest, ConnectionDto, PageQuery, ProjectDto, PushResponse, RepoDto, RepoList,
     SetRepoRequest, SlugPath, SyncRequest, SyncResponse, SyncRunList,
 };
-use crate::extract::{Caller, JsonBody, Query, slug};
+use crate::extract::{Caller, id_cursor, JsonBody, Query, slug};
 use crate::problem::{ApiError, ApiResult};
 use crate::responses::{AdminErrors, AdminWriteErrors, AuthErrors, BodyErrors, Conflict, Forbidden, GithubErrors, Invalid, NotFound, ReadErrors, WriteErrors};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
-use pm_kernel::{Cursor, Error, Limit};
+use pm_kernel::{Error, Limit};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -154,7 +154,7 @@ pub async fn sync_runs(
     let slug = slug(&path)?;
     let Query(query) = query;
     let limit = Limit::new(query.limit)?;
-    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let cursor = id_cursor(query.cursor.as_deref())?;
     let page = state
         .importer
         .history(&caller.actor, &slug, cursor.as_ref(), limit)

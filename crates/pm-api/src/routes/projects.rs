@@ -3,12 +3,12 @@
 use crate::dto::{
     CreateProjectRequest, PageQuery, PatchProjectRequest, ProjectDto, ProjectList, SlugPath,
 };
-use crate::extract::{Caller, JsonBody, Query, slug};
+use crate::extract::{Caller, id_cursor, JsonBody, Query, slug};
 use crate::problem::ApiResult;
 use crate::responses::{AdminErrors, BodyErrors, ListErrors, ReadErrors, WriteErrors};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
-use pm_kernel::{Cursor, Limit};
+use pm_kernel::Limit;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -48,7 +48,7 @@ pub async fn list(
     Query(query): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let limit = Limit::new(query.limit)?;
-    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let cursor = id_cursor(query.cursor.as_deref())?;
     let page = state
         .projects
         .list(&caller.actor, cursor.as_ref(), limit)

@@ -3,12 +3,12 @@
 use crate::dto::{
     CreateTaskRequest, PatchTaskRequest, SlugPath, TaskDto, TaskList, TaskListQuery, TaskPath,
 };
-use crate::extract::{Caller, JsonBody, Query, slug, task_number};
+use crate::extract::{Caller, number_cursor, JsonBody, Query, slug, task_number};
 use crate::problem::ApiResult;
 use crate::responses::{ReadErrors, WriteErrors};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
-use pm_kernel::{Cursor, Limit};
+use pm_kernel::Limit;
 use pm_tasks::TaskFilter;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -53,7 +53,7 @@ pub async fn list(
 ) -> ApiResult<HttpResponse> {
     let slug = slug(&path)?;
     let limit = Limit::new(query.limit)?;
-    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let cursor = number_cursor(query.cursor.as_deref())?;
     let filter = TaskFilter {
         status: query.status.map(Into::into),
         source: query.source.map(Into::into),
