@@ -51,8 +51,11 @@ member="$(curl -fsS -X POST "http://127.0.0.1:$port/api/v1/users" \
   -d '{"email": "member@fuzz.example", "role": "member"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
 
 # Operations that can end a run's own authentication (an admin removing itself once the
-# fuzzer has made another admin, a token revoking itself) run last, in a run of their own.
-destructive=(--include-operation-id deleteUser --include-operation-id deleteToken)
+# fuzzer has made another admin, a token revoking itself) run last, in a run of their own
+# (with the operations whose answers link to them, for the stateful phase).
+destructive=(--include-operation-id deleteUser --include-operation-id deleteToken
+  --include-operation-id listUsers --include-operation-id listTokens
+  --include-operation-id createUser --include-operation-id createToken)
 runs=(
   "admin|$admin|--exclude-operation-id deleteUser --exclude-operation-id deleteToken"
   "member|$member|--exclude-operation-id deleteToken"

@@ -18,13 +18,16 @@ const VISIBLE: &str =
 const ALLOWED: &str = r"[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]";
 
 /// The pattern of `text(field, value, min, max)` for `min` 0 or 1: surrounding whitespace
-/// of any kind (it is trimmed), then nothing (when `min` is 0) or up to `max` characters
+/// of any kind (it is trimmed), then nothing (when `min` is 0) or (up to `max`) characters
 /// with visible ones at both ends and no control character but tab, line feed and
 /// carriage return in between. The bound is on the trimmed text, as `text()` counts, so
 /// it is in the pattern rather than in `maxLength` (which would count the whitespace).
-pub(crate) fn text_pattern(may_be_blank: bool, max: usize) -> String {
-    let inner = max.saturating_sub(2);
-    let core = format!("{VISIBLE}(?:{ALLOWED}{{0,{inner}}}{VISIBLE})?");
+pub(crate) fn text_pattern(may_be_blank: bool, max: Option<usize>) -> String {
+    let inner = match max {
+        Some(max) => format!("{{0,{}}}", max.saturating_sub(2)),
+        None => "*".to_string(),
+    };
+    let core = format!("{VISIBLE}(?:{ALLOWED}{inner}{VISIBLE})?");
     let core = if may_be_blank {
         format!("(?:{core})?")
     } else {
@@ -39,12 +42,20 @@ fn text(min: usize, max: usize, nullable: bool, description: &str) -> ObjectBuil
     } else {
         SchemaType::new(Type::String)
     };
+    // Generators give up on repetition counts far above this; past it the bound goes into
+    // `maxLength`, which counts surrounding whitespace too (slightly stricter than `text()`).
+    let in_pattern = max <= PATTERN_BOUND_MAX;
     ObjectBuilder::new()
         .schema_type(ty)
         .min_length((min > 0).then_some(min))
-        .pattern(Some(text_pattern(min == 0, max)))
+        .max_length((!in_pattern).then_some(max))
+        .pattern(Some(text_pattern(min == 0, in_pattern.then_some(max))))
         .description(Some(description))
 }
+
+/// The largest bound written into a text pattern (schemathesis drops patterns with
+/// repetition counts around 200,000).
+const PATTERN_BOUND_MAX: usize = 65_536;
 
 fn done(object: ObjectBuilder) -> RefOr<Schema> {
     RefOr::T(Schema::Object(object.build()))
@@ -150,8 +161,8 @@ mod tests {
     /// The schema's pattern and `text()` agree, character class by character class.
     #[test]
     fn the_text_pattern_accepts_exactly_what_text_accepts() {
-        let nonblank = regex::Regex::new(&text_pattern(false, 5)).unwrap();
-        let maybe_blank = regex::Regex::new(&text_pattern(true, 5)).unwrap();
+        let nonblank = regex::Regex::new(&text_pattern(false, Some(5))).unwrap();
+        let maybe_blank = regex::Regex::new(&text_pattern(true, Some(5))).unwrap();
         let mut samples: Vec<String> = ["", "x", " x ", "a b", "\u{3000}x\u{b}", "\u{feff}"]
             .iter()
             .map(|s| s.to_string())
