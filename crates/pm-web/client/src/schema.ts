@@ -389,10 +389,7 @@ export interface components {
         };
         /** @description `{"token": "…"}`. The token is a `SecretString`: its `Debug` is redacted. */
         ConnectRequest: {
-            /**
-             * @description A GitHub personal access token. Verified with `GET /user`, stored
-             *     encrypted, never returned.
-             */
+            /** @description A GitHub personal access token. Verified with `GET /user`, stored encrypted, never returned. */
             token: string;
         };
         ConnectionDto: {
@@ -407,17 +404,17 @@ export interface components {
         CreateProjectRequest: {
             /** @description Markdown, up to 20,000 characters. */
             description?: string | null;
-            /** @description 1-200 characters. */
+            /** @description 1-200 characters once surrounding whitespace is trimmed. */
             name: string;
         };
         CreateTaskRequest: {
             /** @description Markdown, up to 65,536 characters. */
             description?: string | null;
-            /** @description Up to 50 distinct labels of 1-100 characters. */
+            /** @description Up to 50 labels of 1-100 characters; repeated labels are kept once. */
             labels?: string[] | null;
             priority?: components["schemas"]["PriorityDto"] | null;
             status?: components["schemas"]["TaskStatusDto"] | null;
-            /** @description 1-500 characters. */
+            /** @description 1-500 characters once surrounding whitespace is trimmed. */
             title: string;
         };
         /** @description Every field is optional; an empty body is the same as `{}`. */
@@ -431,6 +428,10 @@ export interface components {
             name?: string | null;
         };
         CreateUserRequest: {
+            /**
+             * Format: email
+             * @description Compared without case; stored lowercased.
+             */
             email: string;
             role: components["schemas"]["RoleDto"];
         };
@@ -463,16 +464,23 @@ export interface components {
             user_id: string;
             workspace: components["schemas"]["WorkspaceDto"];
         };
+        /** @description At least one field; a field that is given must not be `null`. */
         PatchProjectRequest: {
-            description?: string | null;
-            name?: string | null;
+            /** @description Markdown, up to 20,000 characters. */
+            description?: string;
+            /** @description 1-200 characters once surrounding whitespace is trimmed. */
+            name?: string;
         };
+        /** @description At least one field; a field that is given must not be `null`. */
         PatchTaskRequest: {
-            description?: string | null;
-            labels?: string[] | null;
-            priority?: components["schemas"]["PriorityDto"] | null;
-            status?: components["schemas"]["TaskStatusDto"] | null;
-            title?: string | null;
+            /** @description Markdown, up to 65,536 characters. */
+            description?: string;
+            /** @description Up to 50 labels of 1-100 characters; repeated labels are kept once. */
+            labels?: string[];
+            priority?: components["schemas"]["PriorityDto"];
+            status?: components["schemas"]["TaskStatusDto"];
+            /** @description 1-500 characters once surrounding whitespace is trimmed. */
+            title?: string;
         };
         /** @enum {string} */
         PriorityDto: "none" | "low" | "medium" | "high" | "urgent";
@@ -715,7 +723,7 @@ export interface operations {
                     "application/json": components["schemas"]["RepoList"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -724,7 +732,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT */
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -733,7 +745,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -742,7 +758,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description GITHUB_RATE_LIMITED (see Retry-After) */
+            /** @description 429 GITHUB_RATE_LIMITED: GitHub's rate limit; retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -751,8 +767,20 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description GITHUB_UNAVAILABLE */
+            /** @description 502 GITHUB_UNAVAILABLE: GitHub did not answer usably. */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -780,7 +808,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectionDto"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -789,8 +817,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description INTEGRATION_NOT_CONNECTED */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -822,7 +866,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectionDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -831,7 +875,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -840,7 +884,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -849,7 +893,41 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED, or GITHUB_UNAUTHORIZED when GitHub rejects the token */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -858,7 +936,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description GITHUB_RATE_LIMITED (see Retry-After) */
+            /** @description 429 GITHUB_RATE_LIMITED: GitHub's rate limit; retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -867,8 +945,20 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description GITHUB_UNAVAILABLE */
+            /** @description 502 GITHUB_UNAVAILABLE: GitHub did not answer usably. */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -894,7 +984,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -903,7 +993,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -912,8 +1002,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description INTEGRATION_NOT_CONNECTED */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -941,8 +1047,20 @@ export interface operations {
                     "application/json": components["schemas"]["MeDto"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -975,7 +1093,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectList"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -984,8 +1102,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1017,7 +1151,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1026,7 +1160,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1035,7 +1169,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1044,8 +1190,33 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1060,7 +1231,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1076,7 +1247,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1085,7 +1256,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1094,8 +1269,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1110,7 +1301,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1124,7 +1315,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1133,7 +1324,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1142,8 +1333,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1158,7 +1378,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1178,7 +1398,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1187,7 +1407,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1196,7 +1416,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1205,8 +1429,54 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1221,7 +1491,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1237,7 +1507,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApproveResponse"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1246,7 +1516,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1255,7 +1525,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1264,8 +1538,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT */
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1280,7 +1583,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1300,7 +1603,16 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1309,7 +1621,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1318,7 +1630,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND, or GITHUB_NOT_FOUND when the token cannot see the repository */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1327,7 +1643,23 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1336,8 +1668,60 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 429 GITHUB_RATE_LIMITED: GitHub's rate limit; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 502 GITHUB_UNAVAILABLE: GitHub did not answer usably. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1352,7 +1736,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1368,7 +1752,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1377,7 +1761,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1386,8 +1770,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1402,7 +1815,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1418,7 +1831,7 @@ export interface operations {
                     "application/json": components["schemas"]["PushResponse"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1427,7 +1840,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1436,7 +1853,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description INTEGRATION_NOT_CONNECTED, or CONFLICT while another push runs */
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1445,7 +1866,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1454,7 +1879,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description GITHUB_RATE_LIMITED (see Retry-After) */
+            /** @description 429 GITHUB_RATE_LIMITED: GitHub's rate limit; retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1463,8 +1888,20 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description GITHUB_UNAVAILABLE */
+            /** @description 502 GITHUB_UNAVAILABLE: GitHub did not answer usably. */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1479,7 +1916,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1500,7 +1937,7 @@ export interface operations {
                     "application/json": components["schemas"]["SyncResponse"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1509,7 +1946,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1518,7 +1955,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1527,7 +1968,23 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1536,7 +1993,29 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1545,7 +2024,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description GITHUB_RATE_LIMITED (see Retry-After) */
+            /** @description 429 GITHUB_RATE_LIMITED: GitHub's rate limit; retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1554,8 +2033,20 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description GITHUB_UNAVAILABLE */
+            /** @description 502 GITHUB_UNAVAILABLE: GitHub did not answer usably. */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1575,7 +2066,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1591,7 +2082,7 @@ export interface operations {
                     "application/json": components["schemas"]["SyncRunList"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1600,7 +2091,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1609,8 +2104,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1625,7 +2136,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1641,7 +2152,7 @@ export interface operations {
                     "application/json": components["schemas"]["SpecDto"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1650,8 +2161,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1666,7 +2206,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1686,7 +2226,7 @@ export interface operations {
                     "application/json": components["schemas"]["SpecDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1695,7 +2235,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1704,7 +2244,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1713,7 +2257,23 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1722,7 +2282,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1731,8 +2291,33 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1747,7 +2332,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1763,7 +2348,7 @@ export interface operations {
                     "application/json": components["schemas"]["SpecDto"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1772,7 +2357,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1781,8 +2370,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT */
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1804,7 +2422,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1820,7 +2438,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskList"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1829,7 +2447,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1838,8 +2460,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1854,7 +2492,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1874,7 +2512,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1883,7 +2521,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1892,7 +2530,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1901,7 +2543,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1910,8 +2564,33 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1926,9 +2605,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
-                /** @description The task's number */
+                /** @description The task's number. */
                 number: number;
             };
             cookie?: never;
@@ -1944,7 +2623,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDto"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1953,7 +2632,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1962,8 +2645,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1978,9 +2677,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
-                /** @description The task's number */
+                /** @description The task's number. */
                 number: number;
             };
             cookie?: never;
@@ -1994,7 +2693,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2003,7 +2702,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2012,8 +2715,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2028,9 +2747,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
-                /** @description The task's number */
+                /** @description The task's number. */
                 number: number;
             };
             cookie?: never;
@@ -2050,7 +2769,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2059,7 +2778,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2068,7 +2787,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2077,8 +2800,54 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2111,7 +2880,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenList"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2120,8 +2889,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2154,7 +2939,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedTokenDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2163,7 +2948,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2172,7 +2957,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2181,7 +2978,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNSUPPORTED_MEDIA_TYPE: a body without Content-Type: application/json */
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2190,8 +2987,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2220,7 +3033,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2229,7 +3042,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2238,8 +3055,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2272,7 +3105,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserList"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2281,7 +3114,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2290,8 +3123,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2323,7 +3172,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedUserDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2332,7 +3181,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2341,7 +3190,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2350,7 +3199,36 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2359,8 +3237,42 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2389,7 +3301,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2398,7 +3310,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2407,7 +3319,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2416,7 +3332,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT: the workspace's last admin cannot be removed */
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2425,8 +3345,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
