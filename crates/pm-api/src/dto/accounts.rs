@@ -39,6 +39,7 @@ impl MeDto {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@example.com", "role": "member"}))]
 pub struct CreateUserRequest {
     /// Compared without case; stored lowercased.
     #[schema(format = Email, max_length = 254)]
@@ -97,6 +98,7 @@ impl From<User> for UserDto {
 /// Every field is optional; an empty body is the same as `{}`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "CI", "expires_in_days": 30}))]
 pub struct CreateTokenRequest {
     #[schema(schema_with = super::schema::token_name)]
     pub name: Option<String>,

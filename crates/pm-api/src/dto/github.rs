@@ -11,6 +11,7 @@ use uuid::Uuid;
 /// `{"token": "…"}`. The token is a `SecretString`: its `Debug` is redacted.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "ghp_example0000000000000000000000000000"}))]
 pub struct ConnectRequest {
     #[schema(value_type = String, schema_with = super::schema::github_token)]
     pub token: secrecy::SecretString,
@@ -58,6 +59,7 @@ impl From<pm_integrations::GithubRepo> for RepoDto {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"full_name": "octo/hello"}))]
 pub struct SetRepoRequest {
     #[schema(schema_with = super::schema::repo)]
     pub full_name: String,
@@ -71,6 +73,7 @@ impl SetRepoRequest {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"repo": "octo/hello"}))]
 pub struct SyncRequest {
     #[schema(schema_with = super::schema::sync_repo)]
     pub repo: Option<String>,

@@ -40,6 +40,7 @@ impl From<Project> for ProjectDto {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Billing revamp", "description": "Move invoices to the new provider."}))]
 pub struct CreateProjectRequest {
     #[schema(schema_with = super::schema::project_name)]
     pub name: String,
@@ -64,6 +65,7 @@ impl CreateProjectRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(min_properties = 1)]
+#[schema(example = json!({"name": "Billing revamp 2"}))]
 pub struct PatchProjectRequest {
     #[serde(default, deserialize_with = "super::present")]
     #[schema(schema_with = super::schema::project_name_patch)]

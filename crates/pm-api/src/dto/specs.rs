@@ -29,6 +29,7 @@ impl From<Spec> for SpecDto {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"content": "# Goals\n- ship"}))]
 pub struct PutSpecRequest {
     #[schema(schema_with = super::schema::spec_content)]
     pub content: String,

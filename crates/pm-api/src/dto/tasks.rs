@@ -74,6 +74,7 @@ impl From<Task> for TaskDto {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "Draft the migration plan", "priority": "high", "labels": ["backend"]}))]
 pub struct CreateTaskRequest {
     #[schema(schema_with = super::schema::task_title)]
     pub title: String,
@@ -109,6 +110,7 @@ impl CreateTaskRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(min_properties = 1)]
+#[schema(example = json!({"status": "in_progress"}))]
 pub struct PatchTaskRequest {
     #[serde(default, deserialize_with = "super::present")]
     #[schema(schema_with = super::schema::task_title)]
