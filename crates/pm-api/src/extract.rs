@@ -24,9 +24,8 @@ pub fn json_config() -> web::JsonConfig {
         .limit(MAX_BODY_BYTES)
         .error_handler(|err, _req| {
             match err {
-                JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-                    ApiError::PayloadTooLarge
-                }
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
                 JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
                 JsonPayloadError::Deserialize(e) if e.is_data() => {
                     ApiError::Domain(Error::invalid("", e.to_string()))
@@ -183,7 +182,9 @@ impl JsonBody {
             _ => {
                 let message = match (secret, absent) {
                     (Some(expected), _) => format!("expected {expected}"),
-                    (None, Absent::Allowed) => "the body must be a JSON object, `null` or empty".into(),
+                    (None, Absent::Allowed) => {
+                        "the body must be a JSON object, `null` or empty".into()
+                    }
                     (None, Absent::Refused) => "the body must be a JSON object".into(),
                 };
                 Err(Error::invalid("", message).into())
@@ -199,7 +200,9 @@ fn is_json(req: &HttpRequest) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
-        .is_some_and(|v| v == "application/json" || (v.starts_with("application/") && v.ends_with("+json")))
+        .is_some_and(|v| {
+            v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+        })
 }
 
 /// A path's project slug, validated.
@@ -327,12 +330,100 @@ mod tests {
         assert_eq!(bearer_token(&req), None);
     }
 
+    fn body(text: &'static str, is_json: bool) -> JsonBody {
+        JsonBody {
+            bytes: web::Bytes::from_static(text.as_bytes()),
+            is_json,
+        }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        name: String,
+        labels: Option<Vec<String>>,
+    }
+
+    fn fields(err: ApiError) -> Vec<(String, String)> {
+        match err {
+            ApiError::Domain(Error::Validation(errors)) => {
+                errors.into_iter().map(|e| (e.field, e.message)).collect()
+            }
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn body_errors_name_the_path_of_the_value() {
+        let err = body(r#"{"name": "x", "labels": ["a", 7]}"#, true).required::<Sample>();
+        assert_eq!(fields(err.unwrap_err())[0].0, "labels[1]");
+        let err = body(r#"{"name": "x", "colour": 1}"#, true).required::<Sample>();
+        assert_eq!(fields(err.unwrap_err())[0].0, "colour");
+        let err = body(r#"{"labels": []}"#, true).required::<Sample>();
+        let (field, message) = fields(err.unwrap_err()).remove(0);
+        assert_eq!((field.as_str(), message.contains("`name`")), ("", true));
+    }
+
+    #[test]
+    fn bodies_are_refused_by_size_type_syntax_and_shape() {
+        assert!(matches!(
+            body("{}", false).required::<Sample>(),
+            Err(ApiError::UnsupportedMediaType)
+        ));
+        assert!(matches!(
+            body("", true).required::<Sample>(),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            body("{", true).required::<Sample>(),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(
+            fields(body("[1]", true).required::<Sample>().unwrap_err())[0]
+                .1
+                .contains("JSON object")
+        );
+        // Optional bodies: nothing, whitespace and null are None, without a content type too.
+        for empty in ["", "  \n"] {
+            assert!(body(empty, false).optional::<Sample>().unwrap().is_none());
+        }
+        assert!(body("null", true).optional::<Sample>().unwrap().is_none());
+        assert!(matches!(
+            body("null", false).optional::<Sample>(),
+            Err(ApiError::UnsupportedMediaType)
+        ));
+    }
+
+    #[test]
+    fn secret_bodies_never_quote_the_input() {
+        for text in [
+            r#"{"name": "ghp_SECRET", "x": 1}"#,
+            r#"{"ghp_SECRET": 1}"#,
+            r#""ghp_SECRET""#,
+            r#"{"name": "ghp_SECRET"#,
+        ] {
+            let err = JsonBody {
+                bytes: web::Bytes::from(text),
+                is_json: true,
+            }
+            .secret::<Sample>("{\"name\": \"…\"}")
+            .unwrap_err();
+            let shown = format!("{err} {:?}", err.problem());
+            assert!(!shown.contains("SECRET"), "{text}: {shown}");
+        }
+    }
+
     #[test]
     fn cursors_have_one_spelling() {
         let id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
         assert!(id_cursor(Some(id)).unwrap().is_some());
         assert!(id_cursor(None).unwrap().is_none());
-        for bad in ["0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B", "0190a1b2c3d47e5f8a9b0c1d2e3f4a5b", "x"] {
+        for bad in [
+            "0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B",
+            "0190a1b2c3d47e5f8a9b0c1d2e3f4a5b",
+            "x",
+        ] {
             assert!(id_cursor(Some(bad)).is_err(), "{bad}");
         }
         assert!(number_cursor(Some("42")).unwrap().is_some());

@@ -141,7 +141,9 @@ mod tests {
         let statuses: Vec<&str> = all.keys().map(String::as_str).collect();
         assert_eq!(
             statuses,
-            ["400", "401", "403", "404", "408", "413", "415", "422", "503"]
+            [
+                "400", "401", "403", "404", "408", "413", "415", "422", "503"
+            ]
         );
         for (status, response) in all {
             let RefOr::T(response) = response else {

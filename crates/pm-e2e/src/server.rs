@@ -7,8 +7,8 @@
 //! problem+json fallback and the body deadline); only the server around it is this
 //! module's, since `pm_api::Application` hides the database pool it builds.
 
-use actix_web::dev::ServerHandle;
 use actix_web::HttpServer;
+use actix_web::dev::ServerHandle;
 use anyhow::Context;
 use pm_api::state::AppState;
 use std::time::Duration;
@@ -29,11 +29,11 @@ impl InProcessServer {
     /// inside a Tokio runtime.
     pub fn start(state: AppState, workers: usize) -> anyhow::Result<Self> {
         let server = HttpServer::new(move || pm_api::startup::app(state.clone(), BODY_TIMEOUT))
-        .workers(workers)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .bind("127.0.0.1:0")
-        .context("binding 127.0.0.1:0")?;
+            .workers(workers)
+            .disable_signals()
+            .shutdown_timeout(1)
+            .bind("127.0.0.1:0")
+            .context("binding 127.0.0.1:0")?;
         let addr = server
             .addrs()
             .first()

@@ -84,7 +84,9 @@ impl SyncRequest {
     pub fn into_domain(self) -> Result<Option<RepoFullName>, Error> {
         self.repo
             .as_deref()
-            .map(|r| RepoFullName::parse(r).map_err(|_| Error::invalid("repo", "must be `owner/name`")))
+            .map(|r| {
+                RepoFullName::parse(r).map_err(|_| Error::invalid("repo", "must be `owner/name`"))
+            })
             .transpose()
     }
 }

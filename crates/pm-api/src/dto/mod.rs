@@ -49,9 +49,9 @@ macro_rules! list_type {
 }
 
 mod accounts;
-pub mod schema;
 mod github;
 mod projects;
+pub mod schema;
 mod specs;
 mod tasks;
 
@@ -111,7 +111,11 @@ where
 #[allow(dead_code)] // only describes the path in the OpenAPI document
 pub struct SlugPath {
     /// The project's slug.
-    #[param(pattern = r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length = 3, max_length = 100)]
+    #[param(
+        pattern = r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
+        min_length = 3,
+        max_length = 100
+    )]
     slug: String,
 }
 

@@ -6,11 +6,12 @@
 //! Functions named in `#[schema(schema_with = …)]`; patterns are ECMA-262 (and Python)
 //! regular expressions.
 
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 
 /// Rust's `char::is_whitespace` (Unicode White_Space): what `str::trim` removes.
-const WHITESPACE: &str = r"\t\n\u000B\u000C\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+const WHITESPACE: &str =
+    r"\t\n\u000B\u000C\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
 /// Neither whitespace nor a control character: what a trimmed text starts and ends with.
 const VISIBLE: &str =
     r"[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
@@ -62,7 +63,12 @@ fn done(object: ObjectBuilder) -> RefOr<Schema> {
 }
 
 pub(crate) fn project_name() -> RefOr<Schema> {
-    done(text(1, 200, false, "1-200 characters once surrounding whitespace is trimmed."))
+    done(text(
+        1,
+        200,
+        false,
+        "1-200 characters once surrounding whitespace is trimmed.",
+    ))
 }
 pub(crate) fn project_name_patch() -> RefOr<Schema> {
     project_name()
@@ -74,7 +80,12 @@ pub(crate) fn project_description_patch() -> RefOr<Schema> {
     done(text(0, 20_000, false, "Markdown, up to 20,000 characters."))
 }
 pub(crate) fn task_title() -> RefOr<Schema> {
-    done(text(1, 500, false, "1-500 characters once surrounding whitespace is trimmed."))
+    done(text(
+        1,
+        500,
+        false,
+        "1-500 characters once surrounding whitespace is trimmed.",
+    ))
 }
 pub(crate) fn task_description() -> RefOr<Schema> {
     done(text(0, 65_536, true, "Markdown, up to 65,536 characters."))
@@ -103,7 +114,12 @@ pub(crate) fn labels_patch() -> RefOr<Schema> {
     RefOr::T(Schema::Array(labels_builder(false).build()))
 }
 pub(crate) fn spec_content() -> RefOr<Schema> {
-    done(text(0, 200_000, false, "Markdown, up to 200,000 characters."))
+    done(text(
+        0,
+        200_000,
+        false,
+        "Markdown, up to 200,000 characters.",
+    ))
 }
 pub(crate) fn token_name() -> RefOr<Schema> {
     done(text(1, 100, true, "A label, 1-100 characters (e.g. `CI`)."))
@@ -177,7 +193,17 @@ mod tests {
             ]);
         }
         // The bound counts the trimmed text only.
-        samples.extend(["abcde", "abcdef", "  abcde  ", " abcdef", "a b c", "\tabcd\n"].map(String::from));
+        samples.extend(
+            [
+                "abcde",
+                "abcdef",
+                "  abcde  ",
+                " abcdef",
+                "a b c",
+                "\tabcd\n",
+            ]
+            .map(String::from),
+        );
         for sample in samples {
             for (re, min) in [(&nonblank, 1), (&maybe_blank, 0)] {
                 assert_eq!(

@@ -172,7 +172,11 @@ pub struct TaskListQuery {
 #[allow(dead_code)] // only describes the path in the OpenAPI document
 pub struct TaskPath {
     /// The project's slug.
-    #[param(pattern = r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length = 3, max_length = 100)]
+    #[param(
+        pattern = r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
+        min_length = 3,
+        max_length = 100
+    )]
     slug: String,
     /// The task's number.
     #[param(minimum = 1)]

@@ -4,9 +4,12 @@ use crate::dto::{
     CreateTokenRequest, CreateUserRequest, CreatedTokenDto, CreatedUserDto, MeDto, PageQuery,
     TokenDto, TokenList, UserList,
 };
-use crate::extract::{Caller, id_cursor, JsonBody, Query};
+use crate::extract::{Caller, JsonBody, Query, id_cursor};
 use crate::problem::{ApiError, ApiResult};
-use crate::responses::{AdminErrors, AdminWriteErrors, AuthErrors, BodyErrors, Conflict, Forbidden, ListErrors, ReadErrors};
+use crate::responses::{
+    AdminErrors, AdminWriteErrors, AuthErrors, BodyErrors, Conflict, Forbidden, ListErrors,
+    ReadErrors,
+};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use pm_kernel::{Cursor, Error, Limit, TokenId, UserId};

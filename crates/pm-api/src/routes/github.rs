@@ -4,9 +4,12 @@ use crate::dto::{
     ConnectRequest, ConnectionDto, PageQuery, ProjectDto, PushResponse, RepoDto, RepoList,
     SetRepoRequest, SlugPath, SyncRequest, SyncResponse, SyncRunList,
 };
-use crate::extract::{Caller, id_cursor, JsonBody, Query, slug};
+use crate::extract::{Caller, JsonBody, Query, id_cursor, slug};
 use crate::problem::{ApiError, ApiResult};
-use crate::responses::{AdminErrors, AdminWriteErrors, AuthErrors, BodyErrors, Conflict, Forbidden, GithubErrors, Invalid, NotFound, ReadErrors, WriteErrors};
+use crate::responses::{
+    AdminErrors, AdminWriteErrors, AuthErrors, BodyErrors, Conflict, Forbidden, GithubErrors,
+    Invalid, NotFound, ReadErrors, WriteErrors,
+};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use pm_kernel::{Error, Limit};

@@ -3,7 +3,7 @@
 use crate::dto::{
     CreateProjectRequest, PageQuery, PatchProjectRequest, ProjectDto, ProjectList, SlugPath,
 };
-use crate::extract::{Caller, id_cursor, JsonBody, Query, slug};
+use crate::extract::{Caller, JsonBody, Query, id_cursor, slug};
 use crate::problem::ApiResult;
 use crate::responses::{AdminErrors, BodyErrors, ListErrors, ReadErrors, WriteErrors};
 use crate::state::AppState;

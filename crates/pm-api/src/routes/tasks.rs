@@ -3,7 +3,7 @@
 use crate::dto::{
     CreateTaskRequest, PatchTaskRequest, SlugPath, TaskDto, TaskList, TaskListQuery, TaskPath,
 };
-use crate::extract::{Caller, number_cursor, JsonBody, Query, slug, task_number};
+use crate::extract::{Caller, JsonBody, Query, number_cursor, slug, task_number};
 use crate::problem::ApiResult;
 use crate::responses::{ReadErrors, WriteErrors};
 use crate::state::AppState;
