@@ -387,7 +387,12 @@ export interface components {
             repository: components["schemas"]["RepositoryDto"];
             spec: components["schemas"]["SpecDto"];
         };
-        /** @description `{"token": "…"}`. The token is a `SecretString`: its `Debug` is redacted. */
+        /**
+         * @description `{"token": "…"}`. The token is a `SecretString`: its `Debug` is redacted.
+         * @example {
+         *       "token": "ghp_example0000000000000000000000000000"
+         *     }
+         */
         ConnectRequest: {
             /** @description A GitHub personal access token. Verified with `GET /user`, stored encrypted, never returned. */
             token: string;
@@ -401,12 +406,27 @@ export interface components {
             /** @description The token's last 4 characters. */
             token_hint: string;
         };
+        /**
+         * @example {
+         *       "description": "Move invoices to the new provider.",
+         *       "name": "Billing revamp"
+         *     }
+         */
         CreateProjectRequest: {
             /** @description Markdown, up to 20,000 characters. */
             description?: string | null;
             /** @description 1-200 characters once surrounding whitespace is trimmed. */
             name: string;
         };
+        /**
+         * @example {
+         *       "labels": [
+         *         "backend"
+         *       ],
+         *       "priority": "high",
+         *       "title": "Draft the migration plan"
+         *     }
+         */
         CreateTaskRequest: {
             /** @description Markdown, up to 65,536 characters. */
             description?: string | null;
@@ -417,7 +437,13 @@ export interface components {
             /** @description 1-500 characters once surrounding whitespace is trimmed. */
             title: string;
         };
-        /** @description Every field is optional; an empty body is the same as `{}`. */
+        /**
+         * @description Every field is optional; an empty body is the same as `{}`.
+         * @example {
+         *       "expires_in_days": 30,
+         *       "name": "CI"
+         *     }
+         */
         CreateTokenRequest: {
             /**
              * Format: int64
@@ -427,6 +453,12 @@ export interface components {
             /** @description A label, 1-100 characters (e.g. `CI`). */
             name?: string | null;
         };
+        /**
+         * @example {
+         *       "email": "ada@example.com",
+         *       "role": "member"
+         *     }
+         */
         CreateUserRequest: {
             /**
              * Format: email
@@ -464,14 +496,24 @@ export interface components {
             user_id: string;
             workspace: components["schemas"]["WorkspaceDto"];
         };
-        /** @description At least one field; a field that is given must not be `null`. */
+        /**
+         * @description At least one field; a field that is given must not be `null`.
+         * @example {
+         *       "name": "Billing revamp 2"
+         *     }
+         */
         PatchProjectRequest: {
             /** @description Markdown, up to 20,000 characters. */
             description?: string;
             /** @description 1-200 characters once surrounding whitespace is trimmed. */
             name?: string;
         };
-        /** @description At least one field; a field that is given must not be `null`. */
+        /**
+         * @description At least one field; a field that is given must not be `null`.
+         * @example {
+         *       "status": "in_progress"
+         *     }
+         */
         PatchTaskRequest: {
             /** @description Markdown, up to 65,536 characters. */
             description?: string;
@@ -539,6 +581,11 @@ export interface components {
             /** Format: uuid */
             sync_run_id: string;
         };
+        /**
+         * @example {
+         *       "content": "# Goals\n- ship"
+         *     }
+         */
         PutSpecRequest: {
             /** @description Markdown, up to 200,000 characters. */
             content: string;
@@ -564,6 +611,11 @@ export interface components {
         RepositoryOutcomeKind: "created" | "already_set" | "failed";
         /** @enum {string} */
         RoleDto: "admin" | "member";
+        /**
+         * @example {
+         *       "full_name": "octo/hello"
+         *     }
+         */
         SetRepoRequest: {
             /** @description `owner/name`. */
             full_name: string;
@@ -578,6 +630,11 @@ export interface components {
         SpecStatusDto: "draft" | "interviewing" | "review";
         /** @enum {string} */
         SyncKindDto: "import" | "push";
+        /**
+         * @example {
+         *       "repo": "octo/hello"
+         *     }
+         */
         SyncRequest: {
             /** @description `owner/name`; defaults to the project's `github_repo`. */
             repo?: string | null;
