@@ -6,7 +6,6 @@ use crate::state::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::Payload;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
@@ -16,36 +15,6 @@ use pm_projects::Slug;
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// `web::Json`'s own errors, for any handler (or test) that still uses it: the same
-/// problems as [`JsonBody`]'s.
-pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(MAX_BODY_BYTES)
-        .error_handler(|err, _req| {
-            match err {
-                JsonPayloadError::Overflow { .. }
-                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
-                JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
-                JsonPayloadError::Deserialize(e) if e.is_data() => {
-                    ApiError::Domain(Error::invalid("", e.to_string()))
-                }
-                other => ApiError::MalformedJson(other.to_string()),
-            }
-            .into()
-        })
-}
-
-/// The query string's own errors (for `web::Query`; handlers use [`Query`]).
-pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err, _req| {
-        let message = match &err {
-            QueryPayloadError::Deserialize(e) => e.to_string(),
-            other => other.to_string(),
-        };
-        ApiError::Domain(Error::invalid("", message)).into()
-    })
-}
 
 /// The dotted path of the value a deserialisation error is about (`labels[2]`, `limit`),
 /// empty for the document itself (e.g. a missing field, which serde reports on the

@@ -2,7 +2,7 @@
 
 use crate::config::Settings;
 use crate::deadline::{BodyTimeout, body_deadline};
-use crate::extract::{MAX_BODY_BYTES, authenticate, json_config, query_config};
+use crate::extract::{MAX_BODY_BYTES, authenticate};
 use crate::pacer::IntervalPacer;
 use crate::problem::ApiError;
 use crate::problem::problem_fallback;
@@ -251,8 +251,6 @@ fn dev_key(path: &std::path::Path) -> anyhow::Result<String> {
 /// Routes, extractor configuration and fallbacks; shared by the server and tests.
 pub fn configure_app(cfg: &mut web::ServiceConfig, state: AppState) {
     cfg.app_data(web::Data::new(state))
-        .app_data(json_config())
-        .app_data(query_config())
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .configure(routes::health::configure)
         .service(
