@@ -2,14 +2,17 @@
 
 use crate::dto::{
     ConnectRequest, ConnectionDto, PageQuery, ProjectDto, PushResponse, RepoDto, RepoList,
-    SetRepoRequest, SyncRequest, SyncResponse, SyncRunList,
+    SetRepoRequest, SlugPath, SyncRequest, SyncResponse, SyncRunList,
 };
-use crate::extract::{Caller, optional_json, required_json, secret_json, slug};
-use crate::problem::{ApiError, ApiResult, Problem};
+use crate::extract::{Caller, JsonBody, Query, id_cursor, slug};
+use crate::problem::{ApiError, ApiResult};
+use crate::responses::{
+    AdminErrors, AdminWriteErrors, AuthErrors, BodyErrors, Conflict, Forbidden, GithubErrors,
+    Invalid, NotFound, ReadErrors, WriteErrors,
+};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
-use pm_kernel::{Cursor, Error, Limit};
-use pm_projects::RepoFullName;
+use pm_kernel::{Error, Limit};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -36,21 +39,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// shown again; reconnecting replaces it.
 #[utoipa::path(post, path = "/api/v1/integrations/github", operation_id = "connectGithub", tag = "github", security(("bearer" = [])),
     request_body = ConnectRequest,
-    responses((status = 201, description = "Created", body = ConnectionDto),
-              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json",
-               description = "VALIDATION_FAILED, or GITHUB_UNAUTHORIZED when GitHub rejects the token"),
-              (status = 429, description = "GITHUB_RATE_LIMITED (see Retry-After)", body = Problem, content_type = "application/problem+json"),
-              (status = 502, description = "GITHUB_UNAVAILABLE", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Created", body = ConnectionDto), AuthErrors, Invalid, BodyErrors, Forbidden, GithubErrors))]
 pub async fn connect(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Bytes,
+    body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     caller.actor.require_admin()?;
-    let request: ConnectRequest = secret_json(&body, r#"{"token": "<GitHub token>"}"#)?;
+    let request: ConnectRequest = body.secret(r#"{"token": "<GitHub token>"}"#)?;
     let info = state
         .connections
         .connect(&caller.actor, request.token)
@@ -60,10 +56,7 @@ pub async fn connect(
 
 /// The workspace's connection: the account and the token's last 4 characters.
 #[utoipa::path(get, path = "/api/v1/integrations/github", operation_id = "getGithubConnection", tag = "github", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = ConnectionDto),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json",
-               description = "INTEGRATION_NOT_CONNECTED")))]
+    responses((status = 200, description = "OK", body = ConnectionDto), AuthErrors, NotFound))]
 pub async fn show(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     match state.connections.show(&caller.actor).await {
         Ok(info) => Ok(HttpResponse::Ok().json(ConnectionDto::from(info))),
@@ -74,11 +67,7 @@ pub async fn show(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpR
 
 /// Deletes the stored credential (admins only).
 #[utoipa::path(delete, path = "/api/v1/integrations/github", operation_id = "disconnectGithub", tag = "github", security(("bearer" = [])),
-    responses((status = 204, description = "No content"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json",
-               description = "INTEGRATION_NOT_CONNECTED")))]
+    responses((status = 204, description = "No content"), AuthErrors, NotFound, Forbidden))]
 pub async fn disconnect(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     match state.connections.disconnect(&caller.actor).await {
         Ok(()) => Ok(HttpResponse::NoContent().finish()),
@@ -89,12 +78,7 @@ pub async fn disconnect(state: web::Data<AppState>, caller: Caller) -> ApiResult
 
 /// Every repository the token can access (all of GitHub's pages; one page here).
 #[utoipa::path(get, path = "/api/v1/github/repos", operation_id = "listGithubRepos", tag = "github", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = RepoList),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 409, description = "CONFLICT", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json"),
-              (status = 429, description = "GITHUB_RATE_LIMITED (see Retry-After)", body = Problem, content_type = "application/problem+json"),
-              (status = 502, description = "GITHUB_UNAVAILABLE", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = RepoList), AuthErrors, Conflict, Invalid, GithubErrors))]
 pub async fn list_repos(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     let repos = state.repos.list(&caller.actor).await?;
     Ok(HttpResponse::Ok().json(RepoList {
@@ -106,36 +90,26 @@ pub async fn list_repos(state: web::Data<AppState>, caller: Caller) -> ApiResult
 /// Links a repository to the project by hand (admins only), after checking that
 /// GitHub shows it to the token.
 #[utoipa::path(put, path = "/api/v1/projects/{slug}/github-repo", operation_id = "setProjectGithubRepo", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     request_body = SetRepoRequest,
-    responses((status = 200, description = "OK", body = ProjectDto),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json",
-               description = "NOT_FOUND, or GITHUB_NOT_FOUND when the token cannot see the repository"),
-              (status = 409, description = "CONFLICT", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = ProjectDto), AdminWriteErrors, Conflict, GithubErrors))]
 pub async fn set_repo(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     caller.actor.require_admin()?;
-    let body: SetRepoRequest = required_json(&body)?;
+    let repo = body.required::<SetRepoRequest>()?.into_domain()?;
     let slug = slug(&path)?;
-    let repo = RepoFullName::parse(&body.full_name)?;
     let project = state.repos.link(&caller.actor, &slug, &repo).await?;
     Ok(HttpResponse::Ok().json(ProjectDto::from(project)))
 }
 
 /// Unlinks the project's repository (admins only).
 #[utoipa::path(delete, path = "/api/v1/projects/{slug}/github-repo", operation_id = "clearProjectGithubRepo", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
-    responses((status = 200, description = "OK", body = ProjectDto),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json")))]
+    params(SlugPath),
+    responses((status = 200, description = "OK", body = ProjectDto), AdminErrors))]
 pub async fn clear_repo(
     state: web::Data<AppState>,
     caller: Caller,
@@ -152,49 +126,38 @@ pub async fn clear_repo(
 /// Imports the repository's issues (default: the project's `github_repo`) as
 /// tasks. Idempotent: issues already linked are skipped; pull requests are ignored.
 #[utoipa::path(post, path = "/api/v1/projects/{slug}/github/sync", operation_id = "syncGithubIssues", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     request_body(content = Option<SyncRequest>, description = "Optional; `{}` or no body uses the project's repository"),
-    responses((status = 200, description = "OK", body = SyncResponse),
-              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
-              (status = 409, description = "CONFLICT", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json"),
-              (status = 429, description = "GITHUB_RATE_LIMITED (see Retry-After)", body = Problem, content_type = "application/problem+json"),
-              (status = 502, description = "GITHUB_UNAVAILABLE", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = SyncResponse), WriteErrors, Conflict, GithubErrors))]
 pub async fn sync(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let slug = slug(&path)?;
-    let request: SyncRequest = optional_json(&body)?.unwrap_or_default();
-    let repo = request
-        .repo
-        .as_deref()
-        .map(|r| RepoFullName::parse(r).map_err(|_| Error::invalid("repo", "must be `owner/name`")))
-        .transpose()?;
+    let repo = body
+        .optional::<SyncRequest>()?
+        .unwrap_or_default()
+        .into_domain()?;
     let report = state.importer.run(&caller.actor, &slug, repo).await?;
     Ok(HttpResponse::Ok().json(SyncResponse::from(report)))
 }
 
 /// The project's imports and pushes, newest first.
 #[utoipa::path(get, path = "/api/v1/projects/{slug}/github/sync-runs", operation_id = "listSyncRuns", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug"), PageQuery),
-    responses((status = 200, description = "OK", body = SyncRunList),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    params(SlugPath, PageQuery),
+    responses((status = 200, description = "OK", body = SyncRunList), ReadErrors))]
 pub async fn sync_runs(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let slug = slug(&path)?;
+    let Query(query) = query;
     let limit = Limit::new(query.limit)?;
-    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let cursor = id_cursor(query.cursor.as_deref())?;
     let page = state
         .importer
         .history(&caller.actor, &slug, cursor.as_ref(), limit)
@@ -206,15 +169,8 @@ pub async fn sync_runs(
 /// link, and links it. Repeating it creates nothing new, also after an
 /// interrupted push. Creates are spaced about a second apart.
 #[utoipa::path(post, path = "/api/v1/projects/{slug}/github/push", operation_id = "pushTasksToGithub", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
-    responses((status = 200, description = "OK", body = PushResponse),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json",
-               description = "INTEGRATION_NOT_CONNECTED, or CONFLICT while another push runs"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json"),
-              (status = 429, description = "GITHUB_RATE_LIMITED (see Retry-After)", body = Problem, content_type = "application/problem+json"),
-              (status = 502, description = "GITHUB_UNAVAILABLE", body = Problem, content_type = "application/problem+json")))]
+    params(SlugPath),
+    responses((status = 200, description = "OK", body = PushResponse), ReadErrors, Conflict, GithubErrors))]
 pub async fn push(
     state: web::Data<AppState>,
     caller: Caller,
