@@ -1,5 +1,5 @@
 use pm_kernel::validation::text;
-use pm_kernel::{Error, Role, Timestamp, TokenId, UserId, WorkspaceId};
+use pm_kernel::{ConflictReason, Error, Role, Timestamp, TokenId, UserId, WorkspaceId};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 
@@ -253,7 +253,7 @@ impl RemovalCheck {
         match self.target_role {
             None => Err(Error::NotFound("user")),
             Some(Role::Admin) if self.live_admins <= 1 => {
-                Err(Error::Conflict(Self::LAST_ADMIN.to_string()))
+                Err(Error::conflict(ConflictReason::LastAdmin, Self::LAST_ADMIN))
             }
             Some(_) => Ok(()),
         }
@@ -341,7 +341,7 @@ mod tests {
         assert!(check(true, Some(Role::Admin), 2).is_ok());
         assert!(matches!(
             check(true, Some(Role::Admin), 1),
-            Err(Error::Conflict(m)) if m == RemovalCheck::LAST_ADMIN
+            Err(Error::Conflict { reason: ConflictReason::LastAdmin, message }) if message == RemovalCheck::LAST_ADMIN
         ));
         assert!(matches!(check(true, None, 3), Err(Error::NotFound("user"))));
         assert!(matches!(

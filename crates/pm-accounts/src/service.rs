@@ -209,7 +209,7 @@ mod tests {
         TokenUse,
     };
     use mockall::predicate::*;
-    use pm_kernel::{Timestamp, WorkspaceId};
+    use pm_kernel::{ConflictReason, Timestamp, WorkspaceId};
     use secrecy::ExposeSecret;
 
     fn issuer() -> MockTokenIssuer {
@@ -477,11 +477,16 @@ mod tests {
             .expect_remove_user()
             .with(eq(admin.workspace_id), eq(admin.user_id), eq(target))
             .times(1)
-            .returning(|_, _, _| Err(Error::Conflict(RemovalCheck::LAST_ADMIN.into())));
+            .returning(|_, _, _| {
+                Err(Error::conflict(
+                    ConflictReason::LastAdmin,
+                    RemovalCheck::LAST_ADMIN,
+                ))
+            });
         let service = AccountService::new(Arc::new(store), Arc::new(issuer()));
         assert!(matches!(
             service.remove_user(&admin, target).await.unwrap_err(),
-            Error::Conflict(_)
+            Error::Conflict { .. }
         ));
     }
 

@@ -3,7 +3,6 @@
 use pm_kernel::{ProjectId, SyncRunId, Timestamp, WorkspaceId};
 use pm_projects::RepoFullName;
 use pm_tasks::{ExternalLink, NewTask, Task};
-use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The GitHub account a token belongs to (`GET /user`).
@@ -14,7 +13,7 @@ pub struct GithubUser {
 }
 
 /// A repository as pmhub uses it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GithubRepo {
     pub id: i64,
     pub full_name: String,
@@ -109,24 +108,30 @@ pub struct GithubCredential {
     pub connected_at: Timestamp,
 }
 
-/// What kind of run a sync run record describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SyncKind {
-    Import,
-    Push,
-}
+pm_kernel::string_enum!(
+    /// What kind of run a sync run record describes.
+    SyncKind, "kind", {
+        /// Issues read into tasks.
+        Import => "import",
+        /// Tasks written out as issues.
+        Push => "push",
+    }
+);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SyncStatus {
-    Running,
-    Succeeded,
-    Failed,
-}
+pm_kernel::string_enum!(
+    /// Where a sync run stands.
+    SyncStatus, "status", {
+        /// Still going (or its process died; see [`STALE_RUN_AFTER`]).
+        Running => "running",
+        /// Finished without error.
+        Succeeded => "succeeded",
+        /// Stopped on an error; `error_code` says which.
+        Failed => "failed",
+    }
+);
 
 /// The counts a run accumulates.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SyncCounts {
     pub created: u32,
     pub skipped: u32,

@@ -143,6 +143,9 @@ pub trait SyncStore: Send + Sync {
         error_code: Option<String>,
     ) -> Result<()>;
 
+    /// One run by id, `None` if there is none. Part of the port for readers of a
+    /// single run (the coming `GET /sync-runs/{id}` and background jobs); the
+    /// services here list runs instead.
     async fn get_run(&self, run_id: SyncRunId) -> Result<Option<SyncRun>>;
 
     /// Newest first, after `before` if given, at most `limit + 1`.
@@ -154,8 +157,10 @@ pub trait SyncStore: Send + Sync {
     ) -> Result<Vec<SyncRun>>;
 }
 
-/// Storage for pushes: the per-project lease, the backlog of unlinked tasks and
-/// the intents that make a push safe to repeat after a crash.
+/// Storage for pushes: the backlog of unlinked tasks and the intents that make a
+/// push safe to repeat after a crash. (Only one push runs per project at a time;
+/// that is the `Push` lease of `pm_projects::ProjectLeases`, held through a
+/// `LeaseGuard`, not this port.)
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PushStore: Send + Sync {

@@ -4,7 +4,7 @@
 use crate::tokens::TokenSource;
 use crate::{GithubApi, GithubRepo, NewRepoOptions};
 use async_trait::async_trait;
-use pm_kernel::{Actor, Error, Result};
+use pm_kernel::{Actor, ConflictReason, Error, Result};
 use pm_projects::{Project, ProjectRepository, RepoFullName, Slug, project_of};
 use pm_specs::RepoProvisioner;
 use std::sync::Arc;
@@ -105,9 +105,12 @@ impl RepoProvisioner for GithubRepoProvisioner {
                 created = %full_name,
                 "the project got a repository while this one was being created; the new repository is not linked and can be deleted"
             );
-            return Err(Error::Conflict(format!(
-                "the project got a repository meanwhile; {full_name} was created but not linked"
-            )));
+            return Err(Error::conflict(
+                ConflictReason::RepoAlreadyLinked,
+                format!(
+                    "the project got a repository meanwhile; {full_name} was created but not linked"
+                ),
+            ));
         }
         Ok(full_name)
     }

@@ -10,9 +10,10 @@ pub mod github;
 pub mod ids;
 pub mod page;
 pub mod validation;
+pub mod wire;
 
 pub use actor::{Actor, Role};
-pub use error::{Error, Result};
+pub use error::{Cause, ConflictReason, Error, Result};
 pub use github::GithubError;
 pub use ids::{ProjectId, SyncRunId, TaskId, TokenId, UserId, WorkspaceId};
 pub use page::{Cursor, Limit, Page};

@@ -6,7 +6,7 @@ pub mod ports;
 pub mod service;
 
 pub use models::{Description, NewProject, Project, ProjectName, ProjectPatch, RepoFullName, Slug};
-pub use ports::{LeasePurpose, ProjectLeases, ProjectRepository, project_of};
+pub use ports::{LeaseGuard, LeasePurpose, ProjectLeases, ProjectRepository, project_of};
 pub use service::ProjectService;
 
 #[cfg(any(test, feature = "mocks"))]

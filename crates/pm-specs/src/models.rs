@@ -1,8 +1,5 @@
 use pm_kernel::validation::text;
 use pm_kernel::{Error, ProjectId, Timestamp};
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
@@ -12,41 +9,17 @@ pub struct Spec {
     pub updated_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SpecStatus {
-    Draft,
-    Interviewing,
-    Review,
-}
-
-impl SpecStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            SpecStatus::Draft => "draft",
-            SpecStatus::Interviewing => "interviewing",
-            SpecStatus::Review => "review",
-        }
+pm_kernel::string_enum!(
+    /// Where a spec is in its workflow: `draft` → `interviewing` → `review`.
+    SpecStatus, "status", {
+        /// Being written.
+        Draft => "draft",
+        /// Submitted; questions are being answered.
+        Interviewing => "interviewing",
+        /// Approved; the content is locked.
+        Review => "review",
     }
-}
-
-impl fmt::Display for SpecStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SpecStatus {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        match s {
-            "draft" => Ok(SpecStatus::Draft),
-            "interviewing" => Ok(SpecStatus::Interviewing),
-            "review" => Ok(SpecStatus::Review),
-            other => Err(Error::internal(format!("unknown spec status {other:?}"))),
-        }
-    }
-}
+);
 
 /// Markdown content of a spec, at most 200,000 characters. Kept verbatim (not
 /// trimmed): leading whitespace can be meaningful in markdown.

@@ -1,8 +1,5 @@
 use pm_kernel::validation::text;
 use pm_kernel::{Error, ProjectId, TaskId, Timestamp};
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
@@ -22,7 +19,7 @@ pub struct Task {
 }
 
 /// Where a task lives outside pmhub, e.g. the GitHub issue it was imported from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalLink {
     pub provider: String,
     /// Human-readable reference, e.g. `octo/hello#12`.
@@ -65,65 +62,45 @@ pub struct TaskFilter {
     pub source: Option<TaskSource>,
 }
 
-/// Declares a closed set of snake_case values with `as_str`, `Display`, `FromStr`
-/// (failing with a validation error on `field`) and serde.
-macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident, $field:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+pm_kernel::string_enum!(
+    /// Where a task stands.
+    TaskStatus, "status", {
+        /// Not started.
+        Todo => "todo",
+        /// Someone is on it.
+        InProgress => "in_progress",
+        /// Finished.
+        Done => "done",
+        /// Dropped.
+        Canceled => "canceled",
+    }
+);
 
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+pm_kernel::string_enum!(
+    /// How urgent a task is.
+    Priority, "priority", {
+        /// No priority given.
+        None => "none",
+        /// Low.
+        Low => "low",
+        /// Medium.
+        Medium => "medium",
+        /// High.
+        High => "high",
+        /// Urgent.
+        Urgent => "urgent",
+    }
+);
 
-            pub const fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self, Error> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(Error::invalid(
-                        $field,
-                        format!("must be one of: {}", [$($text),+].join(", ")),
-                    )),
-                }
-            }
-        }
-    };
-}
-
-string_enum!(TaskStatus, "status", {
-    Todo => "todo",
-    InProgress => "in_progress",
-    Done => "done",
-    Canceled => "canceled",
-});
-
-string_enum!(Priority, "priority", {
-    None => "none",
-    Low => "low",
-    Medium => "medium",
-    High => "high",
-    Urgent => "urgent",
-});
-
-string_enum!(
+pm_kernel::string_enum!(
     /// Where a task came from.
     TaskSource, "source", {
-    Manual => "manual",
-    Github => "github",
-});
+        /// Created in pmhub.
+        Manual => "manual",
+        /// Imported from a GitHub issue.
+        Github => "github",
+    }
+);
 
 /// 1 to 500 characters after trimming.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,10 +1,11 @@
 use super::*;
 use crate::{
     GithubCredential, IssuePage, MockCredentialStore, MockGithubApi, MockSecretCipher,
-    MockSyncStore, PageImported, SealedSecret,
+    MockSyncStore, PageImported, SealedSecret, SyncStatus,
 };
 use mockall::Sequence;
 use pm_kernel::{GithubError, ProjectId, Role, UserId, WorkspaceId};
+use pm_projects::Project;
 use pm_projects::{Description, MockProjectRepository, ProjectName};
 use secrecy::{ExposeSecret, SecretString};
 

@@ -1,9 +1,10 @@
 use super::*;
+use crate::link::marked_task;
 use crate::{
-    IssuePage, IssueState, MockCredentialStore, MockGithubApi, MockPacer, MockPushStore,
-    MockSecretCipher, MockSyncStore, PushBacklog,
+    GithubIssue, IssuePage, IssueState, MockCredentialStore, MockGithubApi, MockPacer,
+    MockPushStore, MockSecretCipher, MockSyncStore, PushBacklog, SyncStatus,
 };
-use pm_kernel::{ProjectId, Role, UserId, WorkspaceId};
+use pm_kernel::{ConflictReason, ProjectId, Role, UserId, WorkspaceId};
 use pm_projects::{Description, MockProjectLeases, MockProjectRepository, ProjectName};
 use pm_tasks::{Labels, Priority, TaskDescription, TaskSource, TaskStatus, TaskTitle};
 use std::sync::Mutex;
@@ -382,7 +383,13 @@ async fn a_second_concurrent_push_is_a_conflict() {
         .run(&actor, &Slug::parse("push-abc123").unwrap())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)));
+    assert!(matches!(
+        err,
+        Error::Conflict {
+            reason: ConflictReason::LeaseHeld,
+            ..
+        }
+    ));
 }
 
 #[tokio::test]
@@ -493,7 +500,13 @@ async fn a_push_that_loses_its_lease_stops_before_creating_more() {
         .run(&actor, &Slug::parse("push-abc123").unwrap())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)));
+    assert!(matches!(
+        err,
+        Error::Conflict {
+            reason: ConflictReason::LeaseLost,
+            ..
+        }
+    ));
     assert_eq!(counts.lock().unwrap().unwrap().created, 1);
 }
 

@@ -1,7 +1,7 @@
 use super::*;
 use crate::{MockCredentialStore, MockGithubApi, MockSecretCipher};
 use mockall::predicate::*;
-use pm_kernel::{GithubError, ProjectId, Role, UserId, WorkspaceId};
+use pm_kernel::{ConflictReason, GithubError, ProjectId, Role, UserId, WorkspaceId};
 use pm_projects::{Description, MockProjectRepository, ProjectName};
 use secrecy::SecretString;
 
@@ -162,5 +162,7 @@ async fn a_repository_linked_meanwhile_is_not_overwritten() {
         "org",
     );
     let err = provisioner.provision(&p).await.unwrap_err();
-    assert!(matches!(err, Error::Conflict(msg) if msg.contains("org/billing-abc123")));
+    assert!(
+        matches!(err, Error::Conflict { reason: ConflictReason::RepoAlreadyLinked, message } if message.contains("org/billing-abc123"))
+    );
 }

@@ -1,7 +1,7 @@
 use super::*;
 use crate::{MockRepoProvisioner, MockSpecRepository};
 use mockall::predicate::*;
-use pm_kernel::{GithubError, ProjectId, Role, UserId, WorkspaceId};
+use pm_kernel::{ConflictReason, GithubError, ProjectId, Role, UserId, WorkspaceId};
 use pm_projects::{
     Description, MockProjectLeases, MockProjectRepository, ProjectName, RepoFullName,
 };
@@ -219,7 +219,9 @@ async fn approving_a_draft_is_a_conflict_and_provisions_nothing() {
         .approve(&actor, &slug())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict(msg) if msg.contains("draft")));
+    assert!(
+        matches!(err, Error::Conflict { reason: ConflictReason::SpecStatus, message } if message.contains("draft"))
+    );
 }
 
 #[tokio::test]
@@ -254,7 +256,9 @@ async fn submit_only_from_draft() {
         .submit(&actor, &slug())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict(msg) if msg.contains("review")));
+    assert!(
+        matches!(err, Error::Conflict { reason: ConflictReason::SpecStatus, message } if message.contains("review"))
+    );
 }
 
 #[tokio::test]
@@ -271,7 +275,7 @@ async fn approved_spec_cannot_be_edited() {
         .edit(&actor, &slug(), SpecContent::new("# new").unwrap())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)));
+    assert!(matches!(err, Error::Conflict { .. }));
 }
 
 #[tokio::test]
