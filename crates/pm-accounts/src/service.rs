@@ -9,38 +9,50 @@ use std::sync::Arc;
 /// The first workspace and admin, with the admin's token (shown once).
 #[derive(Debug)]
 pub struct Bootstrapped {
+    /// The new workspace.
     pub workspace: Workspace,
+    /// Its first admin.
     pub admin: User,
+    /// The admin's API token, shown once.
     pub token: SecretString,
 }
 
 #[derive(Debug)]
+/// A user just added, with its first token.
 pub struct NewUserWithToken {
+    /// The user.
     pub user: User,
+    /// The user's API token, shown once.
     pub token: SecretString,
 }
 
 /// What a caller asks for when it issues itself a token (unvalidated).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TokenRequest {
+    /// An optional name for the token.
     pub name: Option<String>,
+    /// Days until it expires; never when absent.
     pub expires_in_days: Option<i64>,
 }
 
 /// A new token: its metadata, and the token itself, shown this once.
 #[derive(Debug)]
 pub struct CreatedToken {
+    /// The token's metadata.
     pub token: ApiToken,
+    /// The token itself, shown once.
     pub plaintext: SecretString,
 }
 
 #[derive(Clone)]
+/// Workspaces, users and tokens: bootstrap, membership and authentication.
 pub struct AccountService {
     store: Arc<dyn AccountStore>,
     tokens: Arc<dyn TokenIssuer>,
 }
 
 impl AccountService {
+    /// Wires the service to its ports.
     pub fn new(store: Arc<dyn AccountStore>, tokens: Arc<dyn TokenIssuer>) -> Self {
         Self { store, tokens }
     }

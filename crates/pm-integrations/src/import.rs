@@ -22,12 +22,16 @@ use crate::link::issue_reference;
 /// What a finished import reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportReport {
+    /// The run that recorded it.
     pub run_id: SyncRunId,
+    /// The repository.
     pub repo: RepoFullName,
+    /// What the run counted.
     pub counts: SyncCounts,
 }
 
 #[derive(Clone)]
+/// Imports a repository's issues as a project's tasks.
 pub struct IssueImporter {
     projects: Arc<dyn ProjectRepository>,
     github: Arc<dyn GithubApi>,
@@ -36,6 +40,7 @@ pub struct IssueImporter {
 }
 
 impl IssueImporter {
+    /// Wires the service to its ports.
     pub fn new(
         projects: Arc<dyn ProjectRepository>,
         github: Arc<dyn GithubApi>,

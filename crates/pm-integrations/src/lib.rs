@@ -6,6 +6,8 @@
 //! API), [`CredentialStore`] and [`SyncStore`] (the database) and [`SecretCipher`]
 //! (encryption at rest).
 
+#![warn(missing_docs)]
+
 pub mod connection;
 pub mod import;
 pub mod link;

@@ -64,6 +64,7 @@ pub trait GithubApi: Send + Sync {
 /// associated data): opening with a different context fails.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait SecretCipher: Send + Sync {
+    /// Encrypts `secret`, binding `context` into the ciphertext.
     fn seal(&self, secret: &SecretString, context: &[u8]) -> Result<SealedSecret>;
 
     /// Fails with `Error::Internal` on a wrong or missing key, a tampered
@@ -81,6 +82,7 @@ pub trait CredentialStore: Send + Sync {
     /// Stores the workspace's credential, replacing any previous one.
     async fn put(&self, credential: &GithubCredential) -> Result<()>;
 
+    /// The workspace's credential, if it has one.
     async fn get(&self, workspace_id: WorkspaceId) -> Result<Option<GithubCredential>>;
 
     /// False when the workspace had no credential.
@@ -103,6 +105,7 @@ pub trait CredentialStore: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SyncStore: Send + Sync {
+    /// Records a new run as `running`.
     async fn start_run(
         &self,
         project_id: ProjectId,

@@ -41,6 +41,7 @@ pub struct PushReport {
 }
 
 #[derive(Clone)]
+/// Pushes a project's unlinked tasks to its GitHub repository as issues.
 pub struct PushService {
     projects: Arc<dyn ProjectRepository>,
     github: Arc<dyn GithubApi>,
@@ -91,6 +92,7 @@ fn certainly_not_created(err: &GithubError) -> bool {
 }
 
 impl PushService {
+    /// Wires the service to its ports.
     pub fn new(
         projects: Arc<dyn ProjectRepository>,
         github: Arc<dyn GithubApi>,
@@ -111,6 +113,7 @@ impl PushService {
         }
     }
 
+    /// Pushes every unlinked task of the project, holding the project's push lease; 409 (`LeaseHeld`) when another push runs.
     pub async fn run(&self, actor: &Actor, slug: &Slug) -> Result<PushReport> {
         let project = project_of(self.projects.as_ref(), actor, slug).await?;
         let repo = project.github_repo.clone().ok_or_else(|| {

@@ -10,6 +10,7 @@ use pm_specs::RepoProvisioner;
 use std::sync::Arc;
 
 #[derive(Clone)]
+/// Listing the repositories a token sees, and linking one to a project.
 pub struct RepoService {
     projects: Arc<dyn ProjectRepository>,
     github: Arc<dyn GithubApi>,
@@ -17,6 +18,7 @@ pub struct RepoService {
 }
 
 impl RepoService {
+    /// Wires the service to its ports.
     pub fn new(
         projects: Arc<dyn ProjectRepository>,
         github: Arc<dyn GithubApi>,
@@ -61,6 +63,7 @@ pub struct GithubRepoProvisioner {
 }
 
 impl GithubRepoProvisioner {
+    /// Creates repositories in `org` with the workspace's token.
     pub fn new(
         projects: Arc<dyn ProjectRepository>,
         github: Arc<dyn GithubApi>,

@@ -4,6 +4,8 @@
 //! This crate has no I/O and no infrastructure dependencies, so any domain crate can
 //! depend on it.
 
+#![warn(missing_docs)]
+
 pub mod actor;
 pub mod error;
 pub mod github;

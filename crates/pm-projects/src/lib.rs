@@ -1,6 +1,8 @@
 //! Projects: the unit everything else hangs from. A project has a globally unique
 //! slug, a name, a description and optionally the GitHub repository it is linked to.
 
+#![warn(missing_docs)]
+
 pub mod models;
 pub mod ports;
 pub mod service;

@@ -7,6 +7,7 @@ use pm_kernel::{Actor, Error, Limit, ProjectId, Result, WorkspaceId};
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
+/// Storage of a workspace's projects.
 pub trait ProjectRepository: Send + Sync {
     /// Stores a new project together with its spec in `draft`, atomically.
     /// Fails with `Error::Conflict` for [`ConflictReason::SlugTaken`](pm_kernel::ConflictReason::SlugTaken)
@@ -18,6 +19,7 @@ pub trait ProjectRepository: Send + Sync {
         project: &NewProject,
     ) -> Result<Project>;
 
+    /// The workspace's project with this slug, `None` if there is none.
     async fn get(&self, workspace_id: WorkspaceId, slug: &Slug) -> Result<Option<Project>>;
 
     /// Projects ordered by id (creation order), starting after `after` if given,

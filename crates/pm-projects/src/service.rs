@@ -9,15 +9,18 @@ use std::sync::Arc;
 const SLUG_ATTEMPTS: usize = 3;
 
 #[derive(Clone)]
+/// The project use cases.
 pub struct ProjectService {
     repo: Arc<dyn ProjectRepository>,
 }
 
 impl ProjectService {
+    /// Wires the service to its ports.
     pub fn new(repo: Arc<dyn ProjectRepository>) -> Self {
         Self { repo }
     }
 
+    /// Creates a project with a generated slug, trying a fresh slug (at most 3 attempts) only when the slug is taken.
     pub async fn create(&self, actor: &Actor, project: NewProject) -> Result<Project> {
         let mut last_err = None;
         for _ in 0..SLUG_ATTEMPTS {
@@ -38,6 +41,7 @@ impl ProjectService {
         project_of(self.repo.as_ref(), actor, slug).await
     }
 
+    /// The workspace's projects in creation order, a page at a time.
     pub async fn list(
         &self,
         actor: &Actor,
@@ -51,6 +55,7 @@ impl ProjectService {
         Ok(Page::from_rows(rows, limit, |p| p.id.to_string()))
     }
 
+    /// Renames or re-describes a project; an empty patch is a validation error.
     pub async fn update(&self, actor: &Actor, slug: &Slug, patch: ProjectPatch) -> Result<Project> {
         if patch.is_empty() {
             return Err(Error::invalid("", "give `name` or `description` to change"));

@@ -2,10 +2,15 @@ use pm_kernel::validation::text;
 use pm_kernel::{Error, ProjectId, Timestamp};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A project's spec.
 pub struct Spec {
+    /// The project it belongs to.
     pub project_id: ProjectId,
+    /// Where it is in its workflow.
     pub status: SpecStatus,
+    /// Its markdown content.
     pub content: SpecContent,
+    /// When it last changed.
     pub updated_at: Timestamp,
 }
 
@@ -27,8 +32,10 @@ pm_kernel::string_enum!(
 pub struct SpecContent(String);
 
 impl SpecContent {
+    /// The most characters allowed.
     pub const MAX_CHARS: usize = 200_000;
 
+    /// Checks the length and characters; keeps the text verbatim.
     pub fn new(value: &str) -> Result<Self, Error> {
         text("content", value, 0, Self::MAX_CHARS)?;
         Ok(Self(value.to_string()))
@@ -39,6 +46,7 @@ impl SpecContent {
         Self(value)
     }
 
+    /// The value as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -12,17 +12,28 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RepositoryOutcome {
     /// A repository was created and linked to the project.
-    Created { full_name: String },
+    Created {
+        /// The repository, `owner/name`.
+        full_name: String,
+    },
     /// The project already had a repository; nothing was called.
-    AlreadySet { full_name: String },
+    AlreadySet {
+        /// The repository, `owner/name`.
+        full_name: String,
+    },
     /// Creating it failed; the approval stands and an admin can link one by hand.
-    Failed { error_code: String },
+    Failed {
+        /// The stable code of the failure.
+        error_code: String,
+    },
 }
 
 /// The result of an approval: the spec (now in review) and the repository outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approval {
+    /// The spec, now in review.
     pub spec: Spec,
+    /// What happened to the repository.
     pub repository: RepositoryOutcome,
 }
 
@@ -31,6 +42,7 @@ pub struct Approval {
 const PROVISION_LEASE: Duration = Duration::from_secs(120);
 
 #[derive(Clone)]
+/// The spec workflow, with repository creation on approval.
 pub struct SpecService {
     projects: Arc<dyn ProjectRepository>,
     specs: Arc<dyn SpecRepository>,
@@ -39,6 +51,7 @@ pub struct SpecService {
 }
 
 impl SpecService {
+    /// Wires the service to its ports.
     pub fn new(
         projects: Arc<dyn ProjectRepository>,
         specs: Arc<dyn SpecRepository>,
@@ -64,6 +77,7 @@ impl SpecService {
             .ok_or(Error::NotFound("spec"))
     }
 
+    /// The project's spec.
     pub async fn get(&self, actor: &Actor, slug: &Slug) -> Result<Spec> {
         let project = self.project(actor, slug).await?;
         self.spec_of(&project).await

@@ -2,51 +2,79 @@ use pm_kernel::validation::text;
 use pm_kernel::{Error, ProjectId, TaskId, Timestamp};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A task of a project.
 pub struct Task {
+    /// The id.
     pub id: TaskId,
+    /// The project it belongs to.
     pub project_id: ProjectId,
     /// 1, 2, 3… per project, never reused.
     pub number: i64,
+    /// The title.
     pub title: TaskTitle,
+    /// The description.
     pub description: TaskDescription,
+    /// Where the task stands.
     pub status: TaskStatus,
+    /// How urgent it is.
     pub priority: Priority,
+    /// Its labels.
     pub labels: Labels,
+    /// Where it came from.
     pub source: TaskSource,
+    /// Where it lives outside pmhub (at most one link per provider).
     pub external_links: Vec<ExternalLink>,
+    /// When it was created.
     pub created_at: Timestamp,
+    /// When it last changed.
     pub updated_at: Timestamp,
 }
 
 /// Where a task lives outside pmhub, e.g. the GitHub issue it was imported from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalLink {
+    /// The system, e.g. `github`.
     pub provider: String,
     /// Human-readable reference, e.g. `octo/hello#12`.
     pub reference: String,
+    /// The web URL.
     pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A task to create.
 pub struct NewTask {
+    /// The title.
     pub title: TaskTitle,
+    /// The description.
     pub description: TaskDescription,
+    /// Where the task stands.
     pub status: TaskStatus,
+    /// How urgent it is.
     pub priority: Priority,
+    /// Its labels.
     pub labels: Labels,
+    /// Where it came from.
     pub source: TaskSource,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Changes to a task; `None` leaves a field as it is.
 pub struct TaskPatch {
+    /// A new title.
     pub title: Option<TaskTitle>,
+    /// A new description.
     pub description: Option<TaskDescription>,
+    /// A new status.
     pub status: Option<TaskStatus>,
+    /// A new priority.
     pub priority: Option<Priority>,
+    /// New labels (replacing all).
     pub labels: Option<Labels>,
 }
 
 impl TaskPatch {
+    /// True when the patch changes nothing.
     pub fn is_empty(&self) -> bool {
         self.title.is_none()
             && self.description.is_none()
@@ -57,8 +85,11 @@ impl TaskPatch {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Which tasks a list returns.
 pub struct TaskFilter {
+    /// Only tasks in this status.
     pub status: Option<TaskStatus>,
+    /// Only tasks from this source.
     pub source: Option<TaskSource>,
 }
 
@@ -107,8 +138,10 @@ pm_kernel::string_enum!(
 pub struct TaskTitle(String);
 
 impl TaskTitle {
+    /// The most characters allowed.
     pub const MAX_CHARS: usize = 500;
 
+    /// Validates `value` (trimmed where the type says so); fails with a validation error naming the field.
     pub fn new(value: &str) -> Result<Self, Error> {
         text("title", value, 1, Self::MAX_CHARS).map(Self)
     }
@@ -124,6 +157,7 @@ impl TaskTitle {
         }
     }
 
+    /// The value as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -134,17 +168,21 @@ impl TaskTitle {
 pub struct TaskDescription(String);
 
 impl TaskDescription {
+    /// The most characters allowed.
     pub const MAX_CHARS: usize = 65_536;
 
+    /// Validates `value` (trimmed where the type says so); fails with a validation error naming the field.
     pub fn new(value: &str) -> Result<Self, Error> {
         text("description", value, 0, Self::MAX_CHARS)?;
         Ok(Self(value.to_string()))
     }
 
+    /// A description from an external system, cut to the maximum rather than rejected.
     pub fn lenient(value: &str) -> Self {
         Self(without_nul(value).take(Self::MAX_CHARS).collect())
     }
 
+    /// The value as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -155,9 +193,12 @@ impl TaskDescription {
 pub struct Labels(Vec<String>);
 
 impl Labels {
+    /// The most labels a task may have.
     pub const MAX_COUNT: usize = 50;
+    /// The most characters of one label.
     pub const MAX_CHARS: usize = 100;
 
+    /// Trims, deduplicates and checks the labels.
     pub fn new(values: &[String]) -> Result<Self, Error> {
         if values.len() > Self::MAX_COUNT {
             return Err(Error::invalid(
@@ -187,10 +228,12 @@ impl Labels {
         Self(out)
     }
 
+    /// The labels.
     pub fn as_slice(&self) -> &[String] {
         &self.0
     }
 
+    /// The labels, by value.
     pub fn into_vec(self) -> Vec<String> {
         self.0
     }
