@@ -11,6 +11,8 @@ pub mod error;
 pub mod github;
 pub mod ids;
 pub mod page;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod validation;
 pub mod wire;
 

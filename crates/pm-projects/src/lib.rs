@@ -6,6 +6,8 @@
 pub mod models;
 pub mod ports;
 pub mod service;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use models::{Description, NewProject, Project, ProjectName, ProjectPatch, RepoFullName, Slug};
 pub use ports::{LeaseGuard, LeasePurpose, ProjectLeases, ProjectRepository, project_of};

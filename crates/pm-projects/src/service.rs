@@ -93,14 +93,10 @@ mod tests {
     use super::*;
     use crate::{Description, MockProjectRepository, ProjectName};
     use mockall::predicate::*;
-    use pm_kernel::{Role, UserId, WorkspaceId};
+    use pm_kernel::{Role, WorkspaceId};
 
     fn actor(role: Role) -> Actor {
-        Actor {
-            user_id: UserId::new(),
-            workspace_id: WorkspaceId::new(),
-            role,
-        }
+        pm_kernel::testing::actor(role)
     }
 
     fn sample(workspace_id: WorkspaceId, slug: &Slug, new: &NewProject) -> Project {

@@ -89,29 +89,15 @@ mod tests {
         Labels, MockTaskStore, Priority, TaskDescription, TaskSource, TaskStatus, TaskTitle,
     };
     use mockall::predicate::*;
-    use pm_kernel::{ProjectId, Role, TaskId, UserId, WorkspaceId};
-    use pm_projects::{Description, MockProjectRepository, ProjectName};
+    use pm_kernel::{ProjectId, Role, TaskId, WorkspaceId};
+    use pm_projects::MockProjectRepository;
 
     fn actor() -> Actor {
-        Actor {
-            user_id: UserId::new(),
-            workspace_id: WorkspaceId::new(),
-            role: Role::Member,
-        }
+        pm_kernel::testing::actor(Role::Member)
     }
 
     fn project(workspace_id: WorkspaceId) -> Project {
-        let now = pm_kernel::now();
-        Project {
-            id: ProjectId::new(),
-            workspace_id,
-            slug: Slug::parse("billing-abc123").unwrap(),
-            name: ProjectName::new("Billing").unwrap(),
-            description: Description::default(),
-            github_repo: None,
-            created_at: now,
-            updated_at: now,
-        }
+        pm_projects::testing::project(workspace_id, "billing-abc123", "Billing", None)
     }
 
     fn new_task() -> NewTask {

@@ -4,31 +4,17 @@ use crate::{
     GithubIssue, IssuePage, IssueState, MockCredentialStore, MockGithubApi, MockPacer,
     MockPushStore, MockSecretCipher, MockSyncStore, PushBacklog, SyncStatus,
 };
-use pm_kernel::{ConflictReason, ProjectId, Role, UserId, WorkspaceId};
-use pm_projects::{Description, MockProjectLeases, MockProjectRepository, ProjectName};
+use pm_kernel::{ConflictReason, ProjectId, Role, WorkspaceId};
+use pm_projects::{MockProjectLeases, MockProjectRepository};
 use pm_tasks::{Labels, Priority, TaskDescription, TaskSource, TaskStatus, TaskTitle};
 use std::sync::Mutex;
 
 fn actor() -> Actor {
-    Actor {
-        user_id: UserId::new(),
-        workspace_id: WorkspaceId::new(),
-        role: Role::Member,
-    }
+    pm_kernel::testing::actor(Role::Member)
 }
 
 fn project(ws: WorkspaceId) -> Project {
-    let now = pm_kernel::now();
-    Project {
-        id: ProjectId::new(),
-        workspace_id: ws,
-        slug: Slug::parse("push-abc123").unwrap(),
-        name: ProjectName::new("Push").unwrap(),
-        description: Description::default(),
-        github_repo: Some(RepoFullName::parse("org/push").unwrap()),
-        created_at: now,
-        updated_at: now,
-    }
+    pm_projects::testing::project(ws, "push-abc123", "Push", Some("org/push"))
 }
 
 fn task(number: i64) -> Task {

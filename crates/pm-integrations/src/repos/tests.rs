@@ -1,8 +1,8 @@
 use super::*;
 use crate::{MockCredentialStore, MockGithubApi, MockSecretCipher};
 use mockall::predicate::*;
-use pm_kernel::{ConflictReason, GithubError, ProjectId, Role, UserId, WorkspaceId};
-use pm_projects::{Description, MockProjectRepository, ProjectName};
+use pm_kernel::{ConflictReason, GithubError, Role, UserId, WorkspaceId};
+use pm_projects::MockProjectRepository;
 use secrecy::SecretString;
 
 fn tokens(server: Option<&str>) -> TokenSource {
@@ -16,17 +16,7 @@ fn tokens(server: Option<&str>) -> TokenSource {
 }
 
 fn project(ws: WorkspaceId) -> Project {
-    let now = pm_kernel::now();
-    Project {
-        id: ProjectId::new(),
-        workspace_id: ws,
-        slug: Slug::parse("billing-abc123").unwrap(),
-        name: ProjectName::new("Billing").unwrap(),
-        description: Description::default(),
-        github_repo: None,
-        created_at: now,
-        updated_at: now,
-    }
+    pm_projects::testing::project(ws, "billing-abc123", "Billing", None)
 }
 
 fn repo(full_name: &str) -> GithubRepo {

@@ -1,31 +1,15 @@
 use super::*;
 use crate::{MockRepoProvisioner, MockSpecRepository};
 use mockall::predicate::*;
-use pm_kernel::{ConflictReason, GithubError, ProjectId, Role, UserId, WorkspaceId};
-use pm_projects::{
-    Description, MockProjectLeases, MockProjectRepository, ProjectName, RepoFullName,
-};
+use pm_kernel::{ConflictReason, GithubError, ProjectId, Role, WorkspaceId};
+use pm_projects::{MockProjectLeases, MockProjectRepository, RepoFullName};
 
 fn actor(role: Role) -> Actor {
-    Actor {
-        user_id: UserId::new(),
-        workspace_id: WorkspaceId::new(),
-        role,
-    }
+    pm_kernel::testing::actor(role)
 }
 
 fn project(workspace_id: WorkspaceId, repo: Option<&str>) -> Project {
-    let now = pm_kernel::now();
-    Project {
-        id: ProjectId::new(),
-        workspace_id,
-        slug: Slug::parse("billing-abc123").unwrap(),
-        name: ProjectName::new("Billing").unwrap(),
-        description: Description::default(),
-        github_repo: repo.map(|r| RepoFullName::parse(r).unwrap()),
-        created_at: now,
-        updated_at: now,
-    }
+    pm_projects::testing::project(workspace_id, "billing-abc123", "Billing", repo)
 }
 
 fn spec(project_id: ProjectId, status: SpecStatus) -> Spec {
