@@ -73,10 +73,6 @@ impl Application {
         self.server.await
     }
 
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
-    }
-
     pub fn into_server(self) -> Server {
         self.server
     }
