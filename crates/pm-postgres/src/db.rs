@@ -162,7 +162,11 @@ mod tests {
         let first = backend_pid(&db).await.unwrap();
         let before = db.statements_executed();
         for _ in 0..3 {
-            assert_eq!(backend_pid(&db).await.unwrap(), first, "the same connection");
+            assert_eq!(
+                backend_pid(&db).await.unwrap(),
+                first,
+                "the same connection"
+            );
         }
         // Three operations of one statement each, and no `SELECT 1` in between.
         assert_eq!(db.statements_executed() - before, 3);

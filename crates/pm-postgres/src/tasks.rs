@@ -3,11 +3,11 @@
 use crate::schema::{external_links, projects, tasks};
 use crate::{Database, errors};
 use async_trait::async_trait;
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel::pg::Pg;
+use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Untyped, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use pm_kernel::{Error, Limit, ProjectId, Result, TaskId, WorkspaceId};
 use pm_projects::Slug;
 use pm_tasks::{
@@ -259,7 +259,9 @@ impl ListedRow {
         let references = self.link_references.unwrap_or_default();
         let urls = self.link_urls.unwrap_or_default();
         if providers.len() != references.len() || providers.len() != urls.len() {
-            return Err(Error::internal("task list: link arrays of different lengths"));
+            return Err(Error::internal(
+                "task list: link arrays of different lengths",
+            ));
         }
         let links = providers
             .into_iter()

@@ -339,7 +339,13 @@ async fn tasks_filter_page_update_and_delete() {
         .unwrap();
     assert!(github.is_empty());
     let page2 = store
-        .list_in_project(ws, &p.slug, TaskFilter::default(), Some(3), Limit::default())
+        .list_in_project(
+            ws,
+            &p.slug,
+            TaskFilter::default(),
+            Some(3),
+            Limit::default(),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -408,7 +414,10 @@ async fn the_task_list_resolves_its_project_and_links_in_one_statement() {
     let empty = project(&db, ws, "empty-abcdef").await;
     let store = PgTaskStore::new(db.db.clone());
     for i in 1..=3 {
-        store.create(p.id, &new_task(&format!("task {i}"))).await.unwrap();
+        store
+            .create(p.id, &new_task(&format!("task {i}")))
+            .await
+            .unwrap();
     }
     // Task 2 gets two links, created out of id order; task 3 none.
     let mut conn: diesel_async::AsyncPgConnection =
@@ -442,7 +451,10 @@ async fn the_task_list_resolves_its_project_and_links_in_one_statement() {
     let before = db.db.statements_executed();
     let tasks = list(ws, &p.slug, None).await.expect("the project exists");
     assert_eq!(db.db.statements_executed() - before, 1, "one statement");
-    assert_eq!(tasks.iter().map(|t| t.number).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        tasks.iter().map(|t| t.number).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
     assert!(tasks.iter().all(|t| t.project_id == p.id));
     assert_eq!(tasks[1].title.as_str(), "task 2");
     let links: Vec<_> = tasks[1]

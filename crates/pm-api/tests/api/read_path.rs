@@ -24,7 +24,12 @@ where
     B: actix_web::body::MessageBody,
 {
     /// The status, the JSON body and the statements the request ran.
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value, u64) {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value, u64) {
         let mut req = match method {
             "POST" => test::TestRequest::post(),
             _ => test::TestRequest::get(),
@@ -69,14 +74,14 @@ async fn the_task_list_runs_at_most_three_statements() {
         App::new().configure(|cfg| pm_api::startup::configure_app(cfg, state.clone())),
     )
     .await;
-    let app = Counted {
-        service,
-        db,
-        token,
-    };
+    let app = Counted { service, db, token };
 
     let (status, project, _) = app
-        .call("POST", "/api/v1/projects", Some(json!({"name": "Read path"})))
+        .call(
+            "POST",
+            "/api/v1/projects",
+            Some(json!({"name": "Read path"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{project}");
     let slug = project["slug"].as_str().unwrap().to_string();
@@ -99,7 +104,10 @@ async fn the_task_list_runs_at_most_three_statements() {
     assert_eq!(page["items"].as_array().unwrap().len(), 50);
     assert_eq!(page["items"][0]["labels"], json!(["a", "b"]));
     assert!(statements <= 3, "task list: {statements} statements");
-    assert_eq!(statements, 2, "authentication, then the page with its project");
+    assert_eq!(
+        statements, 2,
+        "authentication, then the page with its project"
+    );
 
     let next = page["next_cursor"].as_str().unwrap();
     let (status, page2, statements) = app
@@ -118,7 +126,11 @@ async fn the_task_list_runs_at_most_three_statements() {
     assert_eq!(body["code"], "NOT_FOUND");
     assert_eq!(statements, 2);
     let (status, body, statements) = app
-        .call("GET", &format!("/api/v1/projects/{slug}/tasks?status=done"), None)
+        .call(
+            "GET",
+            &format!("/api/v1/projects/{slug}/tasks?status=done"),
+            None,
+        )
         .await;
     assert_eq!((status, body["items"].clone()), (StatusCode::OK, json!([])));
     assert_eq!(statements, 2);
