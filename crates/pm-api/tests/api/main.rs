@@ -11,6 +11,7 @@ mod helpers;
 mod projects;
 mod proxy;
 mod push;
+mod read_path;
 mod resilience;
 mod specs;
 mod tasks;
