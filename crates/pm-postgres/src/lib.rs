@@ -14,6 +14,7 @@ mod push;
 pub mod schema;
 mod specs;
 mod tasks;
+mod throttle;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -27,3 +28,4 @@ pub use projects::PgProjectRepository;
 pub use push::PgPushStore;
 pub use specs::PgSpecRepository;
 pub use tasks::PgTaskStore;
+pub use throttle::PgGithubThrottle;
