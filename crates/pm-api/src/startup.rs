@@ -3,7 +3,7 @@
 use crate::config::Settings;
 use crate::deadline::{BodyTimeout, body_deadline};
 use crate::extract::{MAX_BODY_BYTES, authenticate, json_config, query_config};
-use crate::pacer::IntervalPacer;
+use crate::pacer::Unpaced;
 use crate::problem::ApiError;
 use crate::problem::problem_fallback;
 use crate::state::AppState;
@@ -133,7 +133,7 @@ pub fn account_service(db: &Database) -> AccountService {
 pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState> {
     let projects_repo = Arc::new(PgProjectRepository::new(db.clone()));
     let accounts = account_service(&db);
-    let github: Arc<dyn GithubApi> = Arc::new(github_client(settings)?);
+    let github: Arc<dyn GithubApi> = Arc::new(github_client(settings, &db)?);
     let cipher = Arc::new(keyring(settings)?);
     let credentials = Arc::new(PgCredentialStore::new(db.clone()));
     let tokens = TokenSource::new(
@@ -165,9 +165,8 @@ pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState
         tokens.clone(),
         runs.clone(),
         Arc::new(PgPushStore::new(db.clone())),
-        Arc::new(IntervalPacer::new(Duration::from_millis(
-            settings.github.push_interval_ms,
-        ))),
+        // Creates are paced per token, across instances, by the GitHub adapter.
+        Arc::new(Unpaced),
         leases,
     );
     Ok(AppState {
@@ -183,10 +182,18 @@ pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState
     })
 }
 
-fn github_client(settings: &Settings) -> anyhow::Result<GithubClient> {
+/// The GitHub adapter, its rate-limit gate and create pacing shared through
+/// PostgreSQL with every other instance (ADR 0018).
+fn github_client(settings: &Settings, db: &Database) -> anyhow::Result<GithubClient> {
     let api_url = url::Url::parse(&settings.github.api_url)
         .with_context(|| format!("github.api_url {:?} is not a URL", settings.github.api_url))?;
-    GithubClient::new(GithubConfig::new(api_url)).context("building the GitHub client")
+    let client =
+        GithubClient::new(GithubConfig::new(api_url)).context("building the GitHub client")?;
+    Ok(client.with_shared_throttle(pm_github::SharedThrottle {
+        throttle: Arc::new(pm_postgres::PgGithubThrottle::new(db.clone())),
+        fingerprint: Arc::new(pm_crypto::Sha256Fingerprint),
+        create_interval: Duration::from_millis(settings.github.push_interval_ms),
+    }))
 }
 
 /// The encryption keyring: `PMHUB_ENCRYPTION_KEY` (+ old keys). Outside production
