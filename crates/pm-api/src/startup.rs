@@ -57,10 +57,14 @@ impl Application {
         let body_timeout = web::Data::new(BodyTimeout(Duration::from_secs(
             server_settings.body_timeout_secs,
         )));
+        let metrics_token = web::Data::new(routes::metrics::MetricsToken(
+            settings.metrics.token.clone(),
+        ));
         let factory = move || {
             App::new()
                 .configure(|cfg| configure_app(cfg, state.clone()))
                 .app_data(body_timeout.clone())
+                .app_data(metrics_token.clone())
                 .wrap(actix_web::middleware::from_fn(body_deadline))
                 .wrap(ErrorHandlers::new().default_handler(problem_fallback))
                 .wrap_fn(|req, srv| {
@@ -79,6 +83,7 @@ impl Application {
                     }
                 })
                 .wrap(TracingLogger::default())
+                .wrap(actix_web::middleware::from_fn(crate::metrics::record_http))
         };
         // Bounds on what a client can hold (head, keep-alive, disconnect, connections
         // per worker) and the rewriting of the dispatcher's own errors: see
@@ -244,6 +249,7 @@ pub fn configure_app(cfg: &mut web::ServiceConfig, state: AppState) {
         .app_data(query_config())
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .configure(routes::health::configure)
+        .configure(routes::metrics::configure)
         .service(
             web::scope("/api/v1")
                 .wrap(actix_web::middleware::from_fn(authenticate))

@@ -140,6 +140,7 @@ impl GithubClient {
             .transport
             .send(token, Method::GET, url, None, None)
             .await?;
+        self.observe(token, &answer);
         let answer = success(answer)?;
         wire::parse(&answer.body, what)
     }
@@ -163,6 +164,7 @@ impl GithubClient {
                 .transport
                 .send(token, Method::GET, url, None, etag.as_deref())
                 .await?;
+            self.observe(token, &answer);
             if answer.status == StatusCode::NOT_MODIFIED
                 && let Some(sent) = etag.take()
             {
@@ -202,9 +204,21 @@ impl GithubClient {
             self.gate.check(token)?;
             shared.check(token, &self.gate).await?;
         }
-        self.transport
+        let answer = self
+            .transport
             .send(token, Method::POST, url, Some(&json), None)
-            .await
+            .await?;
+        self.observe(token, &answer);
+        Ok(answer)
+    }
+
+    /// Reports the rate limit GitHub says is left for the token, labelled by its
+    /// short fingerprint (only known with a shared throttle).
+    fn observe(&self, token: &SecretString, answer: &Answer) {
+        if let Some(shared) = &self.shared {
+            let key = shared.fingerprint.fingerprint(token);
+            crate::metrics::rate_limit_remaining(key.short(), &answer.headers);
+        }
     }
 
     async fn fetch_current_user(&self, token: &SecretString) -> Result<GithubUser, GithubError> {

@@ -17,6 +17,7 @@ mod client;
 mod config;
 mod errors;
 mod etag_cache;
+mod metrics;
 mod pagination;
 mod rate_gate;
 mod shared;

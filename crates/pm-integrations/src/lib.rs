@@ -25,8 +25,8 @@ pub use throttle::{GithubThrottle, TokenFingerprint, TokenKey};
 pub use tokens::TokenSource;
 
 #[cfg(any(test, feature = "mocks"))]
-pub use throttle::{MockGithubThrottle, MockTokenFingerprint};
-#[cfg(any(test, feature = "mocks"))]
 pub use ports::{
     MockCredentialStore, MockGithubApi, MockPacer, MockPushStore, MockSecretCipher, MockSyncStore,
 };
+#[cfg(any(test, feature = "mocks"))]
+pub use throttle::{MockGithubThrottle, MockTokenFingerprint};

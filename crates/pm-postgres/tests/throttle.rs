@@ -85,7 +85,9 @@ async fn a_block_written_by_one_instance_is_honoured_by_the_other() {
     assert!(left > Duration::from_secs(118), "{left:?}");
 
     // A block lifts by itself.
-    a.block_for(&other, Duration::from_millis(100)).await.unwrap();
+    a.block_for(&other, Duration::from_millis(100))
+        .await
+        .unwrap();
     assert!(b.blocked_for(&other).await.unwrap().is_some());
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(b.blocked_for(&other).await.unwrap(), None);

@@ -120,7 +120,10 @@ async fn a_limit_seen_by_one_instance_stops_the_other_without_a_request() {
     let GithubError::RateLimited { retry_after_secs } = err else {
         panic!("expected RateLimited, got {err:?}");
     };
-    assert!((119..=120).contains(&retry_after_secs), "{retry_after_secs}");
+    assert!(
+        (119..=120).contains(&retry_after_secs),
+        "{retry_after_secs}"
+    );
     assert_eq!(
         request_count(&server).await,
         1,
