@@ -7,6 +7,7 @@ pub mod deadline;
 pub mod dto;
 pub mod extract;
 pub mod jobs;
+pub mod metrics;
 pub mod openapi;
 pub mod pacer;
 pub mod problem;

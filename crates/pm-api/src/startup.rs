@@ -3,7 +3,7 @@
 use crate::config::Settings;
 use crate::deadline::{BodyTimeout, body_deadline};
 use crate::extract::{MAX_BODY_BYTES, authenticate};
-use crate::pacer::IntervalPacer;
+use crate::pacer::Unpaced;
 use crate::problem::ApiError;
 use crate::problem::problem_fallback;
 use crate::state::AppState;
@@ -56,7 +56,8 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server_settings = &settings.server;
         let body_timeout = Duration::from_secs(server_settings.body_timeout_secs);
-        let factory = move || app(state.clone(), body_timeout);
+        let metrics_token = routes::metrics::MetricsToken(settings.metrics.token.clone());
+        let factory = move || app(state.clone(), body_timeout, metrics_token.clone());
         // Bounds on what a client can hold (head, keep-alive, disconnect, connections
         // per worker) and the rewriting of the dispatcher's own errors: see
         // [`server::serve`]. Bodies: see [`body_deadline`].
@@ -87,6 +88,7 @@ impl Application {
 pub fn app(
     state: AppState,
     body_timeout: Duration,
+    metrics_token: routes::metrics::MetricsToken,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -99,6 +101,7 @@ pub fn app(
     App::new()
         .configure(|cfg| configure_app(cfg, state))
         .app_data(web::Data::new(BodyTimeout(body_timeout)))
+        .app_data(web::Data::new(metrics_token))
         .wrap(actix_web::middleware::from_fn(body_deadline))
         .wrap(ErrorHandlers::new().default_handler(problem_fallback))
         .wrap_fn(|req, srv| {
@@ -117,6 +120,7 @@ pub fn app(
             }
         })
         .wrap(TracingLogger::default())
+        .wrap(actix_web::middleware::from_fn(crate::metrics::record_http))
 }
 
 /// The connection pool for the configured database.
@@ -147,7 +151,7 @@ pub fn account_service(db: &Database) -> AccountService {
 pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState> {
     let projects_repo = Arc::new(PgProjectRepository::new(db.clone()));
     let accounts = account_service(&db);
-    let github: Arc<dyn GithubApi> = Arc::new(github_client(settings)?);
+    let github: Arc<dyn GithubApi> = Arc::new(github_client(settings, &db)?);
     let cipher = Arc::new(keyring(settings)?);
     let credentials = Arc::new(PgCredentialStore::new(db.clone()));
     let tokens = TokenSource::new(
@@ -179,9 +183,8 @@ pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState
         tokens.clone(),
         runs.clone(),
         Arc::new(PgPushStore::new(db.clone())),
-        Arc::new(IntervalPacer::new(Duration::from_millis(
-            settings.github.push_interval_ms,
-        ))),
+        // Creates are paced per token, across instances, by the GitHub adapter.
+        Arc::new(Unpaced),
         leases,
     );
     Ok(AppState {
@@ -197,10 +200,18 @@ pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState
     })
 }
 
-fn github_client(settings: &Settings) -> anyhow::Result<GithubClient> {
+/// The GitHub adapter, its rate-limit gate and create pacing shared through
+/// PostgreSQL with every other instance (ADR 0021).
+fn github_client(settings: &Settings, db: &Database) -> anyhow::Result<GithubClient> {
     let api_url = url::Url::parse(&settings.github.api_url)
         .with_context(|| format!("github.api_url {:?} is not a URL", settings.github.api_url))?;
-    GithubClient::new(GithubConfig::new(api_url)).context("building the GitHub client")
+    let client =
+        GithubClient::new(GithubConfig::new(api_url)).context("building the GitHub client")?;
+    Ok(client.with_shared_throttle(pm_github::SharedThrottle {
+        throttle: Arc::new(pm_postgres::PgGithubThrottle::new(db.clone())),
+        fingerprint: Arc::new(pm_crypto::Sha256Fingerprint),
+        create_interval: Duration::from_millis(settings.github.push_interval_ms),
+    }))
 }
 
 /// The encryption keyring: `PMHUB_ENCRYPTION_KEY` (+ old keys). Outside production
@@ -249,6 +260,7 @@ pub fn configure_app(cfg: &mut web::ServiceConfig, state: AppState) {
     cfg.app_data(web::Data::new(state))
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .configure(routes::health::configure)
+        .configure(routes::metrics::configure)
         .service(
             web::scope("/api/v1")
                 .wrap(actix_web::middleware::from_fn(authenticate))

@@ -16,6 +16,7 @@ pub mod ports;
 pub mod push;
 pub mod repos;
 mod run;
+pub mod throttle;
 pub mod tokens;
 
 pub use connection::{ConnectionInfo, ConnectionService, RotationReport};
@@ -25,9 +26,12 @@ pub use models::*;
 pub use ports::{CredentialStore, GithubApi, Pacer, PushStore, SecretCipher, SyncStore};
 pub use push::{PushReport, PushService};
 pub use repos::{GithubRepoProvisioner, RepoService};
+pub use throttle::{GithubThrottle, TokenFingerprint, TokenKey};
 pub use tokens::TokenSource;
 
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{
     MockCredentialStore, MockGithubApi, MockPacer, MockPushStore, MockSecretCipher, MockSyncStore,
 };
+#[cfg(any(test, feature = "mocks"))]
+pub use throttle::{MockGithubThrottle, MockTokenFingerprint};

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod github;
 pub mod health;
+pub mod metrics;
 pub mod projects;
 pub mod specs;
 pub mod tasks;

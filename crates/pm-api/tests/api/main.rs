@@ -8,6 +8,7 @@ mod conventions;
 mod github;
 mod github_double;
 mod helpers;
+mod metrics;
 mod projects;
 mod proxy;
 mod push;
