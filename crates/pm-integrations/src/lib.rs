@@ -13,6 +13,7 @@ pub mod ports;
 pub mod push;
 pub mod repos;
 pub mod tokens;
+pub mod webhooks;
 
 pub use connection::{ConnectionInfo, ConnectionService, RotationReport};
 pub use import::{ImportReport, IssueImporter};
@@ -21,6 +22,9 @@ pub use ports::{CredentialStore, GithubApi, Pacer, PushStore, SecretCipher, Sync
 pub use push::{PushReport, PushService};
 pub use repos::{GithubRepoProvisioner, RepoService};
 pub use tokens::TokenSource;
+pub use webhooks::{
+    DeliveryStore, DirtyIssues, WebhookError, WebhookService, WebhookVerifier,
+};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{
