@@ -16,6 +16,7 @@ mod specs;
 mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod webhooks;
 
 pub use accounts::PgAccountStore;
 pub use db::{Database, DbConfig, redact_password};
@@ -27,3 +28,4 @@ pub use projects::PgProjectRepository;
 pub use push::PgPushStore;
 pub use specs::PgSpecRepository;
 pub use tasks::PgTaskStore;
+pub use webhooks::{PgWebhookStore, delivery_job};

@@ -6,6 +6,7 @@ pub mod health;
 pub mod projects;
 pub mod specs;
 pub mod tasks;
+pub mod webhooks;
 
 use crate::problem::ApiError;
 use actix_web::{HttpResponse, Resource, web};

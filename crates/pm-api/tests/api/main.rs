@@ -15,3 +15,4 @@ mod resilience;
 mod specs;
 mod tasks;
 mod tokens;
+mod webhooks;
