@@ -54,11 +54,7 @@ impl WebhookVerifier for HmacWebhookVerifier {
     }
 
     fn verify(&self, body: &[u8], signature: &str) -> bool {
-        let Some(tag) = signature
-            .trim()
-            .strip_prefix("sha256=")
-            .and_then(unhex_32)
-        else {
+        let Some(tag) = signature.trim().strip_prefix("sha256=").and_then(unhex_32) else {
             return false;
         };
         // `hmac::verify` compares in constant time. Every key is tried, so the time
@@ -115,7 +111,10 @@ mod tests {
             assert!(verifier.verify(&body, signature), "{}", v["source"]);
             assert_eq!(verifier.sign(&body).as_deref(), Some(signature));
             assert!(
-                verifier.verify(&body, &signature.to_ascii_uppercase().replace("SHA256=", "sha256=")),
+                verifier.verify(
+                    &body,
+                    &signature.to_ascii_uppercase().replace("SHA256=", "sha256=")
+                ),
                 "hex digits in either case"
             );
 

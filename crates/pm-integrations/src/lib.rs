@@ -22,9 +22,7 @@ pub use ports::{CredentialStore, GithubApi, Pacer, PushStore, SecretCipher, Sync
 pub use push::{PushReport, PushService};
 pub use repos::{GithubRepoProvisioner, RepoService};
 pub use tokens::TokenSource;
-pub use webhooks::{
-    DeliveryStore, DirtyIssues, WebhookError, WebhookService, WebhookVerifier,
-};
+pub use webhooks::{DeliveryStore, DirtyIssues, WebhookError, WebhookService, WebhookVerifier};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{

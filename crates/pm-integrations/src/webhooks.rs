@@ -195,8 +195,12 @@ pub trait DirtyIssues: Send + Sync {
     /// Clears an issue the merge has handled, only if its generation is still the
     /// one read. Returns false when it was marked again meanwhile (merge it again)
     /// or is gone. Errors: `Unavailable`, `Internal`.
-    async fn clear(&self, project: ProjectId, github_issue_id: i64, generation: i64)
-    -> Result<bool>;
+    async fn clear(
+        &self,
+        project: ProjectId,
+        github_issue_id: i64,
+        generation: i64,
+    ) -> Result<bool>;
 }
 
 /// The headers of a delivery that matter, as received.
@@ -395,7 +399,9 @@ fn header_value<'a>(
 ) -> std::result::Result<&'a str, WebhookError> {
     let value = value.map(str::trim).unwrap_or("");
     if value.is_empty() {
-        return Err(WebhookError::BadHeader(format!("the {name} header is missing")));
+        return Err(WebhookError::BadHeader(format!(
+            "the {name} header is missing"
+        )));
     }
     if value.len() > max || !value.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(WebhookError::BadHeader(format!(

@@ -221,7 +221,14 @@ async fn a_processed_delivery_is_not_settled_again() {
 #[test]
 fn outcomes_round_trip() {
     use DeliveryOutcome::*;
-    for o in [Ping, Unlinked, Ignored, MarkedDirty, RepositoryRenamed, Malformed] {
+    for o in [
+        Ping,
+        Unlinked,
+        Ignored,
+        MarkedDirty,
+        RepositoryRenamed,
+        Malformed,
+    ] {
         assert_eq!(DeliveryOutcome::parse(o.as_str()), Some(o));
     }
     assert_eq!(DeliveryOutcome::parse("other"), None);
