@@ -311,7 +311,7 @@ impl WebhookService {
             .store
             .get(delivery_id)
             .await?
-            .ok_or_else(|| Error::NotFound("delivery".into()))?;
+            .ok_or(Error::NotFound("delivery"))?;
         if let (Some(_), Some(outcome)) = (stored.processed_at, stored.outcome) {
             return Ok(outcome);
         }

@@ -247,7 +247,7 @@ impl DeliveryStore for PgWebhookStore {
         }
         match self.get(delivery_id).await? {
             Some(_) => Ok(false),
-            None => Err(Error::NotFound("delivery".into())),
+            None => Err(Error::NotFound("delivery")),
         }
     }
 }
