@@ -11,3 +11,4 @@ mod faults;
 mod flow;
 mod push;
 mod support;
+mod webhooks;

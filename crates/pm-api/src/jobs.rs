@@ -39,10 +39,15 @@ pub fn runner_config(settings: &Settings) -> anyhow::Result<RunnerConfig> {
     })
 }
 
-/// The handlers this process runs. Job kinds are registered here (today only the
+/// The handlers this process runs. Job kinds are registered here (and the
 /// built-in cleanup, added by [`start`]).
-pub fn registry(_settings: &Settings, _db: &Database) -> Registry {
-    Registry::new()
+pub fn registry(settings: &Settings, db: &Database) -> Registry {
+    let mut registry = Registry::new();
+    crate::webhooks::DeliveryHandler::register(
+        &mut registry,
+        crate::webhooks::service(settings, db),
+    );
+    registry
 }
 
 /// A started runner and its listener.

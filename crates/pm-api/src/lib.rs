@@ -18,6 +18,7 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod transport_errors;
+pub mod webhooks;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -50,6 +50,7 @@ impl Application {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let db = connect(settings)?;
         let state = build_state(settings, db)?;
+        crate::webhooks::log_configuration(settings);
 
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("binding {}", settings.server.bind))?;
@@ -196,6 +197,7 @@ pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState
         repos: RepoService::new(projects_repo.clone(), github.clone(), tokens.clone()),
         importer: IssueImporter::new(projects_repo, github, tokens, runs),
         pusher,
+        webhooks: crate::webhooks::service(settings, &db),
         db,
     })
 }
@@ -261,6 +263,7 @@ pub fn configure_app(cfg: &mut web::ServiceConfig, state: AppState) {
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .configure(routes::health::configure)
         .configure(routes::metrics::configure)
+        .configure(routes::webhooks::configure) // signed by GitHub: before the token scope
         .service(
             web::scope("/api/v1")
                 .wrap(actix_web::middleware::from_fn(authenticate))

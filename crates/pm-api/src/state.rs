@@ -18,4 +18,5 @@ pub struct AppState {
     pub repos: RepoService,
     pub importer: IssueImporter,
     pub pusher: PushService,
+    pub webhooks: pm_integrations::WebhookService,
 }

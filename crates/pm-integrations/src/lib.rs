@@ -18,6 +18,7 @@ pub mod repos;
 mod run;
 pub mod throttle;
 pub mod tokens;
+pub mod webhooks;
 
 pub use connection::{ConnectionInfo, ConnectionService, RotationReport};
 pub use import::{ImportReport, IssueImporter};
@@ -28,6 +29,7 @@ pub use push::{PushReport, PushService};
 pub use repos::{GithubRepoProvisioner, RepoService};
 pub use throttle::{GithubThrottle, TokenFingerprint, TokenKey};
 pub use tokens::TokenSource;
+pub use webhooks::{DeliveryStore, DirtyIssues, WebhookError, WebhookService, WebhookVerifier};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{

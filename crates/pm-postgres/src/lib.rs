@@ -18,6 +18,7 @@ mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod throttle;
+mod webhooks;
 
 pub use accounts::PgAccountStore;
 pub use db::{Database, DbConfig, redact_password};
@@ -31,3 +32,4 @@ pub use push::PgPushStore;
 pub use specs::PgSpecRepository;
 pub use tasks::PgTaskStore;
 pub use throttle::PgGithubThrottle;
+pub use webhooks::{PgWebhookStore, delivery_job};

@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod projects;
 pub mod specs;
 pub mod tasks;
+pub mod webhooks;
 
 use crate::problem::ApiError;
 use actix_web::{HttpResponse, Resource, web};

@@ -17,3 +17,4 @@ mod resilience;
 mod specs;
 mod tasks;
 mod tokens;
+mod webhooks;
