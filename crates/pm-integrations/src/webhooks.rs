@@ -1,6 +1,6 @@
 //! GitHub webhook deliveries: receiving them (signature, headers, storage once per
 //! `X-GitHub-Delivery`) and processing them in a job (`github.delivery`), which only
-//! *marks* issues dirty for the merge job. See ADR 0018 and docs/architecture.md,
+//! *marks* issues dirty for the merge job. See ADR 0022 and docs/architecture.md,
 //! "Webhooks".
 //!
 //! Ports (all here, so the concept stays in one file):
