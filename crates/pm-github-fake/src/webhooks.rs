@@ -248,6 +248,9 @@ pub(crate) struct WebhookState {
     queue: VecDeque<Job>,
     held: Vec<Job>,
     ready: VecDeque<Job>,
+    /// Deliveries the dispatcher took and has not finished (all copies of a duplicated
+    /// one): not idle until they are recorded.
+    in_flight: usize,
     records: VecDeque<Delivery>,
     faults: FaultState,
     shuffle_seed: u64,
@@ -267,6 +270,7 @@ impl Default for WebhookState {
             queue: VecDeque::new(),
             held: Vec::new(),
             ready: VecDeque::new(),
+            in_flight: 0,
             records: VecDeque::new(),
             faults: FaultState::default(),
             shuffle_seed: 0x9E37_79B9_7F4A_7C15,
@@ -545,6 +549,7 @@ impl WebhookState {
             let Some(rec) = self.record(job.record).cloned() else {
                 continue;
             };
+            self.in_flight += 1;
             return Some(prepare(&hook, &rec, &self.faults));
         }
     }
@@ -615,6 +620,7 @@ impl WebhookState {
     pub(crate) fn idle(&self) -> bool {
         self.queue.is_empty()
             && self.ready.is_empty()
+            && self.in_flight == 0
             && !self
                 .records
                 .iter()
@@ -734,6 +740,8 @@ pub(crate) async fn dispatch(fake: FakeGithub) {
             tracing::debug!(guid = %send.guid, url = %send.url, result = ?outcome.result, "webhook delivery");
             fake.lock().webhooks.finish(send.record, copy > 0, &outcome);
         }
+        let mut state = fake.lock();
+        state.webhooks.in_flight = state.webhooks.in_flight.saturating_sub(1);
     }
 }
 
