@@ -150,8 +150,8 @@ impl ConnectionService {
 
 /// The last four characters, or fewer for a very short token.
 fn hint(token: &str) -> String {
-    let chars: Vec<char> = token.chars().collect();
-    chars[chars.len().saturating_sub(4)..].iter().collect()
+    let skip = token.chars().count().saturating_sub(4);
+    token.chars().skip(skip).collect()
 }
 
 #[cfg(test)]

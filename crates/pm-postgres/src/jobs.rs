@@ -495,7 +495,7 @@ impl JobQueue for PgJobQueue {
                     .await
                     .map_err(errors::internal)?;
                     total += deleted as u64;
-                    if (deleted as i64) < BATCH {
+                    if i64::try_from(deleted).is_ok_and(|d| d < BATCH) {
                         return Ok(total);
                     }
                 }

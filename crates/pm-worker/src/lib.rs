@@ -115,7 +115,8 @@ impl Periodic {
 
     /// The next multiple of `every` after `now`.
     pub fn next_run(&self, now: time::OffsetDateTime) -> time::OffsetDateTime {
-        let every = self.every.as_millis().max(1) as i128;
+        // Saturates: no period is anywhere near i128::MAX milliseconds.
+        let every = i128::try_from(self.every.as_millis().max(1)).unwrap_or(i128::MAX);
         let now_ms = now.unix_timestamp_nanos() / 1_000_000;
         let next = (now_ms / every + 1) * every;
         time::OffsetDateTime::from_unix_timestamp_nanos(next * 1_000_000).unwrap_or(now)
@@ -339,7 +340,7 @@ async fn claim_loop(
     let signals: Vec<Arc<StopSignal>> = inner
         .signals
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .values()
         .cloned()
         .collect();
@@ -392,7 +393,7 @@ impl Drop for Registered<'_> {
         self.inner
             .signals
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&self.id);
     }
 }
@@ -404,7 +405,7 @@ async fn run_job(inner: &Inner, claimed: ClaimedJob, claim_started: Instant) {
     inner
         .signals
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(job.id, signal.clone());
     let _registered = Registered { inner, id: job.id };
 

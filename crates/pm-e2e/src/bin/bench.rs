@@ -14,6 +14,11 @@
 //! (`pm_api::startup::configure_app` on a server of our own, so the pool's statement counter
 //! can be read) and talk to the fake GitHub over loopback HTTP.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "JSON answers are serde_json::Value, whose indexing yields Null and never panics"
+)]
+
 use anyhow::{Context, bail, ensure};
 use clap::Parser;
 use pm_e2e::api::{Api, Reply};
@@ -431,7 +436,7 @@ async fn breakdown(bench: &Bench) -> anyhow::Result<Breakdown> {
             created: 0,
             skipped: 0,
             pull_requests_ignored: page.pull_requests_skipped,
-            total_seen: page.issues.len() as u32 + page.pull_requests_skipped,
+            total_seen: u32::try_from(page.issues.len())? + page.pull_requests_skipped,
         };
         let page_started = Instant::now();
         store
