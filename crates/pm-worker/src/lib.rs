@@ -337,6 +337,11 @@ async fn claim_loop(
     for ticker in &tickers {
         ticker.abort();
     }
+    shut_down(&inner, running).await;
+}
+
+/// Passes shutdown on to the running jobs and waits for them, at most the grace period.
+async fn shut_down(inner: &Inner, mut running: JoinSet<()>) {
     let signals: Vec<Arc<StopSignal>> = inner
         .signals
         .lock()
@@ -409,34 +414,54 @@ async fn run_job(inner: &Inner, claimed: ClaimedJob, claim_started: Instant) {
         .insert(job.id, signal.clone());
     let _registered = Registered { inner, id: job.id };
 
-    let heartbeat = {
-        let queue = inner.queue.clone();
-        let signal = signal.clone();
-        let every = inner.config.heartbeat;
-        let paused = inner.pause_heartbeats.clone();
-        AbortOnDrop(tokio::spawn(async move {
-            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            loop {
-                ticker.tick().await;
-                if paused.load(Ordering::SeqCst) {
-                    continue;
-                }
-                let started = Instant::now();
-                match queue.heartbeat(&lease, ttl).await {
-                    Ok(state) => signal.record(state, started, ttl),
-                    // The local deadline still protects us: past it, the handler is
-                    // told to stop.
-                    Err(e) => {
-                        tracing::warn!(job_id = %lease.job_id, error = %e, "heartbeat failed")
-                    }
+    let heartbeat = spawn_heartbeat(inner, lease, signal.clone());
+    let ctx = JobContext::new(inner.queue.clone(), lease, ttl, signal.clone());
+    let outcome = run_handler(inner, &job, &ctx).await;
+    drop(heartbeat);
+
+    let reason = signal.reason().filter(|r| *r != StopReason::LeaseLost);
+    let settlement = pm_jobs::settle(
+        &job,
+        outcome,
+        reason,
+        &inner.config.retry,
+        pm_kernel::now(),
+        fastrand::f64(),
+    );
+    log_settlement(&job, &settlement);
+    store_settlement(inner, &job, lease, &settlement).await;
+}
+
+/// Renews the job's lease every `heartbeat` until dropped, recording each answer on `signal`.
+fn spawn_heartbeat(inner: &Inner, lease: pm_jobs::Lease, signal: Arc<StopSignal>) -> AbortOnDrop {
+    let queue = inner.queue.clone();
+    let ttl = inner.config.lease;
+    let every = inner.config.heartbeat;
+    let paused = inner.pause_heartbeats.clone();
+    AbortOnDrop(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            ticker.tick().await;
+            if paused.load(Ordering::SeqCst) {
+                continue;
+            }
+            let started = Instant::now();
+            match queue.heartbeat(&lease, ttl).await {
+                Ok(state) => signal.record(state, started, ttl),
+                // The local deadline still protects us: past it, the handler is
+                // told to stop.
+                Err(e) => {
+                    tracing::warn!(job_id = %lease.job_id, error = %e, "heartbeat failed")
                 }
             }
-        }))
-    };
+        }
+    }))
+}
 
-    let ctx = JobContext::new(inner.queue.clone(), lease, ttl, signal.clone());
-    let outcome = match inner.registry.get(&job.kind) {
-        Some(handler) => AssertUnwindSafe(handler.run(&job, &ctx))
+/// The handler's outcome; a panic is retried, a kind with no handler fails.
+async fn run_handler(inner: &Inner, job: &pm_jobs::Job, ctx: &JobContext) -> JobOutcome {
+    match inner.registry.get(&job.kind) {
+        Some(handler) => AssertUnwindSafe(handler.run(job, ctx))
             .catch_unwind()
             .await
             .unwrap_or_else(|_| {
@@ -450,24 +475,21 @@ async fn run_job(inner: &Inner, claimed: ClaimedJob, claim_started: Instant) {
             pm_jobs::NO_HANDLER,
             format!("no handler for jobs of kind {:?}", job.kind),
         )),
-    };
-    drop(heartbeat);
+    }
+}
 
-    let reason = signal.reason().filter(|r| *r != StopReason::LeaseLost);
-    let settlement = pm_jobs::settle(
-        &job,
-        outcome,
-        reason,
-        &inner.config.retry,
-        pm_kernel::now(),
-        fastrand::f64(),
-    );
-    log_settlement(&job, &settlement);
+/// Stores the settlement, retrying twice on a database error.
+async fn store_settlement(
+    inner: &Inner,
+    job: &pm_jobs::Job,
+    lease: pm_jobs::Lease,
+    settlement: &Settlement,
+) {
     let mut delay = Duration::from_millis(50);
     for attempt in 1..=3 {
         match inner.queue.settle(&lease, settlement.clone()).await {
             Ok(true) => {
-                inner.stats.count(&settlement);
+                inner.stats.count(settlement);
                 return;
             }
             Ok(false) => {
