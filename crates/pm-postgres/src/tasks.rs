@@ -374,7 +374,7 @@ impl TaskStore for PgTaskStore {
         };
         self.db
             .run(async |conn| {
-                let rows: Vec<ListedRow> = query.load(conn).await.map_err(errors::internal)?;
+                let rows: Vec<ListedRow> = query.load(conn).await.or_internal()?;
                 if rows.is_empty() {
                     // Not even the project's row: no such project in this workspace.
                     return Ok(None);
