@@ -430,6 +430,28 @@ fn verdict(ok: bool, what: &str) {
     println!("  [{}] {what}", if ok { "met" } else { "MISSED" });
 }
 
+/// Every page of `repo`'s issues, following the `next` links.
+async fn fetch_all_pages(
+    client: &pm_github::GithubClient,
+    token: &SecretString,
+    repo: &RepoFullName,
+) -> anyhow::Result<Vec<IssuePage>> {
+    let mut fetched: Vec<IssuePage> = Vec::new();
+    let mut request = IssuePageRequest::First { repo: repo.clone() };
+    loop {
+        let page = client
+            .list_issues(token, &request)
+            .await
+            .map_err(|e| anyhow::anyhow!("listing issues: {e}"))?;
+        let next = page.next.clone();
+        fetched.push(page);
+        match next {
+            Some(url) => request = IssuePageRequest::Next { url },
+            None => return Ok(fetched),
+        }
+    }
+}
+
 /// Where the import's time goes, measured apart from the HTTP request: the same pages fetched
 /// and parsed by pmhub's GitHub client alone (a fresh client, so no ETag cache), then stored
 /// page by page into a second project by pmhub's PostgreSQL store alone.
@@ -445,21 +467,8 @@ async fn breakdown(bench: &Bench) -> anyhow::Result<Breakdown> {
     )?))?;
     let token = SecretString::from(GH_TOKEN.to_string());
     let repo = RepoFullName::parse(REPO).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut fetched: Vec<IssuePage> = Vec::new();
-    let mut request = IssuePageRequest::First { repo: repo.clone() };
     let started = Instant::now();
-    loop {
-        let page = client
-            .list_issues(&token, &request)
-            .await
-            .map_err(|e| anyhow::anyhow!("listing issues: {e}"))?;
-        let next = page.next.clone();
-        fetched.push(page);
-        match next {
-            Some(url) => request = IssuePageRequest::Next { url },
-            None => break,
-        }
-    }
+    let fetched = fetch_all_pages(&client, &token, &repo).await?;
     let fetch = started.elapsed();
     println!(
         "  GitHub client alone: {} pages fetched and parsed in {} ms ({:.1} ms/page)",
