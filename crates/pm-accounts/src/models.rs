@@ -118,9 +118,7 @@ impl IssuedToken {
     /// The last [`TOKEN_HINT_LEN`] characters of the token, stored so that a user
     /// can tell its tokens apart. Never more: the rest stays secret.
     pub fn hint(&self) -> String {
-        let secret = self.plaintext.expose_secret();
-        let skip = secret.chars().count().saturating_sub(TOKEN_HINT_LEN);
-        secret.chars().skip(skip).collect()
+        pm_kernel::secret_hint(self.plaintext.expose_secret(), TOKEN_HINT_LEN)
     }
 }
 

@@ -150,8 +150,7 @@ impl ConnectionService {
 
 /// The last four characters, or fewer for a very short token.
 fn hint(token: &str) -> String {
-    let skip = token.chars().count().saturating_sub(4);
-    token.chars().skip(skip).collect()
+    pm_kernel::secret_hint(token, 4)
 }
 
 #[cfg(test)]

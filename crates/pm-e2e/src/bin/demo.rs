@@ -818,8 +818,7 @@ fn shown(body: &Value) -> String {
     if let Some(token) = body.get_mut("token")
         && let Some(t) = token.as_str()
     {
-        let skip = t.chars().count().saturating_sub(4);
-        let hint: String = t.chars().skip(skip).collect();
+        let hint = pm_kernel::secret_hint(t, 4);
         *token = Value::String(format!("…{hint}"));
     }
     let text = body.to_string();
