@@ -37,12 +37,17 @@ async fn assert_retry_completes(world: &World, slug: &str, stored_before: usize)
     assert_eq!(retry.status, 200, "{}", retry.body);
     let (created, skipped, prs, seen) = counts(&retry.body);
     assert_eq!(
-        created as usize,
+        usize::try_from(created).unwrap(),
         issues.len() - stored_before,
         "{}",
         retry.body
     );
-    assert_eq!(skipped as usize, stored_before, "{}", retry.body);
+    assert_eq!(
+        usize::try_from(skipped).unwrap(),
+        stored_before,
+        "{}",
+        retry.body
+    );
     assert_eq!(prs, world.pull_request_count());
     assert_eq!(seen, ITEMS);
     assert_tasks_mirror_issues(&world.tasks(slug).await, &issues);

@@ -6,6 +6,14 @@
 //! Run with `make test` (or `DATABASE_URL=… cargo test -p pm-e2e`). Each test is independent
 //! and builds its own world, so they run in parallel.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests: a failed unwrap, expect, index or panic is the failure report we want"
+)]
+
 mod approval;
 mod faults;
 mod flow;

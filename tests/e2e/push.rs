@@ -47,7 +47,10 @@ async fn push_creates_an_issue_per_unlinked_task_once() {
         .map(|i| i.title)
         .collect();
     on_github.sort();
-    let mut expected: Vec<String> = titles.iter().map(|t| t.to_string()).collect();
+    let mut expected: Vec<String> = titles
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
     expected.sort();
     assert_eq!(on_github, expected);
 

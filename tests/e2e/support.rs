@@ -62,7 +62,6 @@ impl World {
             pm_e2e::settings::figment(&db.url, &github.base_url, ORG)
                 .merge(("server.workers", 2))
                 // Push paces its POSTs ~1 s apart for GitHub's secondary limits; no need here.
-                // (Settings ignore keys they do not know, so this is harmless before push.)
                 .merge(("github.push_interval_ms", 1)),
         )
         .expect("settings");

@@ -98,7 +98,10 @@ async fn closing_an_issue_on_github_marks_it_dirty_through_a_signed_delivery() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     };
     assert_eq!(dirty.len(), 1);
-    assert_eq!(dirty[0].github_issue_id, issue.id as i64);
+    assert_eq!(
+        dirty[0].github_issue_id,
+        i64::try_from(issue.id).expect("an issue id fits i64")
+    );
     assert_eq!(dirty[0].issue_number, 2);
     assert_eq!(dirty[0].reason, "issues.closed");
 
@@ -116,7 +119,7 @@ async fn closing_an_issue_on_github_marks_it_dirty_through_a_signed_delivery() {
     assert_eq!(stored.outcome, Some(DeliveryOutcome::MarkedDirty));
     assert_eq!(
         stored.delivery.repository_id,
-        Some(closed.repository_id as i64)
+        Some(i64::try_from(closed.repository_id).expect("a repository id fits i64"))
     );
 
     // A redelivery of the same GUID is answered 200 and changes nothing.

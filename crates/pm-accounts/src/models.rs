@@ -118,10 +118,7 @@ impl IssuedToken {
     /// The last [`TOKEN_HINT_LEN`] characters of the token, stored so that a user
     /// can tell its tokens apart. Never more: the rest stays secret.
     pub fn hint(&self) -> String {
-        let chars: Vec<char> = self.plaintext.expose_secret().chars().collect();
-        chars[chars.len().saturating_sub(TOKEN_HINT_LEN)..]
-            .iter()
-            .collect()
+        pm_kernel::secret_hint(self.plaintext.expose_secret(), TOKEN_HINT_LEN)
     }
 }
 
@@ -165,11 +162,13 @@ impl TokenLifetime {
     pub fn days(value: Option<i64>) -> Result<Self, Error> {
         match value {
             None => Ok(Self(None)),
-            Some(d) if (1..=Self::MAX_DAYS).contains(&d) => Ok(Self(Some(d as u16))),
-            Some(_) => Err(Error::invalid(
-                "expires_in_days",
-                format!("must be between 1 and {}", Self::MAX_DAYS),
-            )),
+            Some(d) => match u16::try_from(d) {
+                Ok(days) if (1..=Self::MAX_DAYS).contains(&d) => Ok(Self(Some(days))),
+                _ => Err(Error::invalid(
+                    "expires_in_days",
+                    format!("must be between 1 and {}", Self::MAX_DAYS),
+                )),
+            },
         }
     }
 

@@ -46,6 +46,10 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 /// however many `Application`s a test builds).
 pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
+        #[allow(
+            clippy::expect_used,
+            reason = "LATENCY_BUCKETS is a non-empty constant, the only way this fails"
+        )]
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), LATENCY_BUCKETS)
             .expect("the latency buckets are not empty");

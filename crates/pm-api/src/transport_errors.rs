@@ -58,8 +58,8 @@ impl<T: AsyncWrite + Unpin> ProblemWriter<T> {
     /// Writes what remains of a rewritten response; ready once nothing is pending.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.written < self.pending.len() {
-            let n =
-                ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.written..]))?;
+            let rest = self.pending.get(self.written..).unwrap_or_default();
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, rest))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -96,7 +96,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ProblemWriter<T> {
             // Earlier responses first, as they are; the head comes back in the
             // caller's next write (it retries with the unwritten rest).
             Some((start, _)) if start > 0 => {
-                Pin::new(&mut this.inner).poll_write(cx, &buf[..start])
+                Pin::new(&mut this.inner).poll_write(cx, buf.get(..start).unwrap_or_default())
             }
             Some((_, head)) => {
                 this.pending = rewrite(&head);
@@ -143,8 +143,9 @@ fn find_error_head(buf: &[u8]) -> Option<(usize, ErrorHead<'_>)> {
     // Right to left: the head is the last response in the write.
     (window..buf.len())
         .rev()
-        .filter(|&i| buf[i..].starts_with(b"HTTP/1."))
-        .find_map(|i| parse_error_head(&buf[i..]).map(|head| (i, head)))
+        .filter_map(|i| Some((i, buf.get(i..)?)))
+        .filter(|(_, tail)| tail.starts_with(b"HTTP/1."))
+        .find_map(|(i, tail)| parse_error_head(tail).map(|head| (i, head)))
 }
 
 /// `bytes` is exactly one response head (up to and including the blank line) with
@@ -171,7 +172,7 @@ fn parse_error_head(bytes: &[u8]) -> Option<ErrorHead<'_>> {
     let mut empty_length = 0;
     for line in lines {
         let colon = line.iter().position(|&b| b == b':')?;
-        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
+        let (name, value) = (line.get(..colon)?, line.get(colon + 1..)?.trim_ascii());
         if name.is_empty()
             || !name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
             || line.iter().any(|&b| b.is_ascii_control() && b != b'\t')
@@ -204,8 +205,8 @@ fn split_crlf(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
         let current = rest?;
         match current.windows(2).position(|w| w == b"\r\n") {
             Some(i) => {
-                rest = Some(&current[i + 2..]);
-                Some(&current[..i])
+                rest = current.get(i + 2..);
+                current.get(..i)
             }
             None => {
                 rest = None;

@@ -18,7 +18,7 @@ pub fn verifier(settings: &Settings) -> HmacWebhookVerifier {
             .github
             .webhook_secret
             .as_ref()
-            .map(|s| s.expose_secret()),
+            .map(ExposeSecret::expose_secret),
     )
 }
 
@@ -63,7 +63,11 @@ impl DeliveryHandler {
 #[async_trait]
 impl JobHandler for DeliveryHandler {
     async fn run(&self, job: &Job, _ctx: &JobContext) -> JobOutcome {
-        let Some(delivery_id) = job.payload["delivery_id"].as_str() else {
+        let Some(delivery_id) = job
+            .payload
+            .get("delivery_id")
+            .and_then(serde_json::Value::as_str)
+        else {
             return JobOutcome::Fail(JobError::new(
                 "VALIDATION_FAILED",
                 "the job's payload has no delivery_id",

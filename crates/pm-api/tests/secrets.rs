@@ -5,6 +5,14 @@
 //! Its own test binary: it installs a process-wide log subscriber, so it must not
 //! share a process with other tests whatever the test runner.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests: a failed unwrap, expect, index or panic is the failure report we want"
+)]
+
 #[path = "api/github_double.rs"]
 #[allow(dead_code)]
 mod github_double;

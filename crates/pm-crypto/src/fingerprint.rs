@@ -19,6 +19,10 @@ impl TokenFingerprint for Sha256Fingerprint {
         for byte in hash {
             let _ = write!(hex, "{byte:02x}");
         }
+        #[allow(
+            clippy::expect_used,
+            reason = "a SHA-256 digest printed as {:02x} is always 64 lowercase hex digits"
+        )]
         TokenKey::from_hex(hex).expect("64 lowercase hex digits")
     }
 }

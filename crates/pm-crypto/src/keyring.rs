@@ -56,6 +56,10 @@ impl Keyring {
 
     /// A fresh random 32-byte key, standard base64 (padded): what
     /// `PMHUB_ENCRYPTION_KEY` expects, e.g. for the generated development key file.
+    #[allow(
+        clippy::expect_used,
+        reason = "a key without real randomness must never be produced"
+    )]
     pub fn generate_encoded_key() -> String {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
         // Infallible by contract, and a key without real randomness must never be
@@ -385,7 +389,7 @@ mod tests {
         let long = encode_key(&[7u8; 33]);
         let not_base64 = "c2VjcmV0LWtleS1tYXRlcmlhbA!!~~";
         let cases: Vec<(String, Option<String>, KeyError, Vec<&str>)> = vec![
-            ("".into(), None, KeyError::Missing, vec![]),
+            (String::new(), None, KeyError::Missing, vec![]),
             (
                 "  \n".into(),
                 Some(format!("old1:{good}")),

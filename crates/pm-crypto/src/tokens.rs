@@ -37,6 +37,10 @@ impl Default for RingTokenIssuer {
 }
 
 impl TokenIssuer for RingTokenIssuer {
+    #[allow(
+        clippy::expect_used,
+        reason = "a token without real randomness must never be issued"
+    )]
     fn issue(&self) -> IssuedToken {
         let mut bytes = Zeroizing::new([0u8; TOKEN_BYTES]);
         // The port is infallible, and issuing a token without real randomness would

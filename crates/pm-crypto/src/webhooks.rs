@@ -75,10 +75,15 @@ fn unhex_32(s: &str) -> Option<[u8; 32]> {
     if s.len() != 64 {
         return None;
     }
-    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let digit = |c: &u8| {
+        char::from(*c)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
     let mut out = [0u8; 32];
-    for (i, pair) in s.chunks_exact(2).enumerate() {
-        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    for (slot, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        let [hi, lo] = pair else { return None };
+        *slot = digit(hi)? << 4 | digit(lo)?;
     }
     Some(out)
 }

@@ -535,7 +535,10 @@ impl<'a> IssueWriter<'a> {
         w.str_parts("html_url", &[html, kind, &n]);
         w.u64("number", issue.number);
         w.str("state", issue.state.as_str());
-        w.opt_str("state_reason", issue.state_reason.map(|r| r.as_str()));
+        w.opt_str(
+            "state_reason",
+            issue.state_reason.map(super::model::StateReason::as_str),
+        );
         w.str("title", &issue.title);
         w.opt_str("body", issue.body.as_deref());
         w.raw("user", &user);

@@ -149,6 +149,10 @@ impl RepoRec {
 
     /// Index of the label named `name` (case-insensitively), creating it like GitHub does when
     /// an issue is given an unknown label.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "a fake repository holds far fewer than 2^32 labels"
+    )]
     fn label_index(&mut self, name: &str, next_label_id: &mut u64) -> u32 {
         if let Some(i) = self
             .labels
@@ -715,6 +719,10 @@ impl State {
     /// Timestamps are spread over the past: item `i` is created a minute after item `i - 1` and
     /// updated a pseudo-random 0-96 minutes after its creation, so `sort=updated` differs from
     /// `sort=created` and `since` has something to cut.
+    #[allow(
+        clippy::cast_possible_wrap,
+        reason = "counts are bounded by MAX_BATCH, far below i64::MAX"
+    )]
     pub(crate) fn generate_issues(
         &mut self,
         full_name: &str,

@@ -1,5 +1,13 @@
 //! Issue listing: pages and `Link`, state filter, pull requests, since/sort/direction.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests: a failed unwrap, expect, index or panic is the failure report we want"
+)]
+
 mod common;
 
 use std::collections::HashSet;

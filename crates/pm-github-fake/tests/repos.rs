@@ -1,5 +1,13 @@
 //! Creating organization repositories (and their failures) and renaming.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests: a failed unwrap, expect, index or panic is the failure report we want"
+)]
+
 mod common;
 
 use common::{ORG, OTHER_TOKEN, fixture, header, start};

@@ -1,6 +1,14 @@
 //! Hooks API, PATCH semantics, signed deliveries to a local receiver, delivery faults and
 //! request counting.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests: a failed unwrap, expect, index or panic is the failure report we want"
+)]
+
 mod common;
 
 use std::{

@@ -47,7 +47,8 @@ impl SharedThrottle {
             Ok(None) => Ok(()),
             Ok(Some(left)) => {
                 let err = GithubError::RateLimited {
-                    retry_after_secs: left.as_secs_f64().ceil().max(1.0) as u64,
+                    // Whole seconds, rounded up, at least one.
+                    retry_after_secs: (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1),
                 };
                 gate.record::<()>(token, &Err(err.clone()));
                 Err(err)

@@ -167,7 +167,8 @@ impl Transport {
             let outcome = self
                 .attempt(&auth, &method, url, json_body, if_none_match)
                 .await;
-            let elapsed_ms = started.elapsed().as_millis() as u64;
+            // Saturates: a request does not last 584 million years.
+            let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let may_retry = attempt <= self.config.max_retries;
             match outcome {
                 Ok(answer) => {

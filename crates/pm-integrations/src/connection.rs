@@ -150,8 +150,7 @@ impl ConnectionService {
 
 /// The last four characters, or fewer for a very short token.
 fn hint(token: &str) -> String {
-    let chars: Vec<char> = token.chars().collect();
-    chars[chars.len().saturating_sub(4)..].iter().collect()
+    pm_kernel::secret_hint(token, 4)
 }
 
 #[cfg(test)]

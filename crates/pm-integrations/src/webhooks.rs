@@ -312,10 +312,14 @@ impl WebhookService {
             ));
         }
         let delivery = NewDelivery {
-            action: payload["action"].as_str().map(str::to_string),
-            repository_id: payload["repository"]["id"].as_i64(),
-            repo_full_name: payload["repository"]["full_name"]
-                .as_str()
+            action: payload
+                .get("action")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            repository_id: payload.pointer("/repository/id").and_then(Value::as_i64),
+            repo_full_name: payload
+                .pointer("/repository/full_name")
+                .and_then(Value::as_str)
                 .map(str::to_string),
             delivery_id: delivery_id.to_string(),
             event: event.to_string(),
@@ -370,9 +374,10 @@ impl WebhookService {
                 if projects.is_empty() {
                     return Ok(settle(DeliveryOutcome::Unlinked));
                 }
-                let issue = &d.payload["issue"];
-                let (Some(id), Some(number)) = (issue["id"].as_i64(), issue["number"].as_i64())
-                else {
+                let (Some(id), Some(number)) = (
+                    d.payload.pointer("/issue/id").and_then(Value::as_i64),
+                    d.payload.pointer("/issue/number").and_then(Value::as_i64),
+                ) else {
                     return Ok(settle(DeliveryOutcome::Malformed));
                 };
                 let dirty = projects
@@ -392,11 +397,16 @@ impl WebhookService {
                 })
             }
             ("repository", "renamed") => {
-                let repository = &d.payload["repository"];
                 let (Some(to), Some(owner), Some(old_name)) = (
-                    repository["full_name"].as_str(),
-                    repository["owner"]["login"].as_str(),
-                    d.payload["changes"]["repository"]["name"]["from"].as_str(),
+                    d.payload
+                        .pointer("/repository/full_name")
+                        .and_then(Value::as_str),
+                    d.payload
+                        .pointer("/repository/owner/login")
+                        .and_then(Value::as_str),
+                    d.payload
+                        .pointer("/changes/repository/name/from")
+                        .and_then(Value::as_str),
                 ) else {
                     return Ok(settle(DeliveryOutcome::Malformed));
                 };

@@ -132,14 +132,21 @@ impl StopSignal {
     }
 
     fn renewed(&self, started: Instant, ttl: Duration) {
-        let mut deadline = self.deadline.lock().unwrap_or_else(|e| e.into_inner());
+        let mut deadline = self
+            .deadline
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *deadline = (*deadline).max(started + ttl);
     }
 
     /// The most pressing reason to stop, if any. A lease past its local deadline
     /// counts as lost even before a heartbeat says so.
     pub fn reason(&self) -> Option<StopReason> {
-        let expired = Instant::now() >= *self.deadline.lock().unwrap_or_else(|e| e.into_inner());
+        let expired = Instant::now()
+            >= *self
+                .deadline
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.lost.load(Ordering::SeqCst) || expired {
             Some(StopReason::LeaseLost)
         } else if self.canceled.load(Ordering::SeqCst) {

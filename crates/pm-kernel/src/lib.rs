@@ -21,7 +21,7 @@ pub use error::{Cause, ConflictReason, Error, Result};
 pub use github::GithubError;
 pub use ids::{ProjectId, SyncRunId, TaskId, TokenId, UserId, WorkspaceId};
 pub use page::{Cursor, Limit, Page};
-pub use validation::{FieldError, Validator};
+pub use validation::{FieldError, Validator, secret_hint};
 
 /// Timestamps are always UTC; this alias keeps signatures short.
 pub type Timestamp = time::OffsetDateTime;

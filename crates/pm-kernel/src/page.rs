@@ -20,11 +20,13 @@ impl Limit {
     pub fn new(value: Option<i64>) -> Result<Self, Error> {
         match value {
             None => Ok(Self(Self::DEFAULT)),
-            Some(v) if (1..=i64::from(Self::MAX)).contains(&v) => Ok(Self(v as u32)),
-            Some(_) => Err(Error::invalid(
-                "limit",
-                format!("must be between 1 and {}", Self::MAX),
-            )),
+            Some(v) => match u32::try_from(v) {
+                Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Self(n)),
+                _ => Err(Error::invalid(
+                    "limit",
+                    format!("must be between 1 and {}", Self::MAX),
+                )),
+            },
         }
     }
 
@@ -145,7 +147,7 @@ mod tests {
     #[test]
     fn page_has_cursor_only_when_more_rows_exist() {
         let limit = Limit::new(Some(2)).unwrap();
-        let page = Page::from_rows(vec![1, 2, 3], limit, |n| n.to_string());
+        let page = Page::from_rows(vec![1, 2, 3], limit, std::string::ToString::to_string);
         assert_eq!(page.items, vec![1, 2]);
         assert_eq!(
             Cursor::decode(page.next_cursor.as_deref().unwrap())
@@ -153,7 +155,7 @@ mod tests {
                 .key(),
             "2"
         );
-        let last = Page::from_rows(vec![1, 2], limit, |n| n.to_string());
+        let last = Page::from_rows(vec![1, 2], limit, std::string::ToString::to_string);
         assert_eq!(last.next_cursor, None);
     }
 }

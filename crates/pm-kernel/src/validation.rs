@@ -89,6 +89,13 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
     Ok(trimmed.to_string())
 }
 
+/// The last `n` characters of a secret (fewer if it is shorter): the hint shown so that a
+/// user can tell their tokens apart. Never more: the rest stays secret.
+pub fn secret_hint(secret: &str, n: usize) -> String {
+    let skip = secret.chars().count().saturating_sub(n);
+    secret.chars().skip(skip).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

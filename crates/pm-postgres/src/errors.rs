@@ -33,11 +33,26 @@ pub(crate) trait DbResultExt<T> {
     /// Diesel's `NotFound` (a row the statement needed is gone) as
     /// `NotFound(what)`; any other failure as [`DbResultExt::or_internal`].
     fn missing_row(self, what: &'static str) -> Result<T, Error>;
+
+    /// Diesel's `NotFound` as `None`; the row found made a domain value by
+    /// `into_domain` (which validates it); any other failure as [`DbResultExt::or_internal`].
+    fn optional_row<U>(
+        self,
+        into_domain: impl FnOnce(T) -> Result<U, Error>,
+    ) -> Result<Option<U>, Error>;
 }
 
 impl<T> DbResultExt<T> for Result<T, DieselError> {
     fn or_internal(self) -> Result<T, Error> {
         self.map_err(internal)
+    }
+
+    fn optional_row<U>(
+        self,
+        into_domain: impl FnOnce(T) -> Result<U, Error>,
+    ) -> Result<Option<U>, Error> {
+        use diesel::OptionalExtension as _;
+        self.optional().or_internal()?.map(into_domain).transpose()
     }
 
     fn conflict_on(

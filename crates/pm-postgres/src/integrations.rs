@@ -252,7 +252,7 @@ async fn claimable_tasks(
 ) -> Result<HashSet<Uuid>, diesel::result::Error> {
     let claimed: Vec<Uuid> = imports
         .iter()
-        .filter_map(|i| i.pushed_for.map(|t| t.into_uuid()))
+        .filter_map(|i| i.pushed_for.map(pm_kernel::TaskId::into_uuid))
         .collect();
     if claimed.is_empty() {
         return Ok(HashSet::new());
@@ -398,7 +398,7 @@ async fn claim_links<'a>(
         .iter()
         .map(|i| {
             i.pushed_for
-                .map(|t| t.into_uuid())
+                .map(pm_kernel::TaskId::into_uuid)
                 .filter(|t| claimable.contains(t))
                 .unwrap_or_else(Uuid::now_v7)
         })

@@ -4,7 +4,8 @@
 //! it joins); no transaction stays open while a job runs. Times that decide claims
 //! and leases come from the database's clock, so runners on several machines agree.
 
-use crate::{Database, errors};
+use crate::Database;
+use crate::errors::{self, DbResultExt};
 use async_trait::async_trait;
 use diesel::prelude::{OptionalExtension, QueryableByName};
 use diesel::sql_types::{
@@ -260,7 +261,7 @@ impl JobQueue for PgJobQueue {
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         job.validate()?;
         self.db
-            .run(async |conn| enqueue_in(conn, &job).await.map_err(errors::internal))
+            .run(async |conn| enqueue_in(conn, &job).await.or_internal())
             .await
     }
 
@@ -286,7 +287,7 @@ impl JobQueue for PgJobQueue {
                     .bind::<Text, _>(&expired.message)
                     .load(conn)
                     .await
-                    .map_err(errors::internal)?;
+                    .or_internal()?;
                 rows.into_iter().map(JobRow::into_claimed).collect()
             })
             .await
@@ -306,7 +307,7 @@ impl JobQueue for PgJobQueue {
                 .get_result(conn)
                 .await
                 .optional()
-                .map_err(errors::internal)?;
+                .or_internal()?;
                 Ok(lease_state(row))
             })
             .await
@@ -333,7 +334,7 @@ impl JobQueue for PgJobQueue {
                 .get_result(conn)
                 .await
                 .optional()
-                .map_err(errors::internal)?;
+                .or_internal()?;
                 Ok(lease_state(row))
             })
             .await
@@ -381,7 +382,7 @@ impl JobQueue for PgJobQueue {
             .bind::<Bool, _>(released)
             .execute(conn)
             .await
-            .map_err(errors::internal)?;
+            .or_internal()?;
             if rows == 1 && released {
                 // Another runner may take it at once.
                 let _ = diesel::sql_query(format!("SELECT pg_notify('{JOBS_CHANNEL}', 'released')"))
@@ -408,7 +409,7 @@ impl JobQueue for PgJobQueue {
                 .get_result(conn)
                 .await
                 .optional()
-                .map_err(errors::internal)?;
+                .or_internal()?;
                 match row.map(|r| r.status) {
                     Some(s) if s == "running" => Ok(CancelOutcome::Requested),
                     Some(_) => Ok(CancelOutcome::Canceled),
@@ -419,7 +420,7 @@ impl JobQueue for PgJobQueue {
                                 .get_result(conn)
                                 .await
                                 .optional()
-                                .map_err(errors::internal)?;
+                                .or_internal()?;
                         match exists {
                             Some(_) => Ok(CancelOutcome::AlreadyFinished),
                             None => Err(Error::NotFound("job")),
@@ -438,7 +439,7 @@ impl JobQueue for PgJobQueue {
                     .get_result(conn)
                     .await
                     .optional()
-                    .map_err(errors::internal)?;
+                    .or_internal()?;
                 let now = pm_kernel::now();
                 row.map(|r| r.into_domain().map(|j| j.observed_at(now)))
                     .transpose()
@@ -467,7 +468,7 @@ impl JobQueue for PgJobQueue {
                 .bind::<Int8, _>(i64::from(filter.effective_limit()))
                 .load(conn)
                 .await
-                .map_err(errors::internal)?;
+                .or_internal()?;
                 let now = pm_kernel::now();
                 rows.into_iter()
                     .map(|r| r.into_domain().map(|j| j.observed_at(now)))
@@ -493,9 +494,9 @@ impl JobQueue for PgJobQueue {
                     .bind::<Int8, _>(BATCH)
                     .execute(conn)
                     .await
-                    .map_err(errors::internal)?;
+                    .or_internal()?;
                     total += deleted as u64;
-                    if (deleted as i64) < BATCH {
+                    if i64::try_from(deleted).is_ok_and(|d| d < BATCH) {
                         return Ok(total);
                     }
                 }

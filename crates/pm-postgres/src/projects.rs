@@ -132,10 +132,7 @@ impl ProjectRepository for PgProjectRepository {
                     .select(ProjectRow::as_select())
                     .first(conn)
                     .await
-                    .optional()
-                    .or_internal()?
-                    .map(ProjectRow::into_domain)
-                    .transpose()
+                    .optional_row(ProjectRow::into_domain)
             })
             .await
     }
@@ -190,10 +187,7 @@ impl ProjectRepository for PgProjectRepository {
                 .returning(ProjectRow::as_returning())
                 .get_result(conn)
                 .await
-                .optional()
-                .or_internal()?
-                .map(ProjectRow::into_domain)
-                .transpose()
+                .optional_row(ProjectRow::into_domain)
             })
             .await
     }
@@ -235,10 +229,7 @@ impl ProjectRepository for PgProjectRepository {
                 .returning(ProjectRow::as_returning())
                 .get_result(conn)
                 .await
-                .optional()
-                .or_internal()?
-                .map(ProjectRow::into_domain)
-                .transpose()
+                .optional_row(ProjectRow::into_domain)
             })
             .await
     }
@@ -263,10 +254,7 @@ impl ProjectRepository for PgProjectRepository {
                 .returning(ProjectRow::as_returning())
                 .get_result(conn)
                 .await
-                .optional()
-                .or_internal()?
-                .map(ProjectRow::into_domain)
-                .transpose()
+                .optional_row(ProjectRow::into_domain)
             })
             .await
     }

@@ -52,10 +52,7 @@ impl SpecRepository for PgSpecRepository {
                     .select(SpecRow::as_select())
                     .first(conn)
                     .await
-                    .optional()
-                    .or_internal()?
-                    .map(SpecRow::into_domain)
-                    .transpose()
+                    .optional_row(SpecRow::into_domain)
             })
             .await
     }
@@ -80,10 +77,7 @@ impl SpecRepository for PgSpecRepository {
                 .returning(SpecRow::as_returning())
                 .get_result(conn)
                 .await
-                .optional()
-                .or_internal()?
-                .map(SpecRow::into_domain)
-                .transpose()
+                .optional_row(SpecRow::into_domain)
             })
             .await
     }
@@ -109,10 +103,7 @@ impl SpecRepository for PgSpecRepository {
                 .returning(SpecRow::as_returning())
                 .get_result(conn)
                 .await
-                .optional()
-                .or_internal()?
-                .map(SpecRow::into_domain)
-                .transpose()
+                .optional_row(SpecRow::into_domain)
             })
             .await
     }

@@ -368,13 +368,13 @@ impl TaskStore for PgTaskStore {
             workspace_id: workspace_id.into_uuid(),
             slug: slug.as_str(),
             after_number,
-            status: filter.status.map(|s| s.as_str()),
-            source: filter.source.map(|s| s.as_str()),
+            status: filter.status.map(pm_tasks::TaskStatus::as_str),
+            source: filter.source.map(pm_tasks::TaskSource::as_str),
             limit: i64::from(limit.get()) + 1,
         };
         self.db
             .run(async |conn| {
-                let rows: Vec<ListedRow> = query.load(conn).await.map_err(errors::internal)?;
+                let rows: Vec<ListedRow> = query.load(conn).await.or_internal()?;
                 if rows.is_empty() {
                     // Not even the project's row: no such project in this workspace.
                     return Ok(None);
@@ -396,8 +396,8 @@ impl TaskStore for PgTaskStore {
         let changes = TaskChanges {
             title: patch.title.as_ref().map(TaskTitle::as_str),
             description: patch.description.as_ref().map(TaskDescription::as_str),
-            status: patch.status.map(|s| s.as_str()),
-            priority: patch.priority.map(|p| p.as_str()),
+            status: patch.status.map(pm_tasks::TaskStatus::as_str),
+            priority: patch.priority.map(pm_tasks::Priority::as_str),
             labels: patch.labels.as_ref().map(Labels::as_slice),
             updated_at: pm_kernel::now(),
         };

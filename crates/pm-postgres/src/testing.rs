@@ -6,6 +6,12 @@
 //! its clone when the [`TestDb`] is dropped. The server comes from `DATABASE_URL`
 //! (`make test` provides it, starting a local cluster if needed).
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support: a broken test setup should stop the test loudly"
+)]
+
 use crate::{Database, DbConfig, run_migrations};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use std::collections::hash_map::DefaultHasher;

@@ -1,6 +1,14 @@
 //! Token lifecycle and user removal against a real PostgreSQL: what the store
 //! filters, what it locks, and what authentication costs in statements.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests: a failed unwrap, expect, index or panic is the failure report we want"
+)]
+
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use pm_accounts::{
     AccountService, AccountStore, Email, NewToken, TokenHash, TokenName, TokenRequest, User,

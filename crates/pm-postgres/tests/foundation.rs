@@ -1,5 +1,13 @@
 //! The foundation repositories against a real PostgreSQL, one database per test.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests: a failed unwrap, expect, index or panic is the failure report we want"
+)]
+
 use diesel_async::RunQueryDsl;
 use pm_accounts::{AccountStore, Email, NewToken, TokenHash, WorkspaceName};
 use pm_kernel::{ConflictReason, Error, Limit, Role, WorkspaceId};

@@ -1,6 +1,14 @@
 //! GitHub integration storage against a real PostgreSQL: sealed credentials, key
 //! rotation, and idempotent, concurrent, resumable imports.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests: a failed unwrap, expect, index or panic is the failure report we want"
+)]
+
 use async_trait::async_trait;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use pm_accounts::{AccountStore, Email, NewToken, TokenHash, WorkspaceName};

@@ -1,6 +1,14 @@
 //! The shared GitHub throttle against a real PostgreSQL, with two pools standing
 //! for two pmhub instances.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests: a failed unwrap, expect, index or panic is the failure report we want"
+)]
+
 use pm_integrations::{GithubThrottle, TokenFingerprint, TokenKey};
 use pm_postgres::testing::TestDb;
 use pm_postgres::{Database, DbConfig, PgGithubThrottle};

@@ -1,5 +1,11 @@
 //! Helpers for tests of crates built on pm-projects (the `testing` feature).
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support: a broken test setup should stop the test loudly"
+)]
+
 use crate::{Description, Project, ProjectName, RepoFullName, Slug};
 use pm_kernel::{ProjectId, WorkspaceId};
 

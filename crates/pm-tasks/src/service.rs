@@ -47,7 +47,9 @@ impl TaskService {
         cursor: Option<&Cursor>,
         limit: Limit,
     ) -> Result<Page<Task>> {
-        let after = cursor.map(|c| c.parse_key::<i64>()).transpose()?;
+        let after = cursor
+            .map(pm_kernel::Cursor::parse_key::<i64>)
+            .transpose()?;
         // One store call resolves the project inside the caller's workspace and
         // reads the page: the same tenancy rule as `project_of`, in one step.
         let rows = self

@@ -115,7 +115,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Names of the embedded files (for tests and diagnostics).
 pub fn files() -> impl Iterator<Item = String> {
-    Assets::iter().map(|name| name.into_owned())
+    Assets::iter().map(std::borrow::Cow::into_owned)
 }
 
 #[cfg(test)]

@@ -115,7 +115,8 @@ impl Periodic {
 
     /// The next multiple of `every` after `now`.
     pub fn next_run(&self, now: time::OffsetDateTime) -> time::OffsetDateTime {
-        let every = self.every.as_millis().max(1) as i128;
+        // Saturates: no period is anywhere near i128::MAX milliseconds.
+        let every = i128::try_from(self.every.as_millis().max(1)).unwrap_or(i128::MAX);
         let now_ms = now.unix_timestamp_nanos() / 1_000_000;
         let next = (now_ms / every + 1) * every;
         time::OffsetDateTime::from_unix_timestamp_nanos(next * 1_000_000).unwrap_or(now)
@@ -336,10 +337,15 @@ async fn claim_loop(
     for ticker in &tickers {
         ticker.abort();
     }
+    shut_down(&inner, running).await;
+}
+
+/// Passes shutdown on to the running jobs and waits for them, at most the grace period.
+async fn shut_down(inner: &Inner, mut running: JoinSet<()>) {
     let signals: Vec<Arc<StopSignal>> = inner
         .signals
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .values()
         .cloned()
         .collect();
@@ -392,7 +398,7 @@ impl Drop for Registered<'_> {
         self.inner
             .signals
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&self.id);
     }
 }
@@ -404,38 +410,58 @@ async fn run_job(inner: &Inner, claimed: ClaimedJob, claim_started: Instant) {
     inner
         .signals
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(job.id, signal.clone());
     let _registered = Registered { inner, id: job.id };
 
-    let heartbeat = {
-        let queue = inner.queue.clone();
-        let signal = signal.clone();
-        let every = inner.config.heartbeat;
-        let paused = inner.pause_heartbeats.clone();
-        AbortOnDrop(tokio::spawn(async move {
-            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            loop {
-                ticker.tick().await;
-                if paused.load(Ordering::SeqCst) {
-                    continue;
-                }
-                let started = Instant::now();
-                match queue.heartbeat(&lease, ttl).await {
-                    Ok(state) => signal.record(state, started, ttl),
-                    // The local deadline still protects us: past it, the handler is
-                    // told to stop.
-                    Err(e) => {
-                        tracing::warn!(job_id = %lease.job_id, error = %e, "heartbeat failed")
-                    }
+    let heartbeat = spawn_heartbeat(inner, lease, signal.clone());
+    let ctx = JobContext::new(inner.queue.clone(), lease, ttl, signal.clone());
+    let outcome = run_handler(inner, &job, &ctx).await;
+    drop(heartbeat);
+
+    let reason = signal.reason().filter(|r| *r != StopReason::LeaseLost);
+    let settlement = pm_jobs::settle(
+        &job,
+        outcome,
+        reason,
+        &inner.config.retry,
+        pm_kernel::now(),
+        fastrand::f64(),
+    );
+    log_settlement(&job, &settlement);
+    store_settlement(inner, &job, lease, &settlement).await;
+}
+
+/// Renews the job's lease every `heartbeat` until dropped, recording each answer on `signal`.
+fn spawn_heartbeat(inner: &Inner, lease: pm_jobs::Lease, signal: Arc<StopSignal>) -> AbortOnDrop {
+    let queue = inner.queue.clone();
+    let ttl = inner.config.lease;
+    let every = inner.config.heartbeat;
+    let paused = inner.pause_heartbeats.clone();
+    AbortOnDrop(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            ticker.tick().await;
+            if paused.load(Ordering::SeqCst) {
+                continue;
+            }
+            let started = Instant::now();
+            match queue.heartbeat(&lease, ttl).await {
+                Ok(state) => signal.record(state, started, ttl),
+                // The local deadline still protects us: past it, the handler is
+                // told to stop.
+                Err(e) => {
+                    tracing::warn!(job_id = %lease.job_id, error = %e, "heartbeat failed")
                 }
             }
-        }))
-    };
+        }
+    }))
+}
 
-    let ctx = JobContext::new(inner.queue.clone(), lease, ttl, signal.clone());
-    let outcome = match inner.registry.get(&job.kind) {
-        Some(handler) => AssertUnwindSafe(handler.run(&job, &ctx))
+/// The handler's outcome; a panic is retried, a kind with no handler fails.
+async fn run_handler(inner: &Inner, job: &pm_jobs::Job, ctx: &JobContext) -> JobOutcome {
+    match inner.registry.get(&job.kind) {
+        Some(handler) => AssertUnwindSafe(handler.run(job, ctx))
             .catch_unwind()
             .await
             .unwrap_or_else(|_| {
@@ -449,25 +475,22 @@ async fn run_job(inner: &Inner, claimed: ClaimedJob, claim_started: Instant) {
             pm_jobs::NO_HANDLER,
             format!("no handler for jobs of kind {:?}", job.kind),
         )),
-    };
-    drop(heartbeat);
+    }
+}
 
-    let reason = signal.reason().filter(|r| *r != StopReason::LeaseLost);
-    let settlement = pm_jobs::settle(
-        &job,
-        outcome,
-        reason,
-        &inner.config.retry,
-        pm_kernel::now(),
-        fastrand::f64(),
-    );
-    log_settlement(&job, &settlement);
+/// Stores the settlement, retrying twice on a database error.
+async fn store_settlement(
+    inner: &Inner,
+    job: &pm_jobs::Job,
+    lease: pm_jobs::Lease,
+    settlement: &Settlement,
+) {
     let mut delay = Duration::from_millis(50);
     for attempt in 1..=3 {
         match inner.queue.settle(&lease, settlement.clone()).await {
             Ok(true) => {
-                inner.stats.count(&settlement);
-                record_settlement(&job.kind, &settlement);
+                inner.stats.count(settlement);
+                record_settlement(&job.kind, settlement);
                 return;
             }
             Ok(false) => {

@@ -1,6 +1,14 @@
 //! The job engine against a real PostgreSQL: `PgJobQueue` and runners, each test on
 //! its own database. "Two processes" are two runners with separate pools.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests: a failed unwrap, expect, index or panic is the failure report we want"
+)]
+
 use async_trait::async_trait;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use pm_jobs::{
@@ -19,7 +27,7 @@ use std::time::{Duration, Instant};
 const KINDS: &[&str] = &["test.job"];
 
 fn kinds() -> Vec<String> {
-    KINDS.iter().map(|k| k.to_string()).collect()
+    KINDS.iter().map(std::string::ToString::to_string).collect()
 }
 
 /// A second pool on the same database, as another pmhub process would have.

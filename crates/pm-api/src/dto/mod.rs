@@ -96,6 +96,10 @@ where
         Some(n) => n
             .as_i64()
             .or_else(|| {
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    reason = "a whole number below 9e15 in magnitude is exact in i64"
+                )]
                 n.as_f64()
                     .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
                     .map(|f| f as i64)

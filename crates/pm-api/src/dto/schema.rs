@@ -181,7 +181,7 @@ mod tests {
         let maybe_blank = regex::Regex::new(&text_pattern(true, Some(5))).unwrap();
         let mut samples: Vec<String> = ["", "x", " x ", "a b", "\u{3000}x\u{b}", "\u{feff}"]
             .iter()
-            .map(|s| s.to_string())
+            .map(std::string::ToString::to_string)
             .collect();
         for c in (0u32..0x3100).filter_map(char::from_u32) {
             samples.extend([

@@ -1,6 +1,14 @@
 //! HTTP tests: the real server on a random port, a real PostgreSQL database of its
 //! own per test. One binary with modules, so the app is linked once.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests: a failed unwrap, expect, index or panic is the failure report we want"
+)]
+
 mod accounts;
 mod approve;
 mod bootstrap;

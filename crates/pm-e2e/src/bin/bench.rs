@@ -14,6 +14,11 @@
 //! (`pm_api::startup::configure_app` on a server of our own, so the pool's statement counter
 //! can be read) and talk to the fake GitHub over loopback HTTP.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "JSON answers are serde_json::Value, whose indexing yields Null and never panics"
+)]
+
 use anyhow::{Context, bail, ensure};
 use clap::Parser;
 use pm_e2e::api::{Api, Reply};
@@ -166,6 +171,51 @@ async fn run(args: &Args) -> anyhow::Result<bool> {
 }
 
 async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<bool> {
+    prepare_database(args, db).await?;
+    let (fake, github) = start_github(args).await?;
+    let bench = start_pmhub(args, db, fake, github).await?;
+    let slug = connect_and_create_project(&bench).await?;
+    let sync_path = format!("/api/v1/projects/{slug}/github/sync");
+    let body = json!({ "repo": REPO });
+    let rss_before = rss_kib().unwrap_or(0);
+
+    let (import, issues_per_sec, created) =
+        measure_import(args, pages, &bench, &sync_path, &body).await?;
+    let resync_created = measure_resync(pages, &bench, &sync_path, &body).await?;
+
+    let peak = peak_rss_kib().unwrap_or(0);
+    println!(
+        "\nPeak memory (VmHWM, whole process: fake GitHub + pmhub + client): {:.0} MiB (before the import: {:.0} MiB)",
+        peak as f64 / 1024.0,
+        rss_before as f64 / 1024.0
+    );
+
+    let breakdown = breakdown(&bench).await?;
+    let met = report_targets(
+        args,
+        pages,
+        &import,
+        issues_per_sec,
+        created,
+        resync_created,
+    );
+    // Measured apart, so the parts need not add up exactly to the import's wall time.
+    println!(
+        "  where the import's time goes: fetch+parse {} ms, store {} ms, the rest {} ms (of {} ms)",
+        breakdown.fetch.as_millis(),
+        breakdown.store.as_millis(),
+        import
+            .elapsed
+            .saturating_sub(breakdown.fetch + breakdown.store)
+            .as_millis(),
+        import.elapsed.as_millis()
+    );
+    bench.server.stop().await;
+    Ok(met)
+}
+
+/// Migrates the scratch database and sets it up for measuring.
+async fn prepare_database(args: &Args, db: &ScratchDatabase) -> anyhow::Result<()> {
     pm_postgres::run_migrations(&db.url).await?;
     // Start from a clean slate: a checkpoint due from earlier work (a test run
     // creates and drops hundreds of databases) would otherwise land in the middle
@@ -183,7 +233,11 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
         .await?;
         println!("  (logging every statement's duration to the PostgreSQL server log)");
     }
+    Ok(())
+}
 
+/// The in-memory GitHub, seeded and started.
+async fn start_github(args: &Args) -> anyhow::Result<(FakeGithub, Running)> {
     // GitHub: alice in the organization, one private repository of issues (no pull
     // requests, so every item becomes a task): every 5th closed, a third of those as
     // not planned; labels round-robin.
@@ -205,7 +259,16 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
         "  GitHub    in-memory fake at {} with {REPO}: {} issues",
         github.base_url, args.issues
     );
+    Ok((fake, github))
+}
 
+/// pmhub in-process on the scratch database, with a bootstrapped admin.
+async fn start_pmhub(
+    args: &Args,
+    db: &ScratchDatabase,
+    fake: FakeGithub,
+    github: Running,
+) -> anyhow::Result<Bench> {
     // pmhub: its real wiring and routes, served over HTTP.
     let mut figment = pm_e2e::settings::figment(&db.url, &github.base_url, ORG);
     if let Some(workers) = args.workers {
@@ -229,15 +292,18 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
         server.base_url, settings.database.max_connections
     );
     let github_api = Api::new(&github.base_url)?.with_token(GH_TOKEN);
-    let bench = Bench {
+    Ok(Bench {
         fake,
         github,
         pool,
         api,
         github_api,
         server,
-    };
+    })
+}
 
+/// Connects GitHub and creates the project to import into; returns its slug.
+async fn connect_and_create_project(bench: &Bench) -> anyhow::Result<String> {
     bench
         .api
         .post("/api/v1/integrations/github", &json!({ "token": GH_TOKEN }))
@@ -248,16 +314,22 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
         .post("/api/v1/projects", &json!({ "name": "Benchmark" }))
         .await?
         .expect_status(201)?;
-    let slug = project.body["slug"].as_str().context("slug")?.to_string();
-    let sync_path = format!("/api/v1/projects/{slug}/github/sync");
-    let body = json!({ "repo": REPO });
-    let rss_before = rss_kib().unwrap_or(0);
+    Ok(project.body["slug"].as_str().context("slug")?.to_string())
+}
 
+/// The first import: its figures, the issues per second and the tasks created.
+async fn measure_import(
+    args: &Args,
+    pages: u64,
+    bench: &Bench,
+    sync_path: &str,
+    body: &Value,
+) -> anyhow::Result<(Measured, f64, u64)> {
     println!(
         "\nImport ({} issues, {pages} pages) — POST {sync_path}",
         args.issues
     );
-    let import = bench.measure(&sync_path, &body).await?;
+    let import = bench.measure(sync_path, body).await?;
     let import = ensure_ok(import)?;
     let created = count(&import.reply.body, "created");
     let issues_per_sec = args.issues as f64 / import.elapsed.as_secs_f64();
@@ -276,9 +348,18 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
         import.statements,
         import.statements as f64 / pages as f64
     );
+    Ok((import, issues_per_sec, created))
+}
 
+/// The import again with nothing changed on GitHub; returns the tasks it created.
+async fn measure_resync(
+    pages: u64,
+    bench: &Bench,
+    sync_path: &str,
+    body: &Value,
+) -> anyhow::Result<u64> {
     println!("\nRe-sync, nothing changed on GitHub — POST {sync_path}");
-    let resync = ensure_ok(bench.measure(&sync_path, &body).await?)?;
+    let resync = ensure_ok(bench.measure(sync_path, body).await?)?;
     let resync_created = count(&resync.reply.body, "created");
     println!(
         "  created {}, skipped {} in {} ms",
@@ -295,16 +376,18 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
         resync.statements,
         resync.statements as f64 / pages as f64
     );
+    Ok(resync_created)
+}
 
-    let peak = peak_rss_kib().unwrap_or(0);
-    println!(
-        "\nPeak memory (VmHWM, whole process: fake GitHub + pmhub + client): {:.0} MiB (before the import: {:.0} MiB)",
-        peak as f64 / 1024.0,
-        rss_before as f64 / 1024.0
-    );
-
-    let breakdown = breakdown(&bench).await?;
-
+/// Prints each target as met or missed; whether the ones that must hold do.
+fn report_targets(
+    args: &Args,
+    pages: u64,
+    import: &Measured,
+    issues_per_sec: f64,
+    created: u64,
+    resync_created: u64,
+) -> bool {
     println!("\nTargets");
     let ok_speed = issues_per_sec >= TARGET_ISSUES_PER_SEC;
     let ok_requests = import.list_requests == pages;
@@ -329,19 +412,7 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
         ok_resync,
         &format!("no-change re-sync creates nothing (measured {resync_created})"),
     );
-    // Measured apart, so the parts need not add up exactly to the import's wall time.
-    println!(
-        "  where the import's time goes: fetch+parse {} ms, store {} ms, the rest {} ms (of {} ms)",
-        breakdown.fetch.as_millis(),
-        breakdown.store.as_millis(),
-        import
-            .elapsed
-            .saturating_sub(breakdown.fetch + breakdown.store)
-            .as_millis(),
-        import.elapsed.as_millis()
-    );
-    bench.server.stop().await;
-    Ok(ok_requests && ok_created && ok_resync)
+    ok_requests && ok_created && ok_resync
 }
 
 fn ensure_ok(m: Measured) -> anyhow::Result<Measured> {
@@ -359,6 +430,28 @@ fn verdict(ok: bool, what: &str) {
     println!("  [{}] {what}", if ok { "met" } else { "MISSED" });
 }
 
+/// Every page of `repo`'s issues, following the `next` links.
+async fn fetch_all_pages(
+    client: &pm_github::GithubClient,
+    token: &SecretString,
+    repo: &RepoFullName,
+) -> anyhow::Result<Vec<IssuePage>> {
+    let mut fetched: Vec<IssuePage> = Vec::new();
+    let mut request = IssuePageRequest::First { repo: repo.clone() };
+    loop {
+        let page = client
+            .list_issues(token, &request)
+            .await
+            .map_err(|e| anyhow::anyhow!("listing issues: {e}"))?;
+        let next = page.next.clone();
+        fetched.push(page);
+        match next {
+            Some(url) => request = IssuePageRequest::Next { url },
+            None => return Ok(fetched),
+        }
+    }
+}
+
 /// Where the import's time goes, measured apart from the HTTP request: the same pages fetched
 /// and parsed by pmhub's GitHub client alone (a fresh client, so no ETag cache), then stored
 /// page by page into a second project by pmhub's PostgreSQL store alone.
@@ -374,21 +467,8 @@ async fn breakdown(bench: &Bench) -> anyhow::Result<Breakdown> {
     )?))?;
     let token = SecretString::from(GH_TOKEN.to_string());
     let repo = RepoFullName::parse(REPO).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut fetched: Vec<IssuePage> = Vec::new();
-    let mut request = IssuePageRequest::First { repo: repo.clone() };
     let started = Instant::now();
-    loop {
-        let page = client
-            .list_issues(&token, &request)
-            .await
-            .map_err(|e| anyhow::anyhow!("listing issues: {e}"))?;
-        let next = page.next.clone();
-        fetched.push(page);
-        match next {
-            Some(url) => request = IssuePageRequest::Next { url },
-            None => break,
-        }
-    }
+    let fetched = fetch_all_pages(&client, &token, &repo).await?;
     let fetch = started.elapsed();
     println!(
         "  GitHub client alone: {} pages fetched and parsed in {} ms ({:.1} ms/page)",
@@ -431,7 +511,7 @@ async fn breakdown(bench: &Bench) -> anyhow::Result<Breakdown> {
             created: 0,
             skipped: 0,
             pull_requests_ignored: page.pull_requests_skipped,
-            total_seen: page.issues.len() as u32 + page.pull_requests_skipped,
+            total_seen: u32::try_from(page.issues.len())? + page.pull_requests_skipped,
         };
         let page_started = Instant::now();
         store

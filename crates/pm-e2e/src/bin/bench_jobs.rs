@@ -99,7 +99,7 @@ async fn bench(args: &Args, scratch: &ScratchDatabase) -> anyhow::Result<()> {
     let started = Instant::now();
     let running = runner.start();
     let stats = running.stats();
-    while (stats.succeeded.load(Ordering::Relaxed) as usize) < args.jobs {
+    while usize::try_from(stats.succeeded.load(Ordering::Relaxed))? < args.jobs {
         ensure!(
             started.elapsed() < Duration::from_secs(600),
             "the jobs did not finish in 10 minutes"

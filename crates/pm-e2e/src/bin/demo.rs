@@ -10,6 +10,11 @@
 //!
 //! Needs the release binaries next to it (`make demo` builds them) and no internet.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "JSON answers are serde_json::Value, whose indexing yields Null and never panics"
+)]
+
 use anyhow::{Context, anyhow, bail};
 use clap::Parser;
 use pm_e2e::api::{Api, Reply};
@@ -364,6 +369,21 @@ impl<'a> Walkthrough<'a> {
     }
 
     async fn run(mut self) -> anyhow::Result<()> {
+        self.bootstrap().await?;
+        self.connect_github().await?;
+        self.list_repos().await?;
+        let slug = self.create_project().await?;
+        self.import_twice(&slug).await?;
+        let full_name = self.approve_first_spec(&slug).await?;
+        self.retried_repository_name().await?;
+        self.push_tasks(&slug, &full_name).await?;
+        self.show_runs(&slug).await?;
+        println!("\nDone: every step answered as expected.");
+        Ok(())
+    }
+
+    /// Bootstraps the workspace and switches to the admin token.
+    async fn bootstrap(&mut self) -> anyhow::Result<()> {
         self.heading("Bootstrap the first workspace and its admin");
         println!("  $ pmhub bootstrap --workspace demo --email admin@demo.example");
         let token = self.stack.bootstrap("demo", "admin@demo.example")?;
@@ -383,6 +403,11 @@ impl<'a> Walkthrough<'a> {
             ),
         );
 
+        Ok(())
+    }
+
+    /// Connects GitHub with a personal access token.
+    async fn connect_github(&mut self) -> anyhow::Result<()> {
         self.heading("Connect GitHub with a personal access token");
         let connected = self
             .call(
@@ -401,6 +426,11 @@ impl<'a> Walkthrough<'a> {
             ),
         );
 
+        Ok(())
+    }
+
+    /// Lists the repositories the token can access.
+    async fn list_repos(&mut self) -> anyhow::Result<()> {
         self.heading("List the repositories the token can access");
         let repos = self
             .call(Method::GET, "/api/v1/github/repos", None, 200)
@@ -418,6 +448,11 @@ impl<'a> Walkthrough<'a> {
             .collect();
         Self::answer(&repos, names.join(", "));
 
+        Ok(())
+    }
+
+    /// Creates the first project; returns its slug.
+    async fn create_project(&mut self) -> anyhow::Result<String> {
         self.heading("Create a project");
         let project = self
             .call(
@@ -433,6 +468,11 @@ impl<'a> Walkthrough<'a> {
             format!("slug {slug}, github_repo {}", project.body["github_repo"]),
         );
 
+        Ok(slug)
+    }
+
+    /// Imports the repository's issues, then again with nothing changed.
+    async fn import_twice(&mut self, slug: &str) -> anyhow::Result<()> {
         let repo = format!("{ORG}/{REPO_NAME}");
         self.heading(&format!("Import {repo}'s issues as tasks"));
         let before = self.issue_list_requests().await?;
@@ -453,7 +493,7 @@ impl<'a> Walkthrough<'a> {
             "     in {} ms; GitHub served {pages} issue-list requests (pages of 100, following `Link: rel=\"next\"`)",
             took.as_millis()
         );
-        self.show_tasks(&slug).await?;
+        self.show_tasks(slug).await?;
 
         self.heading("Import again: nothing changed on GitHub");
         let before = self.issue_list_requests().await?;
@@ -473,6 +513,11 @@ impl<'a> Walkthrough<'a> {
             "     {pages} issue-list requests with If-None-Match, {charged} charged to the rate limit (GitHub does not charge a 304)"
         );
 
+        Ok(())
+    }
+
+    /// Writes, submits and approves the first spec; returns the repository created.
+    async fn approve_first_spec(&mut self, slug: &str) -> anyhow::Result<String> {
         self.heading("Write, submit and approve the spec: a private repository is created");
         let spec = self
             .call(
@@ -483,7 +528,7 @@ impl<'a> Walkthrough<'a> {
             )
             .await?;
         Self::answer(&spec, format!("spec {}", text(&spec.body["status"])));
-        let full_name = self.submit_and_approve(&slug).await?;
+        let full_name = self.submit_and_approve(slug).await?;
         let created = self
             .control(Method::GET, &format!("/_fake/repos/{full_name}"), None)
             .await?;
@@ -493,6 +538,11 @@ impl<'a> Walkthrough<'a> {
             created.body["private"]
         );
 
+        Ok(full_name)
+    }
+
+    /// A second project whose repository name is taken once.
+    async fn retried_repository_name(&mut self) -> anyhow::Result<()> {
         self.heading("A second project whose repository name is taken once: retried with a suffix");
         let other = self
             .call(
@@ -515,6 +565,11 @@ impl<'a> Walkthrough<'a> {
         );
         self.submit_and_approve(&other_slug).await?;
 
+        Ok(())
+    }
+
+    /// Creates two tasks and pushes them to GitHub, twice.
+    async fn push_tasks(&mut self, slug: &str, full_name: &str) -> anyhow::Result<()> {
         self.heading(&format!(
             "Create two tasks in {slug} and push them to {full_name}"
         ));
@@ -540,6 +595,11 @@ impl<'a> Walkthrough<'a> {
                 ),
             );
         }
+        self.push_twice(slug, full_name).await
+    }
+
+    /// Pushes the project's tasks, shows the issues on GitHub, then pushes again.
+    async fn push_twice(&self, slug: &str, full_name: &str) -> anyhow::Result<()> {
         let push_path = format!("/api/v1/projects/{slug}/github/push");
         let started = Instant::now();
         println!("  → POST {push_path} {{}}");
@@ -592,6 +652,11 @@ impl<'a> Walkthrough<'a> {
             );
         }
 
+        Ok(())
+    }
+
+    /// Shows the project's sync runs.
+    async fn show_runs(&mut self, slug: &str) -> anyhow::Result<()> {
         self.heading("The project's sync runs, newest first");
         let runs = self
             .call(
@@ -621,7 +686,6 @@ impl<'a> Walkthrough<'a> {
                 }
             );
         }
-        println!("\nDone: every step answered as expected.");
         Ok(())
     }
 
@@ -754,8 +818,7 @@ fn shown(body: &Value) -> String {
     if let Some(token) = body.get_mut("token")
         && let Some(t) = token.as_str()
     {
-        let chars: Vec<char> = t.chars().collect();
-        let hint: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+        let hint = pm_kernel::secret_hint(t, 4);
         *token = Value::String(format!("…{hint}"));
     }
     let text = body.to_string();

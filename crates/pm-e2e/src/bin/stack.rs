@@ -117,37 +117,8 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             .stdin(Stdio::null())
             .stderr(log_file(&args.work_dir, "pmhub.log")?),
     )?;
-    let api = Api::new(&pmhub_url)?;
-    let mut ready = false;
-    for _ in 0..600 {
-        pmhub.ensure_running()?;
-        if api.get("/readyz").await.is_ok_and(|r| r.status == 200) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    if !ready {
-        bail!("pmhub was not ready within 60 s");
-    }
-
-    let output = Command::new(&pmhub_bin)
-        .args([
-            "bootstrap",
-            "--workspace",
-            "browser",
-            "--email",
-            "admin@browser.example",
-        ])
-        .envs(env.iter().map(|(k, v)| (*k, v)))
-        .stdin(Stdio::null())
-        .stderr(log_file(&args.work_dir, "pmhub-bootstrap.log")?)
-        .output()
-        .context("running pmhub bootstrap")?;
-    if !output.status.success() {
-        bail!("pmhub bootstrap failed ({})", output.status);
-    }
-    let admin_token = String::from_utf8(output.stdout)?.trim().to_string();
+    wait_until_ready(&mut pmhub, &pmhub_url).await?;
+    let admin_token = bootstrap_admin(&pmhub_bin, &env, &args.work_dir)?;
 
     println!(
         "{}",
@@ -164,7 +135,54 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         })
     );
 
-    // Until stdin closes (the test runner exits) or a signal arrives.
+    until_told_to_stop().await?;
+    pmhub.stop();
+    github.stop();
+    db.drop_now()
+        .await
+        .map_err(|e| anyhow!("dropping the database: {e:#}"))
+}
+
+/// Polls `/readyz` for up to 60 s, failing early if pmhub exits.
+async fn wait_until_ready(pmhub: &mut ChildProcess, pmhub_url: &str) -> anyhow::Result<()> {
+    let api = Api::new(pmhub_url)?;
+    for _ in 0..600 {
+        pmhub.ensure_running()?;
+        if api.get("/readyz").await.is_ok_and(|r| r.status == 200) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("pmhub was not ready within 60 s")
+}
+
+/// Runs `pmhub bootstrap`; returns the admin token it prints.
+fn bootstrap_admin(
+    pmhub_bin: &Path,
+    env: &[(&str, String)],
+    work_dir: &Path,
+) -> anyhow::Result<String> {
+    let output = Command::new(pmhub_bin)
+        .args([
+            "bootstrap",
+            "--workspace",
+            "browser",
+            "--email",
+            "admin@browser.example",
+        ])
+        .envs(env.iter().map(|(k, v)| (*k, v)))
+        .stdin(Stdio::null())
+        .stderr(log_file(work_dir, "pmhub-bootstrap.log")?)
+        .output()
+        .context("running pmhub bootstrap")?;
+    if !output.status.success() {
+        bail!("pmhub bootstrap failed ({})", output.status);
+    }
+    Ok(String::from_utf8(output.stdout)?.trim().to_string())
+}
+
+/// Until stdin closes (the test runner exits) or a signal arrives.
+async fn until_told_to_stop() -> anyhow::Result<()> {
     let stdin_closed = tokio::task::spawn_blocking(|| {
         let mut sink = [0u8; 256];
         let mut stdin = std::io::stdin();
@@ -176,11 +194,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => {},
         _ = term.recv() => {},
     }
-    pmhub.stop();
-    github.stop();
-    db.drop_now()
-        .await
-        .map_err(|e| anyhow!("dropping the database: {e:#}"))
+    Ok(())
 }
 
 fn seed(items: u64) -> Seed {

@@ -113,6 +113,10 @@ impl Listing {
     }
 
     /// Indices into the repository's issues, filtered and ordered.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "a fake repository holds far fewer than 2^32 issues"
+    )]
     fn select(&self, issues: &[IssueRec]) -> Vec<u32> {
         let mut idx: Vec<u32> = issues
             .iter()

@@ -1,6 +1,13 @@
 //! Shared setup: a started fake with one user in one organization, and a reqwest client that
 //! talks to it the way pmhub does (User-Agent, token, GitHub's Accept header).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests: a failed unwrap, expect, index or panic is the failure report we want"
+)]
 #![allow(dead_code)] // Each test binary uses a different subset.
 
 use std::collections::BTreeSet;

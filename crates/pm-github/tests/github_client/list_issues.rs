@@ -247,8 +247,9 @@ async fn two_hundred_fifty_issues_take_exactly_three_requests() {
     .await
     .unwrap();
     let issues: Vec<_> = read.iter().flat_map(|p| p.issues.iter()).collect();
-    assert_eq!(issues.len(), N as usize);
-    assert_eq!(request_count(&server).await, (N as usize).div_ceil(100));
+    let n = usize::try_from(N).unwrap();
+    assert_eq!(issues.len(), n);
+    assert_eq!(request_count(&server).await, n.div_ceil(100));
     let numbers: Vec<i64> = issues.iter().map(|i| i.number).collect();
     assert_eq!(numbers, (1..=N).collect::<Vec<_>>());
 }

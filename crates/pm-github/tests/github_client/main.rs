@@ -2,6 +2,14 @@
 //! (wiremock) serving GitHub's real payloads from `tests/fixtures/github/`.
 //! One test binary with modules, to keep link time down.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests: a failed unwrap, expect, index or panic is the failure report we want"
+)]
+
 mod create;
 mod failures;
 mod list_issues;

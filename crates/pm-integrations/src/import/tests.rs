@@ -93,7 +93,7 @@ fn runs_accepting(created_per_page: Vec<u32>) -> MockSyncStore {
             .returning(move |_, _, issues, _| {
                 Ok(PageImported {
                     created,
-                    skipped: issues.len() as u32 - created,
+                    skipped: u32::try_from(issues.len()).unwrap() - created,
                 })
             });
     }
