@@ -7,6 +7,7 @@
 
 use crate::config::Settings;
 use anyhow::{Context, bail};
+use pm_integrations::SyncKind;
 use pm_postgres::{Database, DbConfig, PgJobQueue, spawn_job_listener};
 use pm_worker::{Registry, Runner, RunnerConfig, RunningRunner};
 use std::sync::Arc;
@@ -39,10 +40,18 @@ pub fn runner_config(settings: &Settings) -> anyhow::Result<RunnerConfig> {
     })
 }
 
-/// The handlers this process runs. Job kinds are registered here (today only the
-/// built-in cleanup, added by [`start`]).
-pub fn registry(_settings: &Settings, _db: &Database) -> Registry {
-    Registry::new()
+/// The handlers this process runs: imports and pushes (on the runner's own pool);
+/// the built-in cleanup is added by [`start`].
+pub fn registry(settings: &Settings, db: &Database) -> anyhow::Result<Registry> {
+    let state = crate::startup::build_state(settings, db.clone())?;
+    let mut registry = Registry::new();
+    for kind in [SyncKind::Import, SyncKind::Push] {
+        registry.register(
+            pm_integrations::jobs::job_kind(kind),
+            Arc::new(state.sync_jobs.handler(kind)),
+        );
+    }
+    Ok(registry)
 }
 
 /// A started runner and its listener.
@@ -91,7 +100,7 @@ pub fn start(settings: &Settings) -> anyhow::Result<JobWorkers> {
     let mut db_config = DbConfig::new(url.clone());
     db_config.max_connections = config.workers + 2;
     let db = Database::connect(&db_config)?;
-    let registry = registry(settings, &db);
+    let registry = registry(settings, &db)?;
     let retention = Duration::from_secs(settings.jobs.retention_days.saturating_mul(86_400));
     let every = Duration::from_secs(settings.jobs.cleanup_interval_secs);
     let workers = config.workers;

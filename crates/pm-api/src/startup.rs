@@ -19,11 +19,11 @@ use pm_crypto::RingTokenIssuer;
 use pm_github::{GithubClient, GithubConfig};
 use pm_integrations::{
     ConnectionService, GithubApi, GithubRepoProvisioner, IssueImporter, PushService, RepoService,
-    TokenSource,
+    SyncJobs, TokenSource,
 };
 use pm_postgres::{
     Database, DbConfig, PgAccountStore, PgCredentialStore, PgProjectLeases, PgProjectRepository,
-    PgPushStore, PgSpecRepository, PgSyncStore, PgTaskStore,
+    PgJobQueue, PgPushStore, PgSpecRepository, PgSyncStore, PgTaskStore,
 };
 use pm_projects::ProjectService;
 use pm_specs::SpecService;
@@ -168,6 +168,15 @@ pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState
         Arc::new(IntervalPacer::new(Duration::from_millis(
             settings.github.push_interval_ms,
         ))),
+        leases.clone(),
+    );
+    let sync_jobs = SyncJobs::new(
+        projects_repo.clone(),
+        github.clone(),
+        tokens.clone(),
+        runs.clone(),
+        Arc::new(PgJobQueue::new(db.clone())),
+        pusher.clone(),
         leases,
     );
     Ok(AppState {
@@ -179,6 +188,7 @@ pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState
         repos: RepoService::new(projects_repo.clone(), github.clone(), tokens.clone()),
         importer: IssueImporter::new(projects_repo, github, tokens, runs),
         pusher,
+        sync_jobs,
         db,
     })
 }

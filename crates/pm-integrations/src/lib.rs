@@ -8,6 +8,7 @@
 
 pub mod connection;
 pub mod import;
+pub mod jobs;
 pub mod models;
 pub mod ports;
 pub mod push;
@@ -16,6 +17,7 @@ pub mod tokens;
 
 pub use connection::{ConnectionInfo, ConnectionService, RotationReport};
 pub use import::{ImportReport, IssueImporter};
+pub use jobs::{RunJobHandler, SyncJobs};
 pub use models::*;
 pub use ports::{CredentialStore, GithubApi, Pacer, PushStore, SecretCipher, SyncStore};
 pub use push::{PushReport, PushService};

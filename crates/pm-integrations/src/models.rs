@@ -120,9 +120,48 @@ pub enum SyncKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncStatus {
+    /// Waiting for a worker (also between retries and after a shutdown).
+    Queued,
     Running,
+    /// Parked until `resumes_at` (a GitHub rate limit); continues by itself.
+    Waiting,
     Succeeded,
     Failed,
+    Canceled,
+}
+
+impl SyncStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SyncStatus::Queued => "queued",
+            SyncStatus::Running => "running",
+            SyncStatus::Waiting => "waiting",
+            SyncStatus::Succeeded => "succeeded",
+            SyncStatus::Failed => "failed",
+            SyncStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            SyncStatus::Queued,
+            SyncStatus::Running,
+            SyncStatus::Waiting,
+            SyncStatus::Succeeded,
+            SyncStatus::Failed,
+            SyncStatus::Canceled,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+    }
+
+    /// Succeeded, failed or canceled: nothing more happens to the run.
+    pub const fn is_finished(self) -> bool {
+        matches!(
+            self,
+            SyncStatus::Succeeded | SyncStatus::Failed | SyncStatus::Canceled
+        )
+    }
 }
 
 /// The counts a run accumulates.
@@ -147,6 +186,33 @@ pub struct SyncRun {
     pub error_code: Option<String>,
     pub started_at: Timestamp,
     pub finished_at: Option<Timestamp>,
+    /// The job that carries the run (runs started through the API); `None` for a
+    /// run made in-process (the direct path).
+    pub job_id: Option<uuid::Uuid>,
+    pub progress: RunProgress,
+    /// While `waiting`: when the run continues by itself.
+    pub resumes_at: Option<Timestamp>,
+    /// How many times a worker took the run up (from its job; 0 without one).
+    pub attempts: u32,
+}
+
+/// A run asked for: the new one, or the active one it joined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedRun {
+    pub run: SyncRun,
+    pub joined: bool,
+}
+
+/// How far a run got: stored as it goes, in the same transaction as the work.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunProgress {
+    /// Issue pages stored (an import).
+    pub pages: u32,
+    /// The `rel="next"` link after the last stored page: a resumed import
+    /// continues there instead of at page 1.
+    pub next_page: Option<String>,
+    /// Tasks still to push (a push; `None` until it has read its backlog).
+    pub tasks_remaining: Option<u32>,
 }
 
 /// One issue ready to become a task: the task, its link, and the key that makes

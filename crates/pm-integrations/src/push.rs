@@ -46,13 +46,52 @@ pub struct PushService {
 }
 
 /// One push's hold on its project's push lease.
-struct Lease<'a> {
-    leases: &'a dyn ProjectLeases,
-    project_id: ProjectId,
-    holder: uuid::Uuid,
+pub(crate) struct Lease<'a> {
+    pub(crate) leases: &'a dyn ProjectLeases,
+    pub(crate) project_id: ProjectId,
+    pub(crate) holder: uuid::Uuid,
+}
+
+/// Asked before each create: the job path stops there at a safe point and shows
+/// its progress; the direct path goes on.
+#[async_trait::async_trait]
+pub(crate) trait PushHook: Send + Sync {
+    /// Before each create; false stops the push there (nothing more is created).
+    async fn go_on(&self) -> bool;
+    /// After each task is linked: the counts so far and the tasks still to push.
+    async fn progress(&self, counts: SyncCounts, remaining: u32) -> Result<()>;
+}
+
+struct GoOn;
+
+#[async_trait::async_trait]
+impl PushHook for GoOn {
+    async fn go_on(&self) -> bool {
+        true
+    }
+    async fn progress(&self, _: SyncCounts, _: u32) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl Lease<'_> {
+    /// Takes the lease (or keeps it, when `holder` has it already).
+    pub(crate) async fn acquire(&self) -> Result<bool> {
+        self.leases
+            .acquire(self.project_id, LeasePurpose::Push, self.holder, PUSH_LEASE)
+            .await
+    }
+
+    pub(crate) async fn release(&self) {
+        if let Err(err) = self
+            .leases
+            .release(self.project_id, LeasePurpose::Push, self.holder)
+            .await
+        {
+            tracing::warn!(error = %err, "could not release the push lease; it expires by itself");
+        }
+    }
+
     /// Extends the lease; fails if another push took it (this one was too slow).
     async fn renew(&self) -> Result<()> {
         if self
@@ -170,8 +209,9 @@ impl PushService {
             crate::import::start_run(self.runs.as_ref(), project, SyncKind::Push, repo).await?;
         let mut counts = SyncCounts::default();
         let outcome = self
-            .push_backlog(project, repo, token, run_id, lease, &mut counts)
-            .await;
+            .push_backlog(project, repo, token, run_id, lease, &mut counts, &GoOn)
+            .await
+            .map(|_| ());
         let (status, code) = match &outcome {
             Ok(()) => (SyncStatus::Succeeded, None),
             Err(err) => (SyncStatus::Failed, Some(err.code().to_string())),
@@ -201,7 +241,11 @@ impl PushService {
         }
     }
 
-    async fn push_backlog(
+    /// Pushes the backlog. `counts.created` may come in non-zero (issues an
+    /// earlier attempt of the same run created): those count as created, not
+    /// skipped. False when `hook` stopped it before a create.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn push_backlog(
         &self,
         project: &Project,
         repo: &RepoFullName,
@@ -209,21 +253,26 @@ impl PushService {
         run_id: SyncRunId,
         lease: &Lease<'_>,
         counts: &mut SyncCounts,
-    ) -> Result<()> {
+        hook: &dyn PushHook,
+    ) -> Result<bool> {
         let backlog = self.store.backlog(project.id).await?;
-        counts.skipped = backlog.linked;
+        counts.skipped = backlog.linked.saturating_sub(counts.created);
         counts.total_seen = backlog.linked + backlog.unlinked.len() as u32;
         let reconciled = self
             .reconcile(project, repo, token, &backlog.unlinked)
             .await?;
         counts.skipped += reconciled.len() as u32;
         let host = self.github.host();
-        for candidate in backlog
+        let todo: Vec<&PushCandidate> = backlog
             .unlinked
             .iter()
             .filter(|c| !reconciled.contains(&c.task.id))
-        {
+            .collect();
+        for (done, candidate) in todo.iter().enumerate() {
             let task = &candidate.task;
+            if !hook.go_on().await {
+                return Ok(false);
+            }
             self.pacer.before_create().await;
             // Still ours? Checked right before each create, so two pushes can
             // never both create an issue for the same task.
@@ -253,8 +302,10 @@ impl PushService {
             {
                 counts.created += 1;
             }
+            hook.progress(*counts, (todo.len() - done - 1) as u32)
+                .await?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Finds the issues of tasks whose earlier push never confirmed, by their

@@ -9,9 +9,10 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use pm_integrations::{
-    CredentialStore, GithubCredential, IssueImport, PageImported, SealedSecret, SyncCounts,
-    SyncKind, SyncRun, SyncStatus, SyncStore,
+    CredentialStore, GithubCredential, IssueImport, PageImported, RunProgress, SealedSecret,
+    StartedRun, SyncCounts, SyncKind, SyncRun, SyncStatus, SyncStore,
 };
+use pm_jobs::NewJob;
 use pm_kernel::{Error, Limit, ProjectId, Result, SyncRunId, WorkspaceId};
 use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
@@ -201,6 +202,9 @@ struct SyncRunRow {
     error_code: Option<String>,
     started_at: OffsetDateTime,
     finished_at: Option<OffsetDateTime>,
+    job_id: Option<Uuid>,
+    progress: serde_json::Value,
+    resumes_at: Option<OffsetDateTime>,
 }
 
 fn kind_str(kind: SyncKind) -> &'static str {
@@ -211,11 +215,7 @@ fn kind_str(kind: SyncKind) -> &'static str {
 }
 
 fn status_str(status: SyncStatus) -> &'static str {
-    match status {
-        SyncStatus::Running => "running",
-        SyncStatus::Succeeded => "succeeded",
-        SyncStatus::Failed => "failed",
-    }
+    status.as_str()
 }
 
 impl SyncRunRow {
@@ -225,11 +225,11 @@ impl SyncRunRow {
             "push" => SyncKind::Push,
             other => return Err(Error::internal(format!("unknown sync kind {other:?}"))),
         };
-        let status = match self.status.as_str() {
-            "running" => SyncStatus::Running,
-            "succeeded" => SyncStatus::Succeeded,
-            "failed" => SyncStatus::Failed,
-            other => return Err(Error::internal(format!("unknown sync status {other:?}"))),
+        let Some(status) = SyncStatus::parse(&self.status) else {
+            return Err(Error::internal(format!(
+                "unknown sync status {:?}",
+                self.status
+            )));
         };
         let count = |n: i32| u32::try_from(n).unwrap_or_default();
         Ok(SyncRun {
@@ -247,8 +247,20 @@ impl SyncRunRow {
             error_code: self.error_code,
             started_at: self.started_at,
             finished_at: self.finished_at,
+            job_id: self.job_id,
+            progress: RunProgress {
+                pages: progress_u32(&self.progress, "pages").unwrap_or_default(),
+                next_page: self.progress["next_page"].as_str().map(str::to_string),
+                tasks_remaining: progress_u32(&self.progress, "tasks_remaining"),
+            },
+            resumes_at: self.resumes_at,
+            attempts: 0,
         })
     }
+}
+
+fn progress_u32(progress: &serde_json::Value, key: &str) -> Option<u32> {
+    progress[key].as_u64().map(|n| u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 #[derive(QueryableByName)]
@@ -501,7 +513,9 @@ impl SyncStore for PgSyncStore {
                     sync_runs::table
                         .filter(sync_runs::project_id.eq(project_id.into_uuid()))
                         .filter(sync_runs::status.eq(status_str(SyncStatus::Running)))
-                        .filter(sync_runs::started_at.lt(started_before)),
+                        .filter(sync_runs::started_at.lt(started_before))
+                        // A job's run is the queue's business (lease expiry).
+                        .filter(sync_runs::job_id.is_null()),
                 )
                 .set((
                     sync_runs::status.eq(status_str(SyncStatus::Failed)),
@@ -512,6 +526,144 @@ impl SyncStore for PgSyncStore {
                 .await
                 .map_err(errors::internal)?;
                 Ok(n as u64)
+            })
+            .await
+    }
+
+    async fn enqueue_run(
+        &self,
+        run_id: SyncRunId,
+        project_id: ProjectId,
+        kind: SyncKind,
+        repo: &str,
+        job: NewJob,
+    ) -> Result<StartedRun> {
+        job.validate()?;
+        let job_id = job.id.into_uuid();
+        let (row, joined) = self
+            .db
+            .run(async |conn| {
+                conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                    let enqueued = crate::jobs::enqueue_in(conn, &job).await?;
+                    if enqueued.joined {
+                        // The active job's run was committed with it.
+                        let row = sync_runs::table
+                            .filter(sync_runs::job_id.eq(enqueued.job.id.into_uuid()))
+                            .select(SyncRunRow::as_select())
+                            .first(conn)
+                            .await?;
+                        return Ok((row, true));
+                    }
+                    let row = diesel::insert_into(sync_runs::table)
+                        .values((
+                            sync_runs::id.eq(run_id.into_uuid()),
+                            sync_runs::project_id.eq(project_id.into_uuid()),
+                            sync_runs::kind.eq(kind_str(kind)),
+                            sync_runs::repo.eq(repo),
+                            sync_runs::status.eq(status_str(SyncStatus::Queued)),
+                            sync_runs::started_at.eq(pm_kernel::now()),
+                            sync_runs::job_id.eq(Some(job_id)),
+                        ))
+                        .returning(SyncRunRow::as_returning())
+                        .get_result(conn)
+                        .await?;
+                    Ok((row, false))
+                })
+                .await
+                .map_err(errors::internal)
+            })
+            .await?;
+        Ok(StartedRun {
+            run: row.into_domain()?,
+            joined,
+        })
+    }
+
+    async fn store_page(
+        &self,
+        project_id: ProjectId,
+        run_id: SyncRunId,
+        issues: &[IssueImport],
+        extra: SyncCounts,
+        next_page: Option<String>,
+    ) -> Result<PageImported> {
+        self.db
+            .run(async |conn| {
+                conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                    let imported = import_page_tx(conn, project_id, run_id, issues, extra).await?;
+                    diesel::sql_query(
+                        "UPDATE sync_runs SET progress = progress || jsonb_build_object(
+                             'pages', COALESCE((progress->>'pages')::int, 0) + 1,
+                             'next_page', $2::text)
+                          WHERE id = $1",
+                    )
+                    .bind::<SqlUuid, _>(run_id.into_uuid())
+                    .bind::<diesel::sql_types::Nullable<Text>, _>(next_page.as_deref())
+                    .execute(conn)
+                    .await?;
+                    Ok(imported)
+                })
+                .await
+                .map_err(|e| match e {
+                    diesel::result::Error::NotFound => Error::NotFound("project"),
+                    other => errors::internal(other),
+                })
+            })
+            .await
+    }
+
+    async fn set_run_state(
+        &self,
+        run_id: SyncRunId,
+        status: SyncStatus,
+        resumes_at: Option<OffsetDateTime>,
+        error_code: Option<String>,
+    ) -> Result<()> {
+        self.db
+            .run(async |conn| {
+                // A finished run stays finished (a late write of a lost attempt).
+                diesel::update(
+                    sync_runs::table
+                        .find(run_id.into_uuid())
+                        .filter(sync_runs::finished_at.is_null()),
+                )
+                .set((
+                    sync_runs::status.eq(status_str(status)),
+                    sync_runs::resumes_at.eq(resumes_at),
+                    sync_runs::error_code.eq(error_code),
+                ))
+                .execute(conn)
+                .await
+                .map(|_| ())
+                .map_err(errors::internal)
+            })
+            .await
+    }
+
+    async fn set_push_progress(
+        &self,
+        run_id: SyncRunId,
+        counts: SyncCounts,
+        tasks_remaining: u32,
+    ) -> Result<()> {
+        self.db
+            .run(async |conn| {
+                diesel::sql_query(
+                    "UPDATE sync_runs SET created = $2, skipped = $3, pull_requests_ignored = $4,
+                            total_seen = $5,
+                            progress = progress || jsonb_build_object('tasks_remaining', $6::int)
+                      WHERE id = $1",
+                )
+                .bind::<SqlUuid, _>(run_id.into_uuid())
+                .bind::<diesel::sql_types::Integer, _>(as_i32(counts.created))
+                .bind::<diesel::sql_types::Integer, _>(as_i32(counts.skipped))
+                .bind::<diesel::sql_types::Integer, _>(as_i32(counts.pull_requests_ignored))
+                .bind::<diesel::sql_types::Integer, _>(as_i32(counts.total_seen))
+                .bind::<diesel::sql_types::Integer, _>(as_i32(tasks_remaining))
+                .execute(conn)
+                    .await
+                    .map(|_| ())
+                    .map_err(errors::internal)
             })
             .await
     }
@@ -551,6 +703,7 @@ impl SyncStore for PgSyncStore {
                     sync_runs::status.eq(status_str(status)),
                     sync_runs::error_code.eq(error_code),
                     sync_runs::finished_at.eq(Some(pm_kernel::now())),
+                    sync_runs::resumes_at.eq(None::<OffsetDateTime>),
                 );
                 let result = match counts {
                     Some(c) => {
