@@ -307,14 +307,14 @@ impl SyncJobs {
                     .await
                 {
                     Ok(()) => {
-                        tracing::info!(run_id = %run_id, kind = ?kind, "run finished");
+                        tracing::info!(run_id = %run_id, "{} finished", what(kind));
                         JobOutcome::Succeeded
                     }
                     Err(e) => JobOutcome::from_error(&e, pm_kernel::now()),
                 }
             }
             Ok(Done::Stopped(counts)) => self.stopped(ctx, run_id, counts).await,
-            Err(err) => self.failed(ctx, job, run_id, err).await,
+            Err(err) => self.failed(ctx, kind, job, run_id, err).await,
         }
     }
 
@@ -324,6 +324,7 @@ impl SyncJobs {
     async fn failed(
         &self,
         ctx: &JobContext,
+        kind: SyncKind,
         job: &Job,
         run_id: SyncRunId,
         err: Error,
@@ -334,7 +335,8 @@ impl SyncJobs {
         }
         let outcome = JobOutcome::from_error(&err, pm_kernel::now());
         let code = Some(err.code().to_string());
-        tracing::warn!(run_id = %run_id, error_code = err.code(), detail = %err, "run attempt ended with an error; what was stored is kept");
+        tracing::warn!(run_id = %run_id, error_code = err.code(), detail = %err,
+            "{} attempt ended with an error; what was stored is kept", what(kind));
         let recorded = match &outcome {
             JobOutcome::Park { until, .. } => {
                 self.runs
@@ -496,6 +498,13 @@ impl SyncJobs {
             true => Ok(Done::Finished(Some(counts))),
             false => Ok(Done::Stopped(Some(counts))),
         }
+    }
+}
+
+fn what(kind: SyncKind) -> &'static str {
+    match kind {
+        SyncKind::Import => "issue import",
+        SyncKind::Push => "push",
     }
 }
 

@@ -238,7 +238,7 @@ fn accepted(slug: &pm_projects::Slug, run: SyncRun) -> HttpResponse {
 
 /// 202 with the run, or, with `Prefer: wait`, the finished run's answer: `done`
 /// for a success, the run's error as a problem for a failure. A run parked past
-/// the wait (a rate limit) answers 202 at once.
+/// the wait (a rate limit) or waiting for a retry answers 202 at once.
 async fn answer(
     state: &AppState,
     caller: &Caller,
@@ -256,7 +256,14 @@ async fn answer(
     loop {
         let parked_past_deadline = run.status == SyncStatus::Waiting
             && run.resumes_at.is_some_and(|at| at > wall_deadline);
-        if run.status.is_finished() || parked_past_deadline || Instant::now() >= deadline {
+        // An attempt failed and the run waits for its retry (GitHub unavailable):
+        // answer now with the run and its error rather than hold the request.
+        let retrying = run.status == SyncStatus::Queued && run.error_code.is_some();
+        if run.status.is_finished()
+            || parked_past_deadline
+            || retrying
+            || Instant::now() >= deadline
+        {
             break;
         }
         tokio::time::sleep(WAIT_POLL.min(deadline.saturating_duration_since(Instant::now())))
