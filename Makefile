@@ -8,19 +8,20 @@ WITH_DB := DATABASE_URL="$$($(PG) url)" || exit 1; export DATABASE_URL;
 # nextest runs each test in its own process, in parallel; plain cargo test works too.
 TEST_RUNNER := $(shell command -v cargo-nextest >/dev/null 2>&1 && echo "nextest run --no-fail-fast" || echo "test --no-fail-fast")
 
-.PHONY: run test lint fmt bench bench-jobs demo db-url db-stop client client-check ui ui-check browser-deps browser-test ui-screenshots
+.PHONY: run test lint fmt bench bench-jobs demo db-url db-stop client client-check ui ui-check browser-deps browser-test ui-screenshots openapi-check fuzz
 
 ## make run: PostgreSQL (local cluster unless DATABASE_URL answers), migrate, serve on 127.0.0.1:8080
 run:
 	$(WITH_DB) \
 	cargo run --release -p pm-api --bin pmhub -- serve
 
-## make test: the checks of scripts/pg-local.sh, the whole suite against a real PostgreSQL, then
-## the UI checks and browser tests
+## make test: the checks of scripts/pg-local.sh, the whole suite against a real PostgreSQL, the
+## OpenAPI document through a validator, then the UI checks and browser tests
 test:
 	$(WITH_DB) \
 	scripts/test-pg-local.sh; \
 	cargo $(TEST_RUNNER) --workspace
+	$(MAKE) --no-print-directory openapi-check
 	$(MAKE) --no-print-directory ui-check
 	$(MAKE) --no-print-directory browser-test
 
@@ -59,6 +60,23 @@ bench:
 bench-jobs:
 	$(WITH_DB) \
 	cargo run --release -p pm-e2e --bin pmhub-bench-jobs
+
+# ---- the OpenAPI document ----
+VENV := .pmhub/venv
+
+## make openapi-check: `pmhub openapi` passes openapi-spec-validator (PyPI, in the git-ignored .pmhub/venv)
+openapi-check:
+	cargo build -q -p pm-api --bin pmhub
+	scripts/python-venv.sh $(VENV) openapi-spec-validator
+	"$(TARGET_DIR)/debug/pmhub" openapi > .pmhub/openapi.json
+	$(VENV)/bin/openapi-spec-validator .pmhub/openapi.json
+
+## make fuzz: schemathesis against a real pmhub, as an admin and as a member, every check and
+## phase (slow; not part of make test). FUZZ_ARGS go to schemathesis, e.g. FUZZ_ARGS="--max-examples 20"
+fuzz:
+	cargo build -p pm-api -p pm-github-fake --bin pmhub --bin github-fake
+	$(WITH_DB) \
+	scripts/fuzz.sh $(FUZZ_ARGS)
 
 # ---- web UI and TypeScript client (crates/pm-web; Node.js 20 + npm) ----
 WEB := crates/pm-web

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod openapi;
 pub mod pacer;
 pub mod problem;
+pub mod responses;
 pub mod routes;
 pub mod server;
 pub mod startup;

@@ -2,13 +2,14 @@
 
 use crate::config::Settings;
 use crate::deadline::{BodyTimeout, body_deadline};
-use crate::extract::{MAX_BODY_BYTES, authenticate, json_config, query_config};
+use crate::extract::{MAX_BODY_BYTES, authenticate};
 use crate::pacer::IntervalPacer;
 use crate::problem::ApiError;
 use crate::problem::problem_fallback;
 use crate::state::AppState;
 use crate::{openapi, routes, server};
-use actix_web::dev::{Server, Service};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{App, HttpMessage, HttpResponse, web};
@@ -41,6 +42,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub struct Application {
     port: u16,
     server: Server,
+    github: Arc<dyn GithubApi>,
 }
 
 impl Application {
@@ -49,42 +51,23 @@ impl Application {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let db = connect(settings)?;
         let state = build_state(settings, db)?;
+        let github = state.github.clone();
 
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("binding {}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
         let server_settings = &settings.server;
-        let body_timeout = web::Data::new(BodyTimeout(Duration::from_secs(
-            server_settings.body_timeout_secs,
-        )));
-        let factory = move || {
-            App::new()
-                .configure(|cfg| configure_app(cfg, state.clone()))
-                .app_data(body_timeout.clone())
-                .wrap(actix_web::middleware::from_fn(body_deadline))
-                .wrap(ErrorHandlers::new().default_handler(problem_fallback))
-                .wrap_fn(|req, srv| {
-                    let request_id = req.extensions().get::<RequestId>().copied();
-                    let response = srv.call(req);
-                    async move {
-                        let mut response = response.await?;
-                        if let Some(value) =
-                            request_id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok())
-                        {
-                            response
-                                .headers_mut()
-                                .insert(HeaderName::from_static("x-request-id"), value);
-                        }
-                        Ok(response)
-                    }
-                })
-                .wrap(TracingLogger::default())
-        };
+        let body_timeout = Duration::from_secs(server_settings.body_timeout_secs);
+        let factory = move || app(state.clone(), body_timeout);
         // Bounds on what a client can hold (head, keep-alive, disconnect, connections
         // per worker) and the rewriting of the dispatcher's own errors: see
         // [`server::serve`]. Bodies: see [`body_deadline`].
         let server = server::serve(server_settings, listener, factory)?;
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            github,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -96,6 +79,12 @@ impl Application {
         self.server.await
     }
 
+    /// The GitHub client the server uses; job workers in the same process share it
+    /// (and with it its per-token rate-limit gate and ETag cache).
+    pub fn github(&self) -> Arc<dyn GithubApi> {
+        self.github.clone()
+    }
+
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
@@ -103,6 +92,47 @@ impl Application {
     pub fn into_server(self) -> Server {
         self.server
     }
+}
+
+/// The application with its middleware stack, the one both the server
+/// ([`Application::build`]) and the benchmark's in-process server (pm-e2e) run. From the
+/// outside in: `TracingLogger` (a span and a request id per request), the `x-request-id`
+/// response header, [`problem_fallback`] (the framework's own plain-text errors become
+/// problem+json), and [`body_deadline`] (a body must arrive within `body_timeout`, else
+/// 408); inside them the routes of [`configure_app`].
+pub fn app(
+    state: AppState,
+    body_timeout: Duration,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .configure(|cfg| configure_app(cfg, state))
+        .app_data(web::Data::new(BodyTimeout(body_timeout)))
+        .wrap(actix_web::middleware::from_fn(body_deadline))
+        .wrap(ErrorHandlers::new().default_handler(problem_fallback))
+        .wrap_fn(|req, srv| {
+            let request_id = req.extensions().get::<RequestId>().copied();
+            let response = srv.call(req);
+            async move {
+                let mut response = response.await?;
+                if let Some(value) =
+                    request_id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok())
+                {
+                    response
+                        .headers_mut()
+                        .insert(HeaderName::from_static("x-request-id"), value);
+                }
+                Ok(response)
+            }
+        })
+        .wrap(TracingLogger::default())
 }
 
 /// The connection pool for the configured database.
@@ -131,9 +161,18 @@ pub fn account_service(db: &Database) -> AccountService {
 
 /// Adapters wired into the domain services.
 pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState> {
+    build_state_with(settings, db, Arc::new(github_client(settings)?))
+}
+
+/// [`build_state`] with a given GitHub client (shared by the server and the job
+/// workers of one process).
+pub fn build_state_with(
+    settings: &Settings,
+    db: Database,
+    github: Arc<dyn GithubApi>,
+) -> anyhow::Result<AppState> {
     let projects_repo = Arc::new(PgProjectRepository::new(db.clone()));
     let accounts = account_service(&db);
-    let github: Arc<dyn GithubApi> = Arc::new(github_client(settings)?);
     let cipher = Arc::new(keyring(settings)?);
     let credentials = Arc::new(PgCredentialStore::new(db.clone()));
     let tokens = TokenSource::new(
@@ -186,9 +225,10 @@ pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState
         tasks,
         connections: ConnectionService::new(github.clone(), credentials, cipher),
         repos: RepoService::new(projects_repo.clone(), github.clone(), tokens.clone()),
-        importer: IssueImporter::new(projects_repo, github, tokens, runs),
+        importer: IssueImporter::new(projects_repo, github.clone(), tokens, runs),
         pusher,
         sync_jobs,
+        github,
         db,
     })
 }
@@ -243,8 +283,6 @@ fn dev_key(path: &std::path::Path) -> anyhow::Result<String> {
 /// Routes, extractor configuration and fallbacks; shared by the server and tests.
 pub fn configure_app(cfg: &mut web::ServiceConfig, state: AppState) {
     cfg.app_data(web::Data::new(state))
-        .app_data(json_config())
-        .app_data(query_config())
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .configure(routes::health::configure)
         .service(

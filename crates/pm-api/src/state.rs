@@ -20,4 +20,5 @@ pub struct AppState {
     pub pusher: PushService,
     /// Imports and pushes as background jobs (what the routes use).
     pub sync_jobs: SyncJobs,
+    pub github: std::sync::Arc<dyn pm_integrations::GithubApi>,
 }

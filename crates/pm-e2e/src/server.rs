@@ -2,15 +2,19 @@
 //! measurement can read what the server's services did (e.g. the statements its database
 //! pool ran) while requests still go through HTTP, routing, extraction and JSON.
 //!
-//! The routes, middleware order and extractor configuration are pmhub's own
-//! ([`pm_api::startup::configure_app`]); `pm_api::Application` does the same, but hides the
-//! database pool it builds.
+//! The routes, middleware stack and extractor configuration are pmhub's own
+//! ([`pm_api::startup::app`], which `pm_api::Application` serves too, with request ids, the
+//! problem+json fallback and the body deadline); only the server around it is this
+//! module's, since `pm_api::Application` hides the database pool it builds.
 
+use actix_web::HttpServer;
 use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpServer};
 use anyhow::Context;
 use pm_api::state::AppState;
-use tracing_actix_web::TracingLogger;
+use std::time::Duration;
+
+/// pmhub's default `server.body_timeout_secs`.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running in-process server; stopped on [`InProcessServer::stop`] or drop.
 #[derive(Debug)]
@@ -24,16 +28,12 @@ impl InProcessServer {
     /// Serves `state` on a free loopback port with `workers` worker threads. Must be called
     /// inside a Tokio runtime.
     pub fn start(state: AppState, workers: usize) -> anyhow::Result<Self> {
-        let server = HttpServer::new(move || {
-            App::new()
-                .configure(|cfg| pm_api::startup::configure_app(cfg, state.clone()))
-                .wrap(TracingLogger::default())
-        })
-        .workers(workers)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .bind("127.0.0.1:0")
-        .context("binding 127.0.0.1:0")?;
+        let server = HttpServer::new(move || pm_api::startup::app(state.clone(), BODY_TIMEOUT))
+            .workers(workers)
+            .disable_signals()
+            .shutdown_timeout(1)
+            .bind("127.0.0.1:0")
+            .context("binding 127.0.0.1:0")?;
         let addr = server
             .addrs()
             .first()

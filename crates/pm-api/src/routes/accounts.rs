@@ -4,12 +4,14 @@ use crate::dto::{
     CreateTokenRequest, CreateUserRequest, CreatedTokenDto, CreatedUserDto, MeDto, PageQuery,
     TokenDto, TokenList, UserList,
 };
-use crate::extract::{Caller, optional_json, required_json};
-use crate::problem::{ApiError, ApiResult, Problem};
+use crate::extract::{Caller, JsonBody, Query, id_cursor};
+use crate::problem::{ApiError, ApiResult};
+use crate::responses::{
+    AdminErrors, AdminWriteErrors, AuthErrors, BodyErrors, Conflict, Forbidden, ListErrors,
+    ReadErrors,
+};
 use crate::state::AppState;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use pm_accounts::{Email, TokenRequest};
 use pm_kernel::{Cursor, Error, Limit, TokenId, UserId};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
@@ -38,17 +40,15 @@ fn path_id(raw: &str) -> Result<Uuid, ApiError> {
 /// `limit` and `cursor` from the query string, read after the role check so a
 /// member gets 403 whatever it sent.
 fn page_query(req: &HttpRequest) -> Result<(Limit, Option<Cursor>), ApiError> {
-    let query = web::Query::<PageQuery>::from_query(req.query_string())
-        .map_err(|e| Error::invalid("", e.to_string()))?;
+    let query = Query::<PageQuery>::parse(req.query_string())?;
     let limit = Limit::new(query.limit)?;
-    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let cursor = id_cursor(query.cursor.as_deref())?;
     Ok((limit, cursor))
 }
 
 /// The caller, its workspace and role.
 #[utoipa::path(get, path = "/api/v1/me", operation_id = "getMe", tag = "accounts", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = MeDto),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = crate::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = MeDto), AuthErrors))]
 pub async fn me(caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(MeDto::new(&caller.user, &caller.workspace))
 }
@@ -56,24 +56,15 @@ pub async fn me(caller: Caller) -> HttpResponse {
 /// Adds a user to the caller's workspace (admins only) and returns its token once.
 #[utoipa::path(post, path = "/api/v1/users", operation_id = "createUser", tag = "accounts", security(("bearer" = [])),
     request_body = CreateUserRequest,
-    responses((status = 201, description = "Created", body = CreatedUserDto),
-              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = crate::problem::Problem, content_type = "application/problem+json"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = crate::problem::Problem, content_type = "application/problem+json"),
-              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = crate::problem::Problem, content_type = "application/problem+json"),
-              (status = 409, description = "CONFLICT", body = crate::problem::Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = crate::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Created", body = CreatedUserDto), AdminWriteErrors, Conflict))]
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Bytes,
+    body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     caller.actor.require_admin()?;
-    let body: CreateUserRequest = required_json(&body)?;
-    let email = Email::new(&body.email)?;
-    let created = state
-        .accounts
-        .add_user(&caller.actor, email, body.role.into())
-        .await?;
+    let (email, role) = body.required::<CreateUserRequest>()?.into_domain()?;
+    let created = state.accounts.add_user(&caller.actor, email, role).await?;
     Ok(HttpResponse::Created().json(CreatedUserDto {
         id: created.user.id.into_uuid(),
         email: created.user.email.to_string(),
@@ -85,10 +76,7 @@ pub async fn create_user(
 /// The workspace's users, oldest first (admins only). Removed users are not listed.
 #[utoipa::path(get, path = "/api/v1/users", operation_id = "listUsers", tag = "accounts", security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, description = "OK", body = UserList),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = UserList), ListErrors, Forbidden))]
 pub async fn list_users(
     state: web::Data<AppState>,
     caller: Caller,
@@ -108,12 +96,7 @@ pub async fn list_users(
 /// The user's row is kept (soft delete); its e-mail can be added again.
 #[utoipa::path(delete, path = "/api/v1/users/{id}", operation_id = "deleteUser", tag = "accounts", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The user's id")),
-    responses((status = 204, description = "Deleted"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND", body = Problem, content_type = "application/problem+json"),
-              (status = 409, description = "CONFLICT: the workspace's last admin cannot be removed", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Deleted"), AdminErrors, Conflict))]
 pub async fn delete_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -128,54 +111,28 @@ pub async fn delete_user(
 /// Issues the caller a new API token, shown this once. The body is optional.
 #[utoipa::path(post, path = "/api/v1/tokens", operation_id = "createToken", tag = "accounts", security(("bearer" = [])),
     request_body(content = Option<CreateTokenRequest>, description = "Optional; empty means `{}`"),
-    responses((status = 201, description = "Created", body = CreatedTokenDto),
-              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 413, description = "PAYLOAD_TOO_LARGE", body = Problem, content_type = "application/problem+json"),
-              (status = 415, description = "UNSUPPORTED_MEDIA_TYPE: a body without Content-Type: application/json", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Created", body = CreatedTokenDto), ListErrors, BodyErrors))]
 pub async fn create_token(
     state: web::Data<AppState>,
     caller: Caller,
-    req: HttpRequest,
-    body: web::Bytes,
+    body: JsonBody,
 ) -> ApiResult<HttpResponse> {
-    let empty = body.iter().all(u8::is_ascii_whitespace);
-    if !empty && !is_json(&req) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let body: CreateTokenRequest = optional_json(&body)?.unwrap_or_default();
-    let created = state
-        .accounts
-        .issue_token(
-            &caller.actor,
-            TokenRequest {
-                name: body.name,
-                expires_in_days: body.expires_in_days,
-            },
-        )
-        .await?;
+    let request = body
+        .optional::<CreateTokenRequest>()?
+        .unwrap_or_default()
+        .into_domain()?;
+    let created = state.accounts.issue_token(&caller.actor, request).await?;
     Ok(HttpResponse::Created().json(CreatedTokenDto {
         meta: TokenDto::from(created.token),
         token: created.plaintext.expose_secret().to_string(),
     }))
 }
 
-fn is_json(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
-}
-
 /// The caller's API tokens, oldest first: revoked ones are not listed, expired
 /// ones are (with their past `expires_at`). Never the tokens themselves.
 #[utoipa::path(get, path = "/api/v1/tokens", operation_id = "listTokens", tag = "accounts", security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, description = "OK", body = TokenList),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = TokenList), ListErrors))]
 pub async fn list_tokens(
     state: web::Data<AppState>,
     caller: Caller,
@@ -193,10 +150,7 @@ pub async fn list_tokens(
 /// from then on. Another user's token, or one already revoked, is 404.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", operation_id = "deleteToken", tag = "accounts", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The token's id")),
-    responses((status = 204, description = "Deleted"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Deleted"), ReadErrors))]
 pub async fn delete_token(
     state: web::Data<AppState>,
     caller: Caller,

@@ -2,15 +2,18 @@
 
 use crate::dto::{
     ConnectRequest, ConnectionDto, PageQuery, ProjectDto, PushResponse, RepoDto, RepoList,
-    SetRepoRequest, SyncRequest, SyncResponse, SyncRunDto, SyncRunList,
+    SetRepoRequest, SlugPath, SyncRequest, SyncResponse, SyncRunDto, SyncRunList,
 };
-use crate::extract::{Caller, optional_json, required_json, secret_json, slug};
-use crate::problem::{ApiError, ApiResult, Problem};
+use crate::extract::{Caller, JsonBody, Query, id_cursor, slug};
+use crate::problem::{ApiError, ApiResult};
+use crate::responses::{
+    AdminErrors, AdminWriteErrors, AuthErrors, BodyErrors, Conflict, Forbidden, GithubErrors,
+    Invalid, NotFound, ReadErrors, WriteErrors,
+};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use pm_integrations::{SyncKind, SyncRun, SyncStatus};
-use pm_kernel::{Cursor, Error, Limit, SyncRunId};
-use pm_projects::RepoFullName;
+use pm_kernel::{Error, Limit, SyncRunId};
 use std::time::{Duration, Instant};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -43,21 +46,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// shown again; reconnecting replaces it.
 #[utoipa::path(post, path = "/api/v1/integrations/github", operation_id = "connectGithub", tag = "github", security(("bearer" = [])),
     request_body = ConnectRequest,
-    responses((status = 201, description = "Created", body = ConnectionDto),
-              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json",
-               description = "VALIDATION_FAILED, or GITHUB_UNAUTHORIZED when GitHub rejects the token"),
-              (status = 429, description = "GITHUB_RATE_LIMITED (see Retry-After)", body = Problem, content_type = "application/problem+json"),
-              (status = 502, description = "GITHUB_UNAVAILABLE", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Created", body = ConnectionDto), AuthErrors, Invalid, BodyErrors, Forbidden, GithubErrors))]
 pub async fn connect(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Bytes,
+    body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     caller.actor.require_admin()?;
-    let request: ConnectRequest = secret_json(&body, r#"{"token": "<GitHub token>"}"#)?;
+    let request: ConnectRequest = body.secret(r#"{"token": "<GitHub token>"}"#)?;
     let info = state
         .connections
         .connect(&caller.actor, request.token)
@@ -67,10 +63,7 @@ pub async fn connect(
 
 /// The workspace's connection: the account and the token's last 4 characters.
 #[utoipa::path(get, path = "/api/v1/integrations/github", operation_id = "getGithubConnection", tag = "github", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = ConnectionDto),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json",
-               description = "INTEGRATION_NOT_CONNECTED")))]
+    responses((status = 200, description = "OK", body = ConnectionDto), AuthErrors, NotFound))]
 pub async fn show(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     match state.connections.show(&caller.actor).await {
         Ok(info) => Ok(HttpResponse::Ok().json(ConnectionDto::from(info))),
@@ -81,11 +74,7 @@ pub async fn show(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpR
 
 /// Deletes the stored credential (admins only).
 #[utoipa::path(delete, path = "/api/v1/integrations/github", operation_id = "disconnectGithub", tag = "github", security(("bearer" = [])),
-    responses((status = 204, description = "No content"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json",
-               description = "INTEGRATION_NOT_CONNECTED")))]
+    responses((status = 204, description = "No content"), AuthErrors, NotFound, Forbidden))]
 pub async fn disconnect(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     match state.connections.disconnect(&caller.actor).await {
         Ok(()) => Ok(HttpResponse::NoContent().finish()),
@@ -96,12 +85,7 @@ pub async fn disconnect(state: web::Data<AppState>, caller: Caller) -> ApiResult
 
 /// Every repository the token can access (all of GitHub's pages; one page here).
 #[utoipa::path(get, path = "/api/v1/github/repos", operation_id = "listGithubRepos", tag = "github", security(("bearer" = [])),
-    responses((status = 200, description = "OK", body = RepoList),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 409, description = "CONFLICT", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json"),
-              (status = 429, description = "GITHUB_RATE_LIMITED (see Retry-After)", body = Problem, content_type = "application/problem+json"),
-              (status = 502, description = "GITHUB_UNAVAILABLE", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = RepoList), AuthErrors, Conflict, Invalid, GithubErrors))]
 pub async fn list_repos(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     let repos = state.repos.list(&caller.actor).await?;
     Ok(HttpResponse::Ok().json(RepoList {
@@ -113,36 +97,26 @@ pub async fn list_repos(state: web::Data<AppState>, caller: Caller) -> ApiResult
 /// Links a repository to the project by hand (admins only), after checking that
 /// GitHub shows it to the token.
 #[utoipa::path(put, path = "/api/v1/projects/{slug}/github-repo", operation_id = "setProjectGithubRepo", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     request_body = SetRepoRequest,
-    responses((status = 200, description = "OK", body = ProjectDto),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json",
-               description = "NOT_FOUND, or GITHUB_NOT_FOUND when the token cannot see the repository"),
-              (status = 409, description = "CONFLICT", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = ProjectDto), AdminWriteErrors, Conflict, GithubErrors))]
 pub async fn set_repo(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     caller.actor.require_admin()?;
-    let body: SetRepoRequest = required_json(&body)?;
+    let repo = body.required::<SetRepoRequest>()?.into_domain()?;
     let slug = slug(&path)?;
-    let repo = RepoFullName::parse(&body.full_name)?;
     let project = state.repos.link(&caller.actor, &slug, &repo).await?;
     Ok(HttpResponse::Ok().json(ProjectDto::from(project)))
 }
 
 /// Unlinks the project's repository (admins only).
 #[utoipa::path(delete, path = "/api/v1/projects/{slug}/github-repo", operation_id = "clearProjectGithubRepo", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
-    responses((status = 200, description = "OK", body = ProjectDto),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json")))]
+    params(SlugPath),
+    responses((status = 200, description = "OK", body = ProjectDto), AdminErrors))]
 pub async fn clear_repo(
     state: web::Data<AppState>,
     caller: Caller,
@@ -164,35 +138,25 @@ pub async fn clear_repo(
 /// linked are skipped; pull requests are ignored. Checked before queueing: the
 /// body, the token, and that GitHub shows the repository to it.
 #[utoipa::path(post, path = "/api/v1/projects/{slug}/github/sync", operation_id = "syncGithubIssues", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug"),
+    params(SlugPath,
            ("Prefer" = Option<String>, Header, description = "`wait=N` (RFC 7240): wait up to N seconds (at most 60) for the run to finish")),
     request_body(content = Option<SyncRequest>, description = "Optional; `{}` or no body uses the project's repository"),
     responses((status = 200, description = "With `Prefer: wait`: the run finished in time (`Preference-Applied: wait=N`)", body = SyncResponse),
               (status = 202, description = "Accepted: the run (new, or the one already queued or running); `Location` is its URL", body = SyncRunDto,
                headers(("Location" = String, description = "/api/v1/projects/{slug}/github/sync-runs/{id}"))),
-              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json",
-               description = "NOT_FOUND, or GITHUB_NOT_FOUND when the token cannot see the repository"),
-              (status = 409, body = Problem, content_type = "application/problem+json",
-               description = "INTEGRATION_NOT_CONNECTED; with `Prefer: wait`, CONFLICT when the run was canceled"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields; GITHUB_UNAUTHORIZED", body = Problem, content_type = "application/problem+json"),
-              (status = 429, description = "GITHUB_RATE_LIMITED (see Retry-After)", body = Problem, content_type = "application/problem+json"),
-              (status = 502, description = "GITHUB_UNAVAILABLE; with `Prefer: wait`, the run failed with it", body = Problem, content_type = "application/problem+json")))]
+              WriteErrors, Conflict, GithubErrors))]
 pub async fn sync(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let slug = slug(&path)?;
-    let request: SyncRequest = optional_json(&body)?.unwrap_or_default();
-    let repo = request
-        .repo
-        .as_deref()
-        .map(|r| RepoFullName::parse(r).map_err(|_| Error::invalid("repo", "must be `owner/name`")))
-        .transpose()?;
+    let repo = body
+        .optional::<SyncRequest>()?
+        .unwrap_or_default()
+        .into_domain()?;
     let wait = prefer_wait(&req);
     let (run, _joined) = state
         .sync_jobs
@@ -331,11 +295,8 @@ fn run_id(raw: &str) -> Result<SyncRunId, Error> {
 /// `resumes_at`, `succeeded`, `failed`, `canceled`), live counts, progress,
 /// attempts and error code.
 #[utoipa::path(get, path = "/api/v1/projects/{slug}/github/sync-runs/{id}", operation_id = "getSyncRun", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug"),
-           ("id" = String, Path, description = "The run's id")),
-    responses((status = 200, description = "OK", body = SyncRunDto),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such run of the project in the caller's workspace", body = Problem, content_type = "application/problem+json")))]
+    params(SlugPath, ("id" = uuid::Uuid, Path, description = "The run's id")),
+    responses((status = 200, description = "OK", body = SyncRunDto), ReadErrors))]
 pub async fn sync_run(
     state: web::Data<AppState>,
     caller: Caller,
@@ -354,13 +315,10 @@ pub async fn sync_run(
 /// its next page or create (202; its status turns `canceled` then). What was stored
 /// or created stays.
 #[utoipa::path(delete, path = "/api/v1/projects/{slug}/github/sync-runs/{id}", operation_id = "cancelSyncRun", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug"),
-           ("id" = String, Path, description = "The run's id")),
+    params(SlugPath, ("id" = uuid::Uuid, Path, description = "The run's id")),
     responses((status = 200, description = "Canceled", body = SyncRunDto),
               (status = 202, description = "Accepted: the running run stops at its next safe point", body = SyncRunDto),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such run of the project in the caller's workspace", body = Problem, content_type = "application/problem+json"),
-              (status = 409, description = "CONFLICT: the run has finished already", body = Problem, content_type = "application/problem+json")))]
+              ReadErrors, Conflict))]
 pub async fn cancel_sync_run(
     state: web::Data<AppState>,
     caller: Caller,
@@ -382,20 +340,18 @@ pub async fn cancel_sync_run(
 
 /// The project's imports and pushes, newest first.
 #[utoipa::path(get, path = "/api/v1/projects/{slug}/github/sync-runs", operation_id = "listSyncRuns", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug"), PageQuery),
-    responses((status = 200, description = "OK", body = SyncRunList),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    params(SlugPath, PageQuery),
+    responses((status = 200, description = "OK", body = SyncRunList), ReadErrors))]
 pub async fn sync_runs(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let slug = slug(&path)?;
+    let Query(query) = query;
     let limit = Limit::new(query.limit)?;
-    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let cursor = id_cursor(query.cursor.as_deref())?;
     let page = state
         .sync_jobs
         .history(&caller.actor, &slug, cursor.as_ref(), limit)
@@ -410,19 +366,12 @@ pub async fn sync_runs(
 /// nothing new, also after an interrupted push. Creates are spaced about a second
 /// apart.
 #[utoipa::path(post, path = "/api/v1/projects/{slug}/github/push", operation_id = "pushTasksToGithub", tag = "github", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug"),
+    params(SlugPath,
            ("Prefer" = Option<String>, Header, description = "`wait=N` (RFC 7240): wait up to N seconds (at most 60) for the run to finish")),
     responses((status = 200, description = "With `Prefer: wait`: the push finished in time (`Preference-Applied: wait=N`)", body = PushResponse),
               (status = 202, description = "Accepted: the run (new, or the one already queued or running); `Location` is its URL", body = SyncRunDto,
                headers(("Location" = String, description = "/api/v1/projects/{slug}/github/sync-runs/{id}"))),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json",
-               description = "NOT_FOUND, or GITHUB_NOT_FOUND when the token cannot see the repository"),
-              (status = 409, body = Problem, content_type = "application/problem+json",
-               description = "INTEGRATION_NOT_CONNECTED; with `Prefer: wait`, CONFLICT when the run was canceled"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json"),
-              (status = 429, description = "GITHUB_RATE_LIMITED (see Retry-After)", body = Problem, content_type = "application/problem+json"),
-              (status = 502, description = "GITHUB_UNAVAILABLE; with `Prefer: wait`, the run failed with it", body = Problem, content_type = "application/problem+json")))]
+              ReadErrors, Conflict, GithubErrors))]
 pub async fn push(
     state: web::Data<AppState>,
     caller: Caller,

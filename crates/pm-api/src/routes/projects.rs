@@ -1,11 +1,14 @@
 //! Projects.
 
-use crate::dto::{CreateProjectRequest, PageQuery, PatchProjectRequest, ProjectDto, ProjectList};
-use crate::extract::{Caller, slug};
-use crate::problem::{ApiResult, Problem};
+use crate::dto::{
+    CreateProjectRequest, PageQuery, PatchProjectRequest, ProjectDto, ProjectList, SlugPath,
+};
+use crate::extract::{Caller, JsonBody, Query, id_cursor, slug};
+use crate::problem::ApiResult;
+use crate::responses::{AdminErrors, BodyErrors, ListErrors, ReadErrors, WriteErrors};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
-use pm_kernel::{Cursor, Limit};
+use pm_kernel::Limit;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -24,17 +27,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Creates a project (and its spec, in `draft`).
 #[utoipa::path(post, path = "/api/v1/projects", operation_id = "createProject", tag = "projects", security(("bearer" = [])),
     request_body = CreateProjectRequest,
-    responses((status = 201, description = "Created", body = ProjectDto),
-              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 413, description = "PAYLOAD_TOO_LARGE: body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Created", body = ProjectDto), ListErrors, BodyErrors))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<CreateProjectRequest>,
+    body: JsonBody,
 ) -> ApiResult<HttpResponse> {
-    let new = body.into_inner().into_domain()?;
+    let new = body.required::<CreateProjectRequest>()?.into_domain()?;
     let project = state.projects.create(&caller.actor, new).await?;
     Ok(HttpResponse::Created().json(ProjectDto::from(project)))
 }
@@ -42,16 +41,14 @@ pub async fn create(
 /// The workspace's projects, oldest first.
 #[utoipa::path(get, path = "/api/v1/projects", operation_id = "listProjects", tag = "projects", security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, description = "OK", body = ProjectList),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = ProjectList), ListErrors))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<PageQuery>,
+    Query(query): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let limit = Limit::new(query.limit)?;
-    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let cursor = id_cursor(query.cursor.as_deref())?;
     let page = state
         .projects
         .list(&caller.actor, cursor.as_ref(), limit)
@@ -60,11 +57,8 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/v1/projects/{slug}", operation_id = "getProject", tag = "projects", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
-    responses((status = 200, description = "OK", body = ProjectDto),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    params(SlugPath),
+    responses((status = 200, description = "OK", body = ProjectDto), ReadErrors))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -76,32 +70,25 @@ pub async fn get(
 
 /// Changes the name and/or description.
 #[utoipa::path(patch, path = "/api/v1/projects/{slug}", operation_id = "updateProject", tag = "projects", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     request_body = PatchProjectRequest,
-    responses((status = 200, description = "OK", body = ProjectDto),
-              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = ProjectDto), WriteErrors))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    body: web::Json<PatchProjectRequest>,
+    body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let slug = slug(&path)?;
-    let patch = body.into_inner().into_domain()?;
+    let patch = body.required::<PatchProjectRequest>()?.into_domain()?;
     let project = state.projects.update(&caller.actor, &slug, patch).await?;
     Ok(HttpResponse::Ok().json(ProjectDto::from(project)))
 }
 
 /// Deletes the project with its spec, tasks and links (admins only).
 #[utoipa::path(delete, path = "/api/v1/projects/{slug}", operation_id = "deleteProject", tag = "projects", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
-    responses((status = 204, description = "No content"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json")))]
+    params(SlugPath),
+    responses((status = 204, description = "No content"), AdminErrors))]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,

@@ -1,8 +1,9 @@
 //! A project's spec and its workflow.
 
-use crate::dto::{ApproveResponse, PutSpecRequest, SpecDto};
-use crate::extract::{Caller, slug};
-use crate::problem::{ApiResult, Problem};
+use crate::dto::{ApproveResponse, PutSpecRequest, SlugPath, SpecDto};
+use crate::extract::{Caller, JsonBody, slug};
+use crate::problem::ApiResult;
+use crate::responses::{AdminErrors, Conflict, ReadErrors, WriteErrors};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 
@@ -17,10 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 #[utoipa::path(get, path = "/api/v1/projects/{slug}/spec", operation_id = "getSpec", tag = "specs", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
-    responses((status = 200, description = "OK", body = SpecDto),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json")))]
+    params(SlugPath),
+    responses((status = 200, description = "OK", body = SpecDto), ReadErrors))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -32,34 +31,25 @@ pub async fn get(
 
 /// Replaces the content (not once the spec is approved).
 #[utoipa::path(put, path = "/api/v1/projects/{slug}/spec", operation_id = "putSpec", tag = "specs", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     request_body = PutSpecRequest,
-    responses((status = 200, description = "OK", body = SpecDto),
-              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
-              (status = 409, description = "CONFLICT", body = Problem, content_type = "application/problem+json"),
-              (status = 413, description = "PAYLOAD_TOO_LARGE: body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = SpecDto), WriteErrors, Conflict))]
 pub async fn put(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    body: web::Json<PutSpecRequest>,
+    body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let slug = slug(&path)?;
-    let content = body.into_inner().into_domain()?;
+    let content = body.required::<PutSpecRequest>()?.into_domain()?;
     let spec = state.specs.edit(&caller.actor, &slug, content).await?;
     Ok(HttpResponse::Ok().json(SpecDto::from(spec)))
 }
 
 /// `draft` → `interviewing`.
 #[utoipa::path(post, path = "/api/v1/projects/{slug}/spec/submit", operation_id = "submitSpec", tag = "specs", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
-    responses((status = 200, description = "OK", body = SpecDto),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
-              (status = 409, description = "CONFLICT", body = Problem, content_type = "application/problem+json")))]
+    params(SlugPath),
+    responses((status = 200, description = "OK", body = SpecDto), ReadErrors, Conflict))]
 pub async fn submit(
     state: web::Data<AppState>,
     caller: Caller,
@@ -74,12 +64,8 @@ pub async fn submit(
 /// configured org; a failure there is reported in `repository` and never undoes
 /// the approval.
 #[utoipa::path(post, path = "/api/v1/projects/{slug}/approve", operation_id = "approveSpec", tag = "specs", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
-    responses((status = 200, description = "OK", body = ApproveResponse),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 403, description = "FORBIDDEN: the caller is not an admin", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
-              (status = 409, description = "CONFLICT", body = Problem, content_type = "application/problem+json")))]
+    params(SlugPath),
+    responses((status = 200, description = "OK", body = ApproveResponse), AdminErrors, Conflict))]
 pub async fn approve(
     state: web::Data<AppState>,
     caller: Caller,

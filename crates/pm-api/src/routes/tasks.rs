@@ -1,11 +1,14 @@
 //! A project's tasks, addressed by number.
 
-use crate::dto::{CreateTaskRequest, PatchTaskRequest, TaskDto, TaskList, TaskListQuery};
-use crate::extract::{Caller, slug, task_number};
-use crate::problem::{ApiResult, Problem};
+use crate::dto::{
+    CreateTaskRequest, PatchTaskRequest, SlugPath, TaskDto, TaskList, TaskListQuery, TaskPath,
+};
+use crate::extract::{Caller, JsonBody, Query, number_cursor, slug, task_number};
+use crate::problem::ApiResult;
+use crate::responses::{ReadErrors, WriteErrors};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
-use pm_kernel::{Cursor, Limit};
+use pm_kernel::Limit;
 use pm_tasks::TaskFilter;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -23,42 +26,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 #[utoipa::path(post, path = "/api/v1/projects/{slug}/tasks", operation_id = "createTask", tag = "tasks", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug")),
+    params(SlugPath),
     request_body = CreateTaskRequest,
-    responses((status = 201, description = "Created", body = TaskDto),
-              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
-              (status = 413, description = "PAYLOAD_TOO_LARGE: body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Created", body = TaskDto), WriteErrors))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    body: web::Json<CreateTaskRequest>,
+    body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let slug = slug(&path)?;
-    let new = body.into_inner().into_domain()?;
+    let new = body.required::<CreateTaskRequest>()?.into_domain()?;
     let task = state.tasks.create(&caller.actor, &slug, new).await?;
     Ok(HttpResponse::Created().json(TaskDto::from(task)))
 }
 
 /// Tasks by number, optionally filtered by `status` and `source`.
 #[utoipa::path(get, path = "/api/v1/projects/{slug}/tasks", operation_id = "listTasks", tag = "tasks", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug"), TaskListQuery),
-    responses((status = 200, description = "OK", body = TaskList),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    params(SlugPath, TaskListQuery),
+    responses((status = 200, description = "OK", body = TaskList), ReadErrors))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
-    query: web::Query<TaskListQuery>,
+    Query(query): Query<TaskListQuery>,
 ) -> ApiResult<HttpResponse> {
     let slug = slug(&path)?;
     let limit = Limit::new(query.limit)?;
-    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let cursor = number_cursor(query.cursor.as_deref())?;
     let filter = TaskFilter {
         status: query.status.map(Into::into),
         source: query.source.map(Into::into),
@@ -71,12 +66,8 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/v1/projects/{slug}/tasks/{number}", operation_id = "getTask", tag = "tasks", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug"),
-           ("number" = i64, Path, description = "The task's number")),
-    responses((status = 200, description = "OK", body = TaskDto),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    params(TaskPath),
+    responses((status = 200, description = "OK", body = TaskDto), ReadErrors))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -91,23 +82,18 @@ pub async fn get(
 }
 
 #[utoipa::path(patch, path = "/api/v1/projects/{slug}/tasks/{number}", operation_id = "updateTask", tag = "tasks", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug"),
-           ("number" = i64, Path, description = "The task's number")),
+    params(TaskPath),
     request_body = PatchTaskRequest,
-    responses((status = 200, description = "OK", body = TaskDto),
-              (status = 400, description = "VALIDATION_FAILED: the body is not JSON", body = Problem, content_type = "application/problem+json"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "OK", body = TaskDto), WriteErrors))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String)>,
-    body: web::Json<PatchTaskRequest>,
+    body: JsonBody,
 ) -> ApiResult<HttpResponse> {
     let (slug_raw, number_raw) = path.into_inner();
     let (slug, number) = (slug(&slug_raw)?, task_number(&number_raw)?);
-    let patch = body.into_inner().into_domain()?;
+    let patch = body.required::<PatchTaskRequest>()?.into_domain()?;
     let task = state
         .tasks
         .update(&caller.actor, &slug, number, patch)
@@ -116,12 +102,8 @@ pub async fn update(
 }
 
 #[utoipa::path(delete, path = "/api/v1/projects/{slug}/tasks/{number}", operation_id = "deleteTask", tag = "tasks", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "The project's slug"),
-           ("number" = i64, Path, description = "The task's number")),
-    responses((status = 204, description = "No content"),
-              (status = 401, description = "UNAUTHENTICATED: no or bad API token", body = Problem, content_type = "application/problem+json"),
-              (status = 404, description = "NOT_FOUND: no such object in the caller's workspace", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "VALIDATION_FAILED: invalid values or unknown fields", body = Problem, content_type = "application/problem+json")))]
+    params(TaskPath),
+    responses((status = 204, description = "No content"), ReadErrors))]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,

@@ -47,6 +47,7 @@ impl TestApp {
         let settings = settings_for(&db, overrides);
         let app = Application::build(&settings).await.expect("build app");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let github = app.github();
         let server = app.into_server();
         let handle = server.handle();
         tokio::spawn(server);
@@ -55,7 +56,7 @@ impl TestApp {
         let jobs = settings
             .jobs
             .enabled
-            .then(|| pm_api::jobs::start(&settings).expect("job workers"));
+            .then(|| pm_api::jobs::start_sharing(&settings, Some(github)).expect("job workers"));
         Self {
             jobs,
             base,

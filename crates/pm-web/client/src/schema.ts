@@ -387,12 +387,14 @@ export interface components {
             repository: components["schemas"]["RepositoryDto"];
             spec: components["schemas"]["SpecDto"];
         };
-        /** @description `{"token": "…"}`. The token is a `SecretString`: its `Debug` is redacted. */
+        /**
+         * @description `{"token": "…"}`. The token is a `SecretString`: its `Debug` is redacted.
+         * @example {
+         *       "token": "ghp_example0000000000000000000000000000"
+         *     }
+         */
         ConnectRequest: {
-            /**
-             * @description A GitHub personal access token. Verified with `GET /user`, stored
-             *     encrypted, never returned.
-             */
+            /** @description A GitHub personal access token. Verified with `GET /user`, stored encrypted, never returned. */
             token: string;
         };
         ConnectionDto: {
@@ -404,23 +406,44 @@ export interface components {
             /** @description The token's last 4 characters. */
             token_hint: string;
         };
+        /**
+         * @example {
+         *       "description": "Move invoices to the new provider.",
+         *       "name": "Billing revamp"
+         *     }
+         */
         CreateProjectRequest: {
             /** @description Markdown, up to 20,000 characters. */
             description?: string | null;
-            /** @description 1-200 characters. */
+            /** @description 1-200 characters once surrounding whitespace is trimmed. */
             name: string;
         };
+        /**
+         * @example {
+         *       "labels": [
+         *         "backend"
+         *       ],
+         *       "priority": "high",
+         *       "title": "Draft the migration plan"
+         *     }
+         */
         CreateTaskRequest: {
             /** @description Markdown, up to 65,536 characters. */
             description?: string | null;
-            /** @description Up to 50 distinct labels of 1-100 characters. */
+            /** @description Up to 50 labels of 1-100 characters; repeated labels are kept once. */
             labels?: string[] | null;
             priority?: components["schemas"]["PriorityDto"] | null;
             status?: components["schemas"]["TaskStatusDto"] | null;
-            /** @description 1-500 characters. */
+            /** @description 1-500 characters once surrounding whitespace is trimmed. */
             title: string;
         };
-        /** @description Every field is optional; an empty body is the same as `{}`. */
+        /**
+         * @description Every field is optional; an empty body is the same as `{}`.
+         * @example {
+         *       "expires_in_days": 30,
+         *       "name": "CI"
+         *     }
+         */
         CreateTokenRequest: {
             /**
              * Format: int64
@@ -430,7 +453,17 @@ export interface components {
             /** @description A label, 1-100 characters (e.g. `CI`). */
             name?: string | null;
         };
+        /**
+         * @example {
+         *       "email": "ada@example.com",
+         *       "role": "member"
+         *     }
+         */
         CreateUserRequest: {
+            /**
+             * Format: email
+             * @description Compared without case; stored lowercased.
+             */
             email: string;
             role: components["schemas"]["RoleDto"];
         };
@@ -463,16 +496,33 @@ export interface components {
             user_id: string;
             workspace: components["schemas"]["WorkspaceDto"];
         };
+        /**
+         * @description At least one field; a field that is given must not be `null`.
+         * @example {
+         *       "name": "Billing revamp 2"
+         *     }
+         */
         PatchProjectRequest: {
-            description?: string | null;
-            name?: string | null;
+            /** @description Markdown, up to 20,000 characters. */
+            description?: string;
+            /** @description 1-200 characters once surrounding whitespace is trimmed. */
+            name?: string;
         };
+        /**
+         * @description At least one field; a field that is given must not be `null`.
+         * @example {
+         *       "status": "in_progress"
+         *     }
+         */
         PatchTaskRequest: {
-            description?: string | null;
-            labels?: string[] | null;
-            priority?: components["schemas"]["PriorityDto"] | null;
-            status?: components["schemas"]["TaskStatusDto"] | null;
-            title?: string | null;
+            /** @description Markdown, up to 65,536 characters. */
+            description?: string;
+            /** @description Up to 50 labels of 1-100 characters; repeated labels are kept once. */
+            labels?: string[];
+            priority?: components["schemas"]["PriorityDto"];
+            status?: components["schemas"]["TaskStatusDto"];
+            /** @description 1-500 characters once surrounding whitespace is trimmed. */
+            title?: string;
         };
         /** @enum {string} */
         PriorityDto: "none" | "low" | "medium" | "high" | "urgent";
@@ -531,6 +581,11 @@ export interface components {
             /** Format: uuid */
             sync_run_id: string;
         };
+        /**
+         * @example {
+         *       "content": "# Goals\n- ship"
+         *     }
+         */
         PutSpecRequest: {
             /** @description Markdown, up to 200,000 characters. */
             content: string;
@@ -556,6 +611,11 @@ export interface components {
         RepositoryOutcomeKind: "created" | "already_set" | "failed";
         /** @enum {string} */
         RoleDto: "admin" | "member";
+        /**
+         * @example {
+         *       "full_name": "octo/hello"
+         *     }
+         */
         SetRepoRequest: {
             /** @description `owner/name`. */
             full_name: string;
@@ -570,6 +630,11 @@ export interface components {
         SpecStatusDto: "draft" | "interviewing" | "review";
         /** @enum {string} */
         SyncKindDto: "import" | "push";
+        /**
+         * @example {
+         *       "repo": "octo/hello"
+         *     }
+         */
         SyncRequest: {
             /** @description `owner/name`; defaults to the project's `github_repo`. */
             repo?: string | null;
@@ -715,7 +780,7 @@ export interface operations {
                     "application/json": components["schemas"]["RepoList"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -724,7 +789,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT */
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -733,7 +802,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -742,7 +815,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description GITHUB_RATE_LIMITED (see Retry-After) */
+            /** @description 429 GITHUB_RATE_LIMITED: GitHub's rate limit; retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -751,8 +824,20 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description GITHUB_UNAVAILABLE */
+            /** @description 502 GITHUB_UNAVAILABLE: GitHub did not answer usably. */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -780,7 +865,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectionDto"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -789,8 +874,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description INTEGRATION_NOT_CONNECTED */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -822,7 +923,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectionDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -831,7 +932,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -840,7 +941,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -849,7 +950,41 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED, or GITHUB_UNAUTHORIZED when GitHub rejects the token */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -858,7 +993,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description GITHUB_RATE_LIMITED (see Retry-After) */
+            /** @description 429 GITHUB_RATE_LIMITED: GitHub's rate limit; retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -867,8 +1002,20 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description GITHUB_UNAVAILABLE */
+            /** @description 502 GITHUB_UNAVAILABLE: GitHub did not answer usably. */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -894,7 +1041,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -903,7 +1050,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -912,8 +1059,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description INTEGRATION_NOT_CONNECTED */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -941,8 +1104,20 @@ export interface operations {
                     "application/json": components["schemas"]["MeDto"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -975,7 +1150,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectList"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -984,8 +1159,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1017,7 +1208,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1026,7 +1217,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1035,7 +1226,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1044,8 +1247,33 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1060,7 +1288,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1076,7 +1304,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1085,7 +1313,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1094,8 +1326,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1110,7 +1358,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1124,7 +1372,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1133,7 +1381,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1142,8 +1390,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1158,7 +1435,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1178,7 +1455,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1187,7 +1464,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1196,7 +1473,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1205,8 +1486,54 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1221,7 +1548,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1237,7 +1564,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApproveResponse"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1246,7 +1573,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1255,7 +1582,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1264,8 +1595,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT */
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1280,7 +1640,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1300,7 +1660,16 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1309,7 +1678,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1318,7 +1687,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND, or GITHUB_NOT_FOUND when the token cannot see the repository */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1327,7 +1700,23 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1336,8 +1725,60 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 429 GITHUB_RATE_LIMITED: GitHub's rate limit; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 502 GITHUB_UNAVAILABLE: GitHub did not answer usably. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1352,7 +1793,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1368,7 +1809,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1377,7 +1818,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1386,8 +1827,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1402,7 +1872,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1418,7 +1888,7 @@ export interface operations {
                     "application/json": components["schemas"]["PushResponse"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1427,7 +1897,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1436,7 +1910,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description INTEGRATION_NOT_CONNECTED, or CONFLICT while another push runs */
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1445,7 +1923,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1454,7 +1936,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description GITHUB_RATE_LIMITED (see Retry-After) */
+            /** @description 429 GITHUB_RATE_LIMITED: GitHub's rate limit; retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1463,8 +1945,20 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description GITHUB_UNAVAILABLE */
+            /** @description 502 GITHUB_UNAVAILABLE: GitHub did not answer usably. */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1479,7 +1973,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1500,7 +1994,7 @@ export interface operations {
                     "application/json": components["schemas"]["SyncResponse"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1509,7 +2003,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1518,7 +2012,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1527,7 +2025,23 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1536,7 +2050,29 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1545,7 +2081,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description GITHUB_RATE_LIMITED (see Retry-After) */
+            /** @description 429 GITHUB_RATE_LIMITED: GitHub's rate limit; retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1554,8 +2090,20 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description GITHUB_UNAVAILABLE */
+            /** @description 502 GITHUB_UNAVAILABLE: GitHub did not answer usably. */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1575,7 +2123,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1591,7 +2139,7 @@ export interface operations {
                     "application/json": components["schemas"]["SyncRunList"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1600,7 +2148,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1609,8 +2161,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1625,7 +2193,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1641,7 +2209,7 @@ export interface operations {
                     "application/json": components["schemas"]["SpecDto"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1650,8 +2218,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1666,7 +2263,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1686,7 +2283,7 @@ export interface operations {
                     "application/json": components["schemas"]["SpecDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1695,7 +2292,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1704,7 +2301,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1713,7 +2314,23 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1722,7 +2339,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1731,8 +2348,33 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1747,7 +2389,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1763,7 +2405,7 @@ export interface operations {
                     "application/json": components["schemas"]["SpecDto"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1772,7 +2414,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1781,8 +2427,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT */
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1804,7 +2479,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1820,7 +2495,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskList"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1829,7 +2504,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1838,8 +2517,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1854,7 +2549,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
             };
             cookie?: never;
@@ -1874,7 +2569,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1883,7 +2578,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1892,7 +2587,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1901,7 +2600,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE: body over 1 MiB */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1910,8 +2621,33 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1926,9 +2662,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
-                /** @description The task's number */
+                /** @description The task's number. */
                 number: number;
             };
             cookie?: never;
@@ -1944,7 +2680,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDto"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1953,7 +2689,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1962,8 +2702,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1978,9 +2734,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
-                /** @description The task's number */
+                /** @description The task's number. */
                 number: number;
             };
             cookie?: never;
@@ -1994,7 +2750,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2003,7 +2759,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2012,8 +2772,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2028,9 +2804,9 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The project's slug */
+                /** @description The project's slug. */
                 slug: string;
-                /** @description The task's number */
+                /** @description The task's number. */
                 number: number;
             };
             cookie?: never;
@@ -2050,7 +2826,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2059,7 +2835,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2068,7 +2844,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such object in the caller's workspace */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2077,8 +2857,54 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2111,7 +2937,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenList"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2120,8 +2946,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2154,7 +2996,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedTokenDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2163,7 +3005,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2172,7 +3014,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PAYLOAD_TOO_LARGE */
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2181,7 +3035,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNSUPPORTED_MEDIA_TYPE: a body without Content-Type: application/json */
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2190,8 +3044,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2220,7 +3090,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2229,7 +3099,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2238,8 +3112,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2272,7 +3162,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserList"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2281,7 +3171,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2290,8 +3180,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2323,7 +3229,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedUserDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: the body is not JSON */
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2332,7 +3238,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2341,7 +3247,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2350,7 +3256,36 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2359,8 +3294,42 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2389,7 +3358,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description UNAUTHENTICATED: no or bad API token */
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2398,7 +3367,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description FORBIDDEN: the caller is not an admin */
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2407,7 +3376,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND */
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2416,7 +3389,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT: the workspace's last admin cannot be removed */
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2425,8 +3402,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: invalid values or unknown fields */
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
