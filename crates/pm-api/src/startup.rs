@@ -23,8 +23,8 @@ use pm_integrations::{
     SyncJobs, TokenSource,
 };
 use pm_postgres::{
-    Database, DbConfig, PgAccountStore, PgCredentialStore, PgProjectLeases, PgProjectRepository,
-    PgJobQueue, PgPushStore, PgSpecRepository, PgSyncStore, PgTaskStore,
+    Database, DbConfig, PgAccountStore, PgCredentialStore, PgJobQueue, PgProjectLeases,
+    PgProjectRepository, PgPushStore, PgSpecRepository, PgSyncStore, PgTaskStore,
 };
 use pm_projects::ProjectService;
 use pm_specs::SpecService;

@@ -131,12 +131,14 @@ impl SyncJobs {
     ) -> Result<(SyncRun, bool)> {
         let project = project_of(self.projects.as_ref(), actor, slug).await?;
         let repo = match kind {
-            SyncKind::Import => repo.or_else(|| project.github_repo.clone()).ok_or_else(|| {
-                Error::invalid(
-                    "repo",
-                    "the project has no GitHub repository: give `repo` or link one first",
-                )
-            })?,
+            SyncKind::Import => repo
+                .or_else(|| project.github_repo.clone())
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "repo",
+                        "the project has no GitHub repository: give `repo` or link one first",
+                    )
+                })?,
             SyncKind::Push => project.github_repo.clone().ok_or_else(|| {
                 Error::invalid(
                     "github_repo",
@@ -423,9 +425,9 @@ impl SyncJobs {
                 total_seen: page.issues.len() as u32 + page.pull_requests_skipped,
             };
             let next = guard.next(page.next.take())?;
-            let store =
-                self.runs
-                    .store_page(run.project_id, run.id, &imports, extra, next.clone());
+            let store = self
+                .runs
+                .store_page(run.project_id, run.id, &imports, extra, next.clone());
             let (stored, fetched) = match &next {
                 Some(url) => {
                     let request = IssuePageRequest::Next { url: url.clone() };

@@ -5,8 +5,8 @@ use crate::{
     IssuePageRequest, NewIssue, NewRepoOptions, PageImported, PushBacklog, SealedSecret,
     StartedRun, SyncCounts, SyncKind, SyncRun, SyncStatus,
 };
-use pm_jobs::NewJob;
 use async_trait::async_trait;
+use pm_jobs::NewJob;
 use pm_kernel::{GithubError, Limit, ProjectId, Result, SyncRunId, TaskId, Timestamp, WorkspaceId};
 use pm_projects::RepoFullName;
 use pm_tasks::ExternalLink;

@@ -260,7 +260,9 @@ impl SyncRunRow {
 }
 
 fn progress_u32(progress: &serde_json::Value, key: &str) -> Option<u32> {
-    progress[key].as_u64().map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+    progress[key]
+        .as_u64()
+        .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 #[derive(QueryableByName)]
@@ -661,9 +663,9 @@ impl SyncStore for PgSyncStore {
                 .bind::<diesel::sql_types::Integer, _>(as_i32(counts.total_seen))
                 .bind::<diesel::sql_types::Integer, _>(as_i32(tasks_remaining))
                 .execute(conn)
-                    .await
-                    .map(|_| ())
-                    .map_err(errors::internal)
+                .await
+                .map(|_| ())
+                .map_err(errors::internal)
             })
             .await
     }

@@ -230,8 +230,7 @@ async fn answer(
         {
             break;
         }
-        tokio::time::sleep(WAIT_POLL.min(deadline.saturating_duration_since(Instant::now())))
-            .await;
+        tokio::time::sleep(WAIT_POLL.min(deadline.saturating_duration_since(Instant::now()))).await;
         run = state.sync_jobs.get(&caller.actor, slug, run.id).await?;
     }
     let mut response = match run.status {

@@ -488,9 +488,15 @@ async fn github_failures_map_to_codes_and_are_recorded() {
     assert_eq!(status, 200, "{canceled}");
     assert_eq!(canceled["status"], "canceled");
     let (status, problem) = app.call(Method::DELETE, &run_url, Some(&admin), None).await;
-    assert_eq!((status.as_u16(), &problem["status"]), (200, &json!("canceled")));
+    assert_eq!(
+        (status.as_u16(), &problem["status"]),
+        (200, &json!("canceled"))
+    );
     let (status, shown) = app.call(Method::GET, &run_url, Some(&admin), None).await;
-    assert_eq!((status.as_u16(), &shown["status"]), (200, &json!("canceled")));
+    assert_eq!(
+        (status.as_u16(), &shown["status"]),
+        (200, &json!("canceled"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -42,7 +42,8 @@ pub async fn github_double() -> MockServer {
         .and(wiremock::matchers::path_regex(r"^/repos/[^/]+/[^/]+$"))
         .respond_with(move |req: &wiremock::Request| {
             let full_name = req.url.path().trim_start_matches("/repos/").to_string();
-            let mut repo = fixture("rest/official-examples/create-org-repo.201.full-repository.json");
+            let mut repo =
+                fixture("rest/official-examples/create-org-repo.201.full-repository.json");
             repo["full_name"] = serde_json::json!(full_name);
             ResponseTemplate::new(200).set_body_json(repo)
         })
