@@ -9,5 +9,6 @@
 mod approval;
 mod faults;
 mod flow;
+mod jobs;
 mod push;
 mod support;
