@@ -1,8 +1,12 @@
 //! `pmhub-bench` (`make bench`): the issue-import ("sync") benchmark.
 //!
 //! Imports 10,000 issues (100 pages of 100) from the in-memory GitHub into a fresh database,
-//! then imports again with nothing changed, and reports:
-//! * the import's throughput (issues/s, wall time of the `POST …/github/sync` request);
+//! first through the direct path (the importer called in-process, as the request did before
+//! imports were jobs), then through the job path (`POST …/github/sync` → 202, a job worker runs
+//! it, polled until it succeeded), then imports again with nothing changed, and reports:
+//! * both paths' throughput (issues/s) and the job path's share of the direct path's
+//!   (target ≥ 95 %);
+//! * p50/p99 of `POST …/github/sync` → 202 while another import runs;
 //! * the GitHub requests it made (the fake's counters; exactly one list request per page);
 //! * SQL statements per page (the server's pool counts every statement it runs);
 //! * the no-change re-sync: tasks created (must be 0), duration and requests;
@@ -35,6 +39,13 @@ use std::time::{Duration, Instant};
 const GH_TOKEN: &str = "ghp_benchAlice0123456789abcdefABCD";
 const ORG: &str = pm_e2e::DEFAULT_ORG;
 const REPO: &str = "auditmos-projects/benchmark";
+/// The same issues, imported through the direct path (a repository of its own, so neither
+/// run profits from the other's ETag cache entries).
+const REPO_DIRECT: &str = "auditmos-projects/benchmark-direct";
+/// The same issues again: the import that runs while `POST …/sync` latencies are measured.
+const REPO_BUSY: &str = "auditmos-projects/benchmark-busy";
+/// The job path's throughput must be at least this share of the direct path's.
+const TARGET_JOB_SHARE: f64 = 0.95;
 const PER_PAGE: u64 = 100;
 const TARGET_ISSUES_PER_SEC: f64 = 10_000.0;
 
@@ -106,7 +117,7 @@ impl Bench {
         let before = self.fake.stats();
         let statements = self.pool.statements_executed();
         let started = Instant::now();
-        let reply = self.api.post(path, body).await?;
+        let reply = self.api.post_and_wait(path, body).await?;
         let elapsed = started.elapsed();
         let statements = self.pool.statements_executed() - statements;
         let after = self.fake.stats();
@@ -119,6 +130,70 @@ impl Bench {
             list_requests: list_requests(&after) - list_requests(&before),
             charged: used_after.saturating_sub(used_before),
         })
+    }
+
+    /// `POST path body` without waiting (202), then the run polled every 5 ms until it
+    /// finished; `reply` is the finished run. (SQL statements: the API's pool only; the
+    /// workers' pool is separate.)
+    async fn measure_job(&self, path: &str, body: &Value) -> anyhow::Result<Measured> {
+        let used_before = self.rate_limit_used().await?;
+        let before = self.fake.stats();
+        let statements = self.pool.statements_executed();
+        let started = Instant::now();
+        let accepted = self.api.post(path, body).await?.expect_status(202)?;
+        let location = accepted.header("location").context("Location")?.to_string();
+        let reply = loop {
+            let run = self.api.get(&location).await?.expect_status(200)?;
+            match run.body["status"].as_str() {
+                Some("succeeded") => break run,
+                Some("failed" | "canceled") => bail!("the run ended {}", run.body),
+                _ => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        };
+        let elapsed = started.elapsed();
+        let statements = self.pool.statements_executed() - statements;
+        let after = self.fake.stats();
+        let used_after = self.rate_limit_used().await?;
+        Ok(Measured {
+            reply,
+            elapsed,
+            statements,
+            github_requests: after.requests - before.requests,
+            list_requests: list_requests(&after) - list_requests(&before),
+            charged: used_after.saturating_sub(used_before),
+        })
+    }
+
+    /// Starts an import of `repo` into a new project, then, while it runs, sends
+    /// `POST …/sync` again and again (each joins the run and answers 202); the latencies,
+    /// sorted.
+    async fn latencies_while_importing(&self, repo: &str) -> anyhow::Result<Vec<Duration>> {
+        let project = self
+            .api
+            .post("/api/v1/projects", &json!({ "name": "Benchmark busy" }))
+            .await?
+            .expect_status(201)?;
+        let slug = project.body["slug"].as_str().context("slug")?;
+        let path = format!("/api/v1/projects/{slug}/github/sync");
+        let body = json!({ "repo": repo });
+        let first = self.api.post(&path, &body).await?.expect_status(202)?;
+        let location = first.header("location").context("Location")?.to_string();
+        let mut latencies = Vec::new();
+        loop {
+            let started = Instant::now();
+            let reply = self.api.post(&path, &body).await?;
+            let elapsed = started.elapsed();
+            if reply.body["id"] != first.body["id"] {
+                break; // the import finished: this one started a new run
+            }
+            ensure!(reply.status == 202, "expected 202: {}", reply.body);
+            latencies.push(elapsed);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let run = self.api.get(&location).await?.expect_status(200)?;
+        ensure!(run.body["status"] == "succeeded", "the busy import ended {}", run.body);
+        latencies.sort();
+        Ok(latencies)
     }
 
     /// The `used` count of alice's primary rate limit.
@@ -191,15 +266,17 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
     fake.add_user(GH_TOKEN, "alice")?;
     fake.add_org(ORG)?;
     fake.add_org_member(ORG, "alice")?;
-    let (owner, name) = REPO.split_once('/').context("owner/name")?;
-    fake.add_repo(owner, name, true)?;
-    fake.add_issues(
-        REPO,
-        &GenerateIssues::new(args.issues)
-            .closed_every(5)
-            .not_planned_every(3)
-            .labels(["bug", "enhancement", "documentation"]),
-    )?;
+    for repo in [REPO, REPO_DIRECT, REPO_BUSY] {
+        let (owner, name) = repo.split_once('/').context("owner/name")?;
+        fake.add_repo(owner, name, true)?;
+        fake.add_issues(
+            repo,
+            &GenerateIssues::new(args.issues)
+                .closed_every(5)
+                .not_planned_every(3)
+                .labels(["bug", "enhancement", "documentation"]),
+        )?;
+    }
     let github = fake.clone().start("127.0.0.1:0").await?;
     println!(
         "  GitHub    in-memory fake at {} with {REPO}: {} issues",
@@ -207,7 +284,8 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
     );
 
     // pmhub: its real wiring and routes, served over HTTP.
-    let mut figment = pm_e2e::settings::figment(&db.url, &github.base_url, ORG);
+    let mut figment = pm_e2e::settings::figment(&db.url, &github.base_url, ORG)
+        .merge(("jobs.poll_interval_ms", 50));
     if let Some(workers) = args.workers {
         figment = figment.merge(("server.workers", workers));
     }
@@ -222,7 +300,9 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
-    let server = InProcessServer::start(state, workers)?;
+    let server = InProcessServer::start(state.clone(), workers)?;
+    // The job workers, as `pmhub serve` runs them (their own pool), sharing the GitHub client.
+    let job_workers = pm_api::jobs::start_sharing(&settings, Some(state.github.clone()))?;
     let api = Api::new(&server.base_url)?.with_token(admin.token.expose_secret());
     println!(
         "  pmhub     {} ({workers} workers, pool of {} connections)",
@@ -253,14 +333,43 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
     let body = json!({ "repo": REPO });
     let rss_before = rss_kib().unwrap_or(0);
 
+    // The direct path: the importer in-process, as the request ran it before imports were jobs.
+    let direct_project = bench
+        .api
+        .post("/api/v1/projects", &json!({ "name": "Benchmark direct" }))
+        .await?
+        .expect_status(201)?;
+    let direct_slug = pm_projects::Slug::parse(direct_project.body["slug"].as_str().context("slug")?)?;
+    let actor = pm_kernel::Actor {
+        user_id: admin.admin.id,
+        workspace_id: admin.workspace.id,
+        role: pm_kernel::Role::Admin,
+    };
+    println!("\nImport, direct path ({} issues, {pages} pages) — IssueImporter::run in-process", args.issues);
+    let lists_before = list_requests(&bench.fake.stats());
+    let started = Instant::now();
+    let direct = state
+        .importer
+        .run(&actor, &direct_slug, Some(RepoFullName::parse(REPO_DIRECT)?))
+        .await?;
+    let direct_elapsed = started.elapsed();
+    let direct_lists = list_requests(&bench.fake.stats()) - lists_before;
+    let direct_per_sec = args.issues as f64 / direct_elapsed.as_secs_f64();
     println!(
-        "\nImport ({} issues, {pages} pages) — POST {sync_path}",
+        "  {direct_per_sec:.0} issues/s: {} ms for {} tasks created, {direct_lists} list requests",
+        direct_elapsed.as_millis(),
+        direct.counts.created
+    );
+
+    println!(
+        "\nImport, job path ({} issues, {pages} pages) — POST {sync_path} → 202, polled until it succeeded",
         args.issues
     );
-    let import = bench.measure(&sync_path, &body).await?;
-    let import = ensure_ok(import)?;
+    let import = bench.measure_job(&sync_path, &body).await?;
     let created = count(&import.reply.body, "created");
     let issues_per_sec = args.issues as f64 / import.elapsed.as_secs_f64();
+    let job_share = issues_per_sec / direct_per_sec;
+    println!("  {:.0} % of the direct path's rate", job_share * 100.0);
     println!(
         "  {:.0} issues/s: {} ms for {} tasks created",
         issues_per_sec,
@@ -277,7 +386,19 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
         import.statements as f64 / pages as f64
     );
 
-    println!("\nRe-sync, nothing changed on GitHub — POST {sync_path}");
+    println!("\nPOST {sync_path} → 202 while another import of {} issues runs", args.issues);
+    let latencies = bench.latencies_while_importing(REPO_BUSY).await?;
+    let p50 = percentile(&latencies, 0.50);
+    let p99 = percentile(&latencies, 0.99);
+    println!(
+        "  {} requests: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        latencies.len(),
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+
+    println!("\nRe-sync, nothing changed on GitHub — POST {sync_path} (Prefer: wait=60)");
     let resync = ensure_ok(bench.measure(&sync_path, &body).await?)?;
     let resync_created = count(&resync.reply.body, "created");
     println!(
@@ -307,6 +428,20 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
 
     println!("\nTargets");
     let ok_speed = issues_per_sec >= TARGET_ISSUES_PER_SEC;
+    let ok_share = job_share >= TARGET_JOB_SHARE;
+    let ok_p99 = p99 < Duration::from_millis(100);
+    verdict(
+        ok_share,
+        &format!(
+            "job path ≥ {:.0} % of the direct path's rate (measured {:.0} %: {issues_per_sec:.0} vs {direct_per_sec:.0} issues/s)",
+            TARGET_JOB_SHARE * 100.0,
+            job_share * 100.0
+        ),
+    );
+    verdict(
+        ok_p99,
+        &format!("p99 of POST …/sync → 202 while an import runs < 100 ms (measured {:.1} ms)", p99.as_secs_f64() * 1e3),
+    );
     let ok_requests = import.list_requests == pages;
     let ok_created = created == args.issues;
     let ok_resync = resync_created == 0;
@@ -340,8 +475,17 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
             .as_millis(),
         import.elapsed.as_millis()
     );
+    job_workers.shutdown().await;
     bench.server.stop().await;
-    Ok(ok_requests && ok_created && ok_resync)
+    Ok(ok_requests && ok_created && ok_resync && ok_share && direct_lists == pages)
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
 }
 
 fn ensure_ok(m: Measured) -> anyhow::Result<Measured> {
