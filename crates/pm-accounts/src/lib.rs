@@ -6,8 +6,13 @@
 //! (soft delete) revokes all its tokens. An expired, revoked or removed user's
 //! token fails authentication exactly like an unknown one.
 
+#![warn(missing_docs)]
+
+/// The entities and value types.
 pub mod models;
+/// The ports (traits) adapters implement.
 pub mod ports;
+/// The use cases.
 pub mod service;
 
 pub use models::{

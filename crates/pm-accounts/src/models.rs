@@ -1,21 +1,31 @@
 use pm_kernel::validation::text;
-use pm_kernel::{Error, Role, Timestamp, TokenId, UserId, WorkspaceId};
+use pm_kernel::{ConflictReason, Error, Role, Timestamp, TokenId, UserId, WorkspaceId};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A tenant: every user, project and task belongs to one.
 pub struct Workspace {
+    /// The id.
     pub id: WorkspaceId,
+    /// The unique name.
     pub name: WorkspaceName,
+    /// When it was created.
     pub created_at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A user of a workspace.
 pub struct User {
+    /// The id.
     pub id: UserId,
+    /// The workspace it belongs to.
     pub workspace_id: WorkspaceId,
+    /// The e-mail (lowercased).
     pub email: Email,
+    /// The role in the workspace.
     pub role: Role,
+    /// When it was created.
     pub created_at: Timestamp,
 }
 
@@ -24,10 +34,12 @@ pub struct User {
 pub struct WorkspaceName(String);
 
 impl WorkspaceName {
+    /// Validates `value` (trimmed where the type says so); fails with a validation error naming the field.
     pub fn new(value: &str) -> Result<Self, Error> {
         text("workspace", value, 1, 100).map(Self)
     }
 
+    /// The value as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -45,8 +57,10 @@ impl fmt::Display for WorkspaceName {
 pub struct Email(String);
 
 impl Email {
+    /// The longest e-mail accepted (RFC 5321).
     pub const MAX_LEN: usize = 254;
 
+    /// Lowercases, trims and checks the shape of an e-mail.
     pub fn new(value: &str) -> Result<Self, Error> {
         let value = value.trim().to_lowercase();
         let valid = value.len() <= Self::MAX_LEN
@@ -68,6 +82,7 @@ impl Email {
         }
     }
 
+    /// The value as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -93,7 +108,9 @@ impl fmt::Debug for TokenHash {
 /// A freshly generated token: the plaintext to show once, and the hash to store.
 #[derive(Debug)]
 pub struct IssuedToken {
+    /// The token itself, shown once and never stored.
     pub plaintext: SecretString,
+    /// The token's SHA-256 hash, the only form stored.
     pub hash: TokenHash,
 }
 
@@ -116,10 +133,12 @@ pub const TOKEN_HINT_LEN: usize = 4;
 pub struct TokenName(String);
 
 impl TokenName {
+    /// Validates a token name.
     pub fn new(value: &str) -> Result<Self, Error> {
         text("name", value, 1, 100).map(Self)
     }
 
+    /// The value as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -136,11 +155,13 @@ impl fmt::Display for TokenName {
 pub struct TokenLifetime(Option<u16>);
 
 impl TokenLifetime {
+    /// The longest lifetime, in days (ten years).
     pub const MAX_DAYS: i64 = 3650;
 
     /// A token that never expires (until revoked).
     pub const FOREVER: Self = Self(None);
 
+    /// A lifetime of `value` days (1..=MAX_DAYS), or none when absent.
     pub fn days(value: Option<i64>) -> Result<Self, Error> {
         match value {
             None => Ok(Self(None)),
@@ -162,9 +183,13 @@ impl TokenLifetime {
 /// What a store writes for a new token: never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewToken {
+    /// The token's SHA-256 hash, the only form stored.
     pub hash: TokenHash,
+    /// The last four characters, to recognise the token by.
     pub hint: String,
+    /// A name the user gave it.
     pub name: Option<TokenName>,
+    /// When it stops working; never when absent.
     pub expires_at: Option<Timestamp>,
 }
 
@@ -184,15 +209,20 @@ impl NewToken {
 /// tokens are not listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
+    /// The id.
     pub id: TokenId,
+    /// The user it belongs to.
     pub user_id: UserId,
+    /// A name the user gave it.
     pub name: Option<TokenName>,
     /// The token's last 4 characters; `None` for tokens issued before hints were
     /// stored.
     pub hint: Option<String>,
+    /// When it was created.
     pub created_at: Timestamp,
     /// Updated at most once a minute (see [`TokenUse::needs_touch`]).
     pub last_used_at: Option<Timestamp>,
+    /// When it stops working; never when absent.
     pub expires_at: Option<Timestamp>,
 }
 
@@ -200,8 +230,11 @@ pub struct ApiToken {
 /// whether to record the use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenUse {
+    /// The id.
     pub id: TokenId,
+    /// When it was last used (updated at most once a minute).
     pub last_used_at: Option<Timestamp>,
+    /// When it stops working; never when absent.
     pub expires_at: Option<Timestamp>,
 }
 
@@ -209,6 +242,7 @@ impl TokenUse {
     /// `last_used_at` is written at most this often per token.
     pub const TOUCH_INTERVAL: time::Duration = time::Duration::minutes(1);
 
+    /// True once `expires_at` is past.
     pub fn is_expired(&self, now: Timestamp) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
     }
@@ -224,8 +258,11 @@ impl TokenUse {
 /// A token look-up's answer: the live token, its user and workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated {
+    /// The user.
     pub user: User,
+    /// The workspace.
     pub workspace: Workspace,
+    /// How the token was used.
     pub token: TokenUse,
 }
 
@@ -243,9 +280,11 @@ pub struct RemovalCheck {
 }
 
 impl RemovalCheck {
+    /// The conflict message when the target is the workspace's last admin.
     pub const LAST_ADMIN: &'static str =
         "the workspace's last admin cannot be removed: make another user admin first";
 
+    /// Whether the removal may go ahead: `Forbidden`, `NotFound` or a `LastAdmin` conflict otherwise.
     pub fn decide(&self) -> Result<(), Error> {
         if !self.actor_is_admin {
             return Err(Error::Forbidden);
@@ -253,7 +292,7 @@ impl RemovalCheck {
         match self.target_role {
             None => Err(Error::NotFound("user")),
             Some(Role::Admin) if self.live_admins <= 1 => {
-                Err(Error::Conflict(Self::LAST_ADMIN.to_string()))
+                Err(Error::conflict(ConflictReason::LastAdmin, Self::LAST_ADMIN))
             }
             Some(_) => Ok(()),
         }
@@ -341,7 +380,7 @@ mod tests {
         assert!(check(true, Some(Role::Admin), 2).is_ok());
         assert!(matches!(
             check(true, Some(Role::Admin), 1),
-            Err(Error::Conflict(m)) if m == RemovalCheck::LAST_ADMIN
+            Err(Error::Conflict { reason: ConflictReason::LastAdmin, message }) if message == RemovalCheck::LAST_ADMIN
         ));
         assert!(matches!(check(true, None, 3), Err(Error::NotFound("user"))));
         assert!(matches!(

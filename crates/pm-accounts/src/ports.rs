@@ -7,6 +7,7 @@ use pm_kernel::{Limit, Result, Role, Timestamp, TokenId, UserId, WorkspaceId};
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
+/// Storage of workspaces, users and API tokens.
 pub trait AccountStore: Send + Sync {
     /// Creates a workspace, its first admin and the admin's token in one
     /// transaction. `Error::Conflict` if the workspace name exists.
@@ -81,6 +82,8 @@ pub trait AccountStore: Send + Sync {
 /// Generates and hashes API tokens (random bytes and SHA-256 live in an adapter).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait TokenIssuer: Send + Sync {
+    /// A fresh random token and its hash.
     fn issue(&self) -> IssuedToken;
+    /// The hash of a token a client presented.
     fn hash(&self, presented: &str) -> TokenHash;
 }

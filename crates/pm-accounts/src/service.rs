@@ -9,38 +9,50 @@ use std::sync::Arc;
 /// The first workspace and admin, with the admin's token (shown once).
 #[derive(Debug)]
 pub struct Bootstrapped {
+    /// The new workspace.
     pub workspace: Workspace,
+    /// Its first admin.
     pub admin: User,
+    /// The admin's API token, shown once.
     pub token: SecretString,
 }
 
 #[derive(Debug)]
+/// A user just added, with its first token.
 pub struct NewUserWithToken {
+    /// The user.
     pub user: User,
+    /// The user's API token, shown once.
     pub token: SecretString,
 }
 
 /// What a caller asks for when it issues itself a token (unvalidated).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TokenRequest {
+    /// An optional name for the token.
     pub name: Option<String>,
+    /// Days until it expires; never when absent.
     pub expires_in_days: Option<i64>,
 }
 
 /// A new token: its metadata, and the token itself, shown this once.
 #[derive(Debug)]
 pub struct CreatedToken {
+    /// The token's metadata.
     pub token: ApiToken,
+    /// The token itself, shown once.
     pub plaintext: SecretString,
 }
 
 #[derive(Clone)]
+/// Workspaces, users and tokens: bootstrap, membership and authentication.
 pub struct AccountService {
     store: Arc<dyn AccountStore>,
     tokens: Arc<dyn TokenIssuer>,
 }
 
 impl AccountService {
+    /// Wires the service to its ports.
     pub fn new(store: Arc<dyn AccountStore>, tokens: Arc<dyn TokenIssuer>) -> Self {
         Self { store, tokens }
     }
@@ -209,7 +221,7 @@ mod tests {
         TokenUse,
     };
     use mockall::predicate::*;
-    use pm_kernel::{Timestamp, WorkspaceId};
+    use pm_kernel::{ConflictReason, Timestamp, WorkspaceId};
     use secrecy::ExposeSecret;
 
     fn issuer() -> MockTokenIssuer {
@@ -477,11 +489,16 @@ mod tests {
             .expect_remove_user()
             .with(eq(admin.workspace_id), eq(admin.user_id), eq(target))
             .times(1)
-            .returning(|_, _, _| Err(Error::Conflict(RemovalCheck::LAST_ADMIN.into())));
+            .returning(|_, _, _| {
+                Err(Error::conflict(
+                    ConflictReason::LastAdmin,
+                    RemovalCheck::LAST_ADMIN,
+                ))
+            });
         let service = AccountService::new(Arc::new(store), Arc::new(issuer()));
         assert!(matches!(
             service.remove_user(&admin, target).await.unwrap_err(),
-            Error::Conflict(_)
+            Error::Conflict { .. }
         ));
     }
 

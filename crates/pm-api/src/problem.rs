@@ -138,7 +138,7 @@ fn classify(err: &ApiError) -> (StatusCode, &'static str, &'static str) {
             Error::NotFound(_) => (S::NOT_FOUND, e.code(), "Not found"),
             Error::Unauthenticated => (S::UNAUTHORIZED, e.code(), "Unauthenticated"),
             Error::Forbidden => (S::FORBIDDEN, e.code(), "Forbidden"),
-            Error::Conflict(_) => (S::CONFLICT, e.code(), "Conflict"),
+            Error::Conflict { .. } => (S::CONFLICT, e.code(), "Conflict"),
             Error::IntegrationNotConnected => {
                 (S::CONFLICT, e.code(), "GitHub integration not connected")
             }
@@ -330,7 +330,11 @@ mod tests {
             (Error::Forbidden.into(), 403, "FORBIDDEN"),
             (Error::NotFound("project").into(), 404, "NOT_FOUND"),
             (ApiError::MethodNotAllowed("GET"), 405, "METHOD_NOT_ALLOWED"),
-            (Error::Conflict("x".into()).into(), 409, "CONFLICT"),
+            (
+                Error::conflict(pm_kernel::ConflictReason::SlugTaken, "x").into(),
+                409,
+                "CONFLICT",
+            ),
             (ApiError::PayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"),
             (ApiError::BodyTimeout, 408, "REQUEST_TIMEOUT"),
             (

@@ -2,7 +2,7 @@
 //! `HttpService` speaking HTTP/1.1 on them, set up the way actix-web's own
 //! `HttpServer::listen` does it (same builder calls, same service chain), with one
 //! difference: each accepted socket is wrapped in a
-//! [`ProblemWriter`](crate::transport_errors::ProblemWriter), so the errors the h1
+//! [`ProblemWriter`], so the errors the h1
 //! dispatcher answers before the application runs (400, 408, 431) are
 //! problem+json too. `HttpServer` offers no hook for the socket type, hence this
 //! module.

@@ -85,10 +85,6 @@ impl Application {
         self.github.clone()
     }
 
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
-    }
-
     pub fn into_server(self) -> Server {
         self.server
     }

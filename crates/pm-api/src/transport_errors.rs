@@ -7,7 +7,7 @@
 //! [`ProblemWriter`] wraps the connection's socket and, on the way out, rewrites
 //! exactly those heads into the same `application/problem+json` answers the
 //! application gives (codes from [`crate::problem`]). Everything else passes
-//! through untouched. What it matches (see [`parse_error_head`]):
+//! through untouched. What it matches (see `parse_error_head`):
 //!
 //! - the **last** bytes of a write are a complete response head, with nothing after
 //!   it (the dispatcher closes the connection after such an error, so it is

@@ -126,13 +126,13 @@ impl SecretCipher for Keyring {
     fn open(&self, sealed: &SealedSecret, context: &[u8]) -> Result<SecretString> {
         let kid = &sealed.key_id;
         let Some(named) = self.key(kid) else {
-            return Err(Error::Internal(format!(
+            return Err(Error::internal(format!(
                 "stored credential could not be decrypted (key `{kid}` unknown; \
                  is it missing from PMHUB_ENCRYPTION_OLD_KEYS?)"
             )));
         };
         let undecryptable = || {
-            Error::Internal(format!(
+            Error::internal(format!(
                 "stored credential could not be decrypted with key `{kid}` \
                  (wrong key, tampered data or moved row)"
             ))
@@ -178,7 +178,7 @@ mod tests {
 
     fn internal_message(result: Result<SecretString>) -> String {
         match result {
-            Err(Error::Internal(message)) => message,
+            Err(Error::Internal(message)) => message.to_string(),
             Err(other) => panic!("expected Error::Internal, got {other:?}"),
             Ok(_) => panic!("expected Error::Internal, got a plaintext"),
         }

@@ -10,9 +10,11 @@ use std::sync::Arc;
 /// What the API shows of a connection: never the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionInfo {
+    /// The GitHub login the token belongs to.
     pub account_login: String,
     /// The token's last four characters.
     pub token_hint: String,
+    /// When it was connected.
     pub connected_at: Timestamp,
 }
 
@@ -29,13 +31,16 @@ impl From<&GithubCredential> for ConnectionInfo {
 /// The outcome of `rotate_keys`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RotationReport {
+    /// Credentials sealed again under the current key.
     pub resealed: usize,
+    /// Credentials already under the current key.
     pub already_current: usize,
     /// Changed concurrently (e.g. reconnected) while rotating; already current.
     pub skipped: usize,
 }
 
 #[derive(Clone)]
+/// Connecting and disconnecting a workspace's GitHub token, and key rotation.
 pub struct ConnectionService {
     github: Arc<dyn GithubApi>,
     credentials: Arc<dyn CredentialStore>,
@@ -46,6 +51,7 @@ pub struct ConnectionService {
 const MAX_TOKEN_LEN: usize = 1024;
 
 impl ConnectionService {
+    /// Wires the service to its ports.
     pub fn new(
         github: Arc<dyn GithubApi>,
         credentials: Arc<dyn CredentialStore>,

@@ -8,8 +8,9 @@
 //! it goes. A run's status is the job's while the run is not finished, so a run
 //! whose process died shows `queued` as soon as its lease ran out.
 
-use crate::import::{PageGuard, issue_import};
-use crate::push::{Lease, PushHook};
+use crate::import::issue_import;
+use crate::push::PushHook;
+use crate::run::PageGuard;
 use crate::tokens::TokenSource;
 use crate::{
     GithubApi, IssueImport, IssuePageRequest, PushService, SyncCounts, SyncKind, SyncRun,
@@ -33,13 +34,17 @@ pub const PUSH_JOB: &str = "github.push";
 /// What a run's job carries.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunPayload {
+    /// The sync run the job carries out.
     pub run_id: uuid::Uuid,
+    /// The workspace whose GitHub token the run uses.
     pub workspace_id: uuid::Uuid,
+    /// The run's project.
     pub project_id: uuid::Uuid,
     /// Slugs never change, so the worker finds the project by it.
     pub slug: String,
 }
 
+/// The job kind that carries runs of `kind`.
 pub const fn job_kind(kind: SyncKind) -> &'static str {
     match kind {
         SyncKind::Import => IMPORT_JOB,
@@ -98,6 +103,7 @@ pub struct SyncJobs {
 }
 
 impl SyncJobs {
+    /// The service over its ports; `queue` is where runs' jobs go.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         projects: Arc<dyn ProjectRepository>,
@@ -203,10 +209,13 @@ impl SyncJobs {
             return Ok((run, true));
         }
         let (Some(job_id), false) = (run.job_id, run.status.is_finished()) else {
-            return Err(Error::Conflict(format!(
-                "the run has finished ({}); there is nothing to cancel",
-                run.status.as_str()
-            )));
+            return Err(Error::conflict(
+                pm_kernel::ConflictReason::RunFinished,
+                format!(
+                    "the run has finished ({}); there is nothing to cancel",
+                    run.status.as_str()
+                ),
+            ));
         };
         let done = match self.queue.cancel(JobId::from_uuid(job_id)).await? {
             CancelOutcome::Canceled => {
@@ -472,16 +481,19 @@ impl SyncJobs {
         // The job's id holds the push lease, so the same run taken up again after
         // a crash gets it back at once; a direct push (or another process's
         // stale holder) keeps it away.
-        let lease = Lease {
-            leases: self.leases.as_ref(),
-            project_id: project.id,
-            holder: job.id.into_uuid(),
-        };
-        if !lease.acquire().await? {
+        let Some(lease) = pm_projects::LeaseGuard::acquire_as(
+            self.leases.as_ref(),
+            project.id,
+            pm_projects::LeasePurpose::Push,
+            job.id.into_uuid(),
+            crate::push::PUSH_LEASE,
+        )
+        .await?
+        else {
             return Err(Error::Unavailable(
                 "another push holds this project's push lease".into(),
             ));
-        }
+        };
         let mut counts = SyncCounts {
             created: run.counts.created,
             ..SyncCounts::default()
@@ -495,7 +507,9 @@ impl SyncJobs {
             .pusher
             .push_backlog(&project, repo, token, run.id, &lease, &mut counts, &hook)
             .await;
-        lease.release().await;
+        if let Err(err) = lease.release().await {
+            tracing::warn!(error = %err, "could not release the push lease; it expires by itself");
+        }
         match result? {
             true => Ok(Done::Finished(Some(counts))),
             false => Ok(Done::Stopped(Some(counts))),

@@ -6,18 +6,23 @@
 //! API), [`CredentialStore`] and [`SyncStore`] (the database) and [`SecretCipher`]
 //! (encryption at rest).
 
+#![warn(missing_docs)]
+
 pub mod connection;
 pub mod import;
 pub mod jobs;
+pub mod link;
 pub mod models;
 pub mod ports;
 pub mod push;
 pub mod repos;
+mod run;
 pub mod tokens;
 
 pub use connection::{ConnectionInfo, ConnectionService, RotationReport};
 pub use import::{ImportReport, IssueImporter};
 pub use jobs::{RunJobHandler, SyncJobs};
+pub use link::GITHUB_PROVIDER;
 pub use models::*;
 pub use ports::{CredentialStore, GithubApi, Pacer, PushStore, SecretCipher, SyncStore};
 pub use push::{PushReport, PushService};

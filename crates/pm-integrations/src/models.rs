@@ -3,29 +3,38 @@
 use pm_kernel::{ProjectId, SyncRunId, Timestamp, WorkspaceId};
 use pm_projects::RepoFullName;
 use pm_tasks::{ExternalLink, NewTask, Task};
-use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The GitHub account a token belongs to (`GET /user`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GithubUser {
+    /// GitHub's id.
     pub id: i64,
+    /// The login.
     pub login: String,
 }
 
 /// A repository as pmhub uses it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GithubRepo {
+    /// GitHub's id.
     pub id: i64,
+    /// `owner/name`.
     pub full_name: String,
+    /// Whether it is private.
     pub private: bool,
+    /// GitHub's web URL.
     pub html_url: String,
+    /// The default branch, if it has one.
     pub default_branch: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An issue's state on GitHub.
 pub enum IssueState {
+    /// Open.
     Open,
+    /// Closed (see `state_reason`).
     Closed,
 }
 
@@ -35,13 +44,19 @@ pub struct GithubIssue {
     /// GitHub's immutable issue id; survives repository renames and transfers of
     /// the number space, unlike `number`.
     pub id: i64,
+    /// The number in its repository (`#N`).
     pub number: i64,
+    /// The title.
     pub title: String,
+    /// The body (markdown), if any.
     pub body: Option<String>,
+    /// Open or closed.
     pub state: IssueState,
     /// `completed`, `not_planned`, `reopened` or absent.
     pub state_reason: Option<String>,
+    /// Label names.
     pub labels: Vec<String>,
+    /// GitHub's web URL.
     pub html_url: String,
 }
 
@@ -49,13 +64,22 @@ pub struct GithubIssue {
 /// exactly as GitHub sent it (never built by hand: GitHub changes its shape).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssuePageRequest {
-    First { repo: RepoFullName },
-    Next { url: String },
+    /// The first page of a repository.
+    First {
+        /// A repository's first page.
+        repo: RepoFullName,
+    },
+    /// The page a `next` link names.
+    Next {
+        /// A `rel="next"` URL as GitHub sent it.
+        url: String,
+    },
 }
 
 /// One page of `GET /repos/{owner}/{repo}/issues?state=all&per_page=100`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IssuePage {
+    /// The issues of the page.
     pub issues: Vec<GithubIssue>,
     /// Items of the page that were pull requests and were left out.
     pub pull_requests_skipped: u32,
@@ -66,14 +90,18 @@ pub struct IssuePage {
 /// An issue to create (`POST /repos/{owner}/{repo}/issues`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewIssue {
+    /// The title.
     pub title: String,
+    /// The body (markdown).
     pub body: String,
+    /// Label names.
     pub labels: Vec<String>,
 }
 
 /// Options for `POST /orgs/{org}/repos`. pmhub always creates private repositories.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewRepoOptions {
+    /// The repository description.
     pub description: Option<String>,
 }
 
@@ -81,8 +109,11 @@ pub struct NewRepoOptions {
 /// (with its authentication tag).
 #[derive(Clone, PartialEq, Eq)]
 pub struct SealedSecret {
+    /// The id of the key that sealed it.
     pub key_id: String,
+    /// The AEAD nonce.
     pub nonce: Vec<u8>,
+    /// The ciphertext with its authentication tag.
     pub ciphertext: Vec<u8>,
 }
 
@@ -102,59 +133,47 @@ pub struct GithubCredential {
     /// Row id; part of the encryption's associated data, so a ciphertext copied
     /// to another row does not decrypt.
     pub id: uuid::Uuid,
+    /// The workspace it belongs to.
     pub workspace_id: WorkspaceId,
+    /// The GitHub login the token belongs to.
     pub account_login: String,
+    /// The token's last four characters.
     pub token_hint: String,
+    /// The token, sealed.
     pub sealed: SealedSecret,
+    /// When the workspace connected.
     pub connected_at: Timestamp,
 }
 
-/// What kind of run a sync run record describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SyncKind {
-    Import,
-    Push,
-}
+pm_kernel::string_enum!(
+    /// What kind of run a sync run record describes.
+    SyncKind, "kind", {
+        /// Issues read into tasks.
+        Import => "import",
+        /// Tasks written out as issues.
+        Push => "push",
+    }
+);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SyncStatus {
-    /// Waiting for a worker (also between retries and after a shutdown).
-    Queued,
-    Running,
-    /// Parked until `resumes_at` (a GitHub rate limit); continues by itself.
-    Waiting,
-    Succeeded,
-    Failed,
-    Canceled,
-}
+pm_kernel::string_enum!(
+    /// Where a sync run stands.
+    SyncStatus, "status", {
+        /// Waiting for a worker (also between retries and after a shutdown).
+        Queued => "queued",
+        /// A worker is on it (or its process died; its job's lease tells).
+        Running => "running",
+        /// Parked until `resumes_at` (a GitHub rate limit); continues by itself.
+        Waiting => "waiting",
+        /// Finished without error.
+        Succeeded => "succeeded",
+        /// Stopped on an error; `error_code` says which.
+        Failed => "failed",
+        /// Canceled (`DELETE …/sync-runs/{id}`).
+        Canceled => "canceled",
+    }
+);
 
 impl SyncStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            SyncStatus::Queued => "queued",
-            SyncStatus::Running => "running",
-            SyncStatus::Waiting => "waiting",
-            SyncStatus::Succeeded => "succeeded",
-            SyncStatus::Failed => "failed",
-            SyncStatus::Canceled => "canceled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            SyncStatus::Queued,
-            SyncStatus::Running,
-            SyncStatus::Waiting,
-            SyncStatus::Succeeded,
-            SyncStatus::Failed,
-            SyncStatus::Canceled,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
-    }
-
     /// Succeeded, failed or canceled: nothing more happens to the run.
     pub const fn is_finished(self) -> bool {
         matches!(
@@ -165,30 +184,43 @@ impl SyncStatus {
 }
 
 /// The counts a run accumulates.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SyncCounts {
+    /// Tasks or issues created.
     pub created: u32,
+    /// Items already linked, left as they were.
     pub skipped: u32,
+    /// Pull requests left out of the issue pages.
     pub pull_requests_ignored: u32,
+    /// Everything the run saw.
     pub total_seen: u32,
 }
 
 /// A recorded import or push.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncRun {
+    /// The id.
     pub id: SyncRunId,
+    /// The project it belongs to.
     pub project_id: ProjectId,
+    /// Import or push.
     pub kind: SyncKind,
+    /// The repository, `owner/name`.
     pub repo: String,
+    /// Running, succeeded or failed.
     pub status: SyncStatus,
+    /// What it counted.
     pub counts: SyncCounts,
     /// The error code of a failed run, e.g. `GITHUB_RATE_LIMITED`.
     pub error_code: Option<String>,
+    /// When it started.
     pub started_at: Timestamp,
+    /// When it finished, if it did.
     pub finished_at: Option<Timestamp>,
     /// The job that carries the run (runs started through the API); `None` for a
     /// run made in-process (the direct path).
     pub job_id: Option<uuid::Uuid>,
+    /// How far the run got (pages stored, tasks still to push).
     pub progress: RunProgress,
     /// While `waiting`: when the run continues by itself.
     pub resumes_at: Option<Timestamp>,
@@ -199,7 +231,9 @@ pub struct SyncRun {
 /// A run asked for: the new one, or the active one it joined.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartedRun {
+    /// The run, as stored.
     pub run: SyncRun,
+    /// True when an active run of the same kind was returned instead of a new one.
     pub joined: bool,
 }
 
@@ -221,7 +255,9 @@ pub struct RunProgress {
 pub struct IssueImport {
     /// `github:{host}:issue:{issue id}` — unique per project, enforced by the database.
     pub dedup_key: String,
+    /// The task's link to the issue.
     pub link: ExternalLink,
+    /// The task the issue becomes.
     pub task: NewTask,
     /// The task a push created this issue for, read from the hidden marker in its
     /// body. If that task is in the project and has no issue yet, the import links
@@ -232,13 +268,16 @@ pub struct IssueImport {
 /// What storing one page did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PageImported {
+    /// Tasks created.
     pub created: u32,
+    /// Issues already linked (their links refreshed).
     pub skipped: u32,
 }
 
 /// A task waiting to be pushed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushCandidate {
+    /// The task.
     pub task: Task,
     /// An earlier push recorded that it was about to create this task's issue and
     /// never confirmed it: the issue may exist.
@@ -246,8 +285,11 @@ pub struct PushCandidate {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A project's tasks still to push.
 pub struct PushBacklog {
+    /// Tasks without a GitHub issue, by number.
     pub unlinked: Vec<PushCandidate>,
+    /// How many tasks are linked already.
     pub linked: u32,
 }
 

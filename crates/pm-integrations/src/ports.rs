@@ -65,6 +65,7 @@ pub trait GithubApi: Send + Sync {
 /// associated data): opening with a different context fails.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait SecretCipher: Send + Sync {
+    /// Encrypts `secret`, binding `context` into the ciphertext.
     fn seal(&self, secret: &SecretString, context: &[u8]) -> Result<SealedSecret>;
 
     /// Fails with `Error::Internal` on a wrong or missing key, a tampered
@@ -82,6 +83,7 @@ pub trait CredentialStore: Send + Sync {
     /// Stores the workspace's credential, replacing any previous one.
     async fn put(&self, credential: &GithubCredential) -> Result<()>;
 
+    /// The workspace's credential, if it has one.
     async fn get(&self, workspace_id: WorkspaceId) -> Result<Option<GithubCredential>>;
 
     /// False when the workspace had no credential.
@@ -104,6 +106,7 @@ pub trait CredentialStore: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SyncStore: Send + Sync {
+    /// Records a new run as `running`.
     async fn start_run(
         &self,
         project_id: ProjectId,
@@ -187,6 +190,9 @@ pub trait SyncStore: Send + Sync {
         error_code: Option<String>,
     ) -> Result<()>;
 
+    /// One run by id, `None` if there is none. Part of the port for readers of a
+    /// single run (the coming `GET /sync-runs/{id}` and background jobs); the
+    /// services here list runs instead.
     async fn get_run(&self, run_id: SyncRunId) -> Result<Option<SyncRun>>;
 
     /// Newest first, after `before` if given, at most `limit + 1`.
@@ -198,8 +204,10 @@ pub trait SyncStore: Send + Sync {
     ) -> Result<Vec<SyncRun>>;
 }
 
-/// Storage for pushes: the per-project lease, the backlog of unlinked tasks and
-/// the intents that make a push safe to repeat after a crash.
+/// Storage for pushes: the backlog of unlinked tasks and the intents that make a
+/// push safe to repeat after a crash. (Only one push runs per project at a time;
+/// that is the `Push` lease of `pm_projects::ProjectLeases`, held through a
+/// `LeaseGuard`, not this port.)
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PushStore: Send + Sync {

@@ -5,17 +5,19 @@
 //! push that finds a pending intent looks for the marker in the repository and
 //! links the issue it finds instead of creating a second one.
 
-use crate::import::dedup_key;
+use crate::link::{issue_link, marker};
+use crate::run::{PageGuard, Run};
 use crate::tokens::TokenSource;
 use crate::{
-    GithubApi, GithubIssue, IssuePageRequest, NewIssue, Pacer, PushCandidate, PushStore,
-    SyncCounts, SyncKind, SyncStatus, SyncStore,
+    GithubApi, IssuePageRequest, NewIssue, Pacer, PushCandidate, PushStore, SyncCounts, SyncKind,
+    SyncStore,
 };
-use pm_kernel::{Actor, Error, GithubError, ProjectId, Result, SyncRunId, TaskId};
+use pm_kernel::{Actor, ConflictReason, Error, GithubError, Result, SyncRunId, TaskId};
 use pm_projects::{
-    LeasePurpose, Project, ProjectLeases, ProjectRepository, RepoFullName, Slug, project_of,
+    LeaseGuard, LeasePurpose, Project, ProjectLeases, ProjectRepository, RepoFullName, Slug,
+    project_of,
 };
-use pm_tasks::{ExternalLink, Task};
+use pm_tasks::Task;
 use secrecy::SecretString;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -23,18 +25,23 @@ use std::time::Duration;
 
 /// How long a push's lease lasts without renewal. The push renews it before every
 /// create, so only a push that stopped making progress (a crash) loses it.
-const PUSH_LEASE: Duration = Duration::from_secs(5 * 60);
+pub(crate) const PUSH_LEASE: Duration = Duration::from_secs(5 * 60);
 
+/// What a finished push reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushReport {
+    /// The run that recorded the push.
     pub run_id: SyncRunId,
+    /// The repository pushed to.
     pub repo: RepoFullName,
+    /// Issues created.
     pub created: u32,
     /// Tasks already linked, including issues found again after a crash.
     pub skipped: u32,
 }
 
 #[derive(Clone)]
+/// Pushes a project's unlinked tasks to its GitHub repository as issues.
 pub struct PushService {
     projects: Arc<dyn ProjectRepository>,
     github: Arc<dyn GithubApi>,
@@ -43,13 +50,6 @@ pub struct PushService {
     store: Arc<dyn PushStore>,
     pacer: Arc<dyn Pacer>,
     leases: Arc<dyn ProjectLeases>,
-}
-
-/// One push's hold on its project's push lease.
-pub(crate) struct Lease<'a> {
-    pub(crate) leases: &'a dyn ProjectLeases,
-    pub(crate) project_id: ProjectId,
-    pub(crate) holder: uuid::Uuid,
 }
 
 /// Asked before each create: the job path stops there at a safe point and shows
@@ -74,55 +74,20 @@ impl PushHook for GoOn {
     }
 }
 
-impl Lease<'_> {
-    /// Takes the lease (or keeps it, when `holder` has it already).
-    pub(crate) async fn acquire(&self) -> Result<bool> {
-        self.leases
-            .acquire(self.project_id, LeasePurpose::Push, self.holder, PUSH_LEASE)
-            .await
+/// Extends the push's lease; fails if another push took it (this one was too slow).
+async fn renew(lease: &LeaseGuard<'_>) -> Result<()> {
+    if lease.renew().await? {
+        Ok(())
+    } else {
+        Err(Error::conflict(
+            ConflictReason::LeaseLost,
+            "another push took over this project; this one stopped",
+        ))
     }
-
-    pub(crate) async fn release(&self) {
-        if let Err(err) = self
-            .leases
-            .release(self.project_id, LeasePurpose::Push, self.holder)
-            .await
-        {
-            tracing::warn!(error = %err, "could not release the push lease; it expires by itself");
-        }
-    }
-
-    /// Extends the lease; fails if another push took it (this one was too slow).
-    async fn renew(&self) -> Result<()> {
-        if self
-            .leases
-            .acquire(self.project_id, LeasePurpose::Push, self.holder, PUSH_LEASE)
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(Error::Conflict(
-                "another push took over this project; this one stopped".into(),
-            ))
-        }
-    }
-}
-
-/// The hidden marker a pushed issue's body ends with.
-pub fn marker(task_id: TaskId) -> String {
-    format!("<!-- pmhub:task:{task_id} -->")
 }
 
 /// GitHub refuses issue bodies over 65,536 characters.
 const GITHUB_MAX_BODY_CHARS: usize = 65_536;
-
-/// The task id in a pushed issue's marker, if the body has one.
-pub fn marked_task(body: &str) -> Option<TaskId> {
-    let start = body.rfind("<!-- pmhub:task:")? + "<!-- pmhub:task:".len();
-    let rest = &body[start..];
-    let id = rest.get(..rest.find(" -->")?)?;
-    id.parse::<uuid::Uuid>().ok().map(TaskId::from_uuid)
-}
 
 /// The issue body: the task's description, then the marker — the description cut
 /// so that the whole stays within GitHub's limit (the marker must survive).
@@ -137,6 +102,11 @@ pub fn issue_body(task: &Task) -> String {
     }
 }
 
+/// A number of tasks as a run counter.
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 /// GitHub answered, so the issue was certainly not created (unlike a time-out or
 /// a 5xx, after which it may have been).
 fn certainly_not_created(err: &GithubError) -> bool {
@@ -144,6 +114,7 @@ fn certainly_not_created(err: &GithubError) -> bool {
 }
 
 impl PushService {
+    /// Wires the service to its ports.
     pub fn new(
         projects: Arc<dyn ProjectRepository>,
         github: Arc<dyn GithubApi>,
@@ -164,6 +135,7 @@ impl PushService {
         }
     }
 
+    /// Pushes every unlinked task of the project, holding the project's push lease; 409 (`LeaseHeld`) when another push runs.
     pub async fn run(&self, actor: &Actor, slug: &Slug) -> Result<PushReport> {
         let project = project_of(self.projects.as_ref(), actor, slug).await?;
         let repo = project.github_repo.clone().ok_or_else(|| {
@@ -173,26 +145,21 @@ impl PushService {
             )
         })?;
         let token = self.tokens.token_for(actor.workspace_id).await?;
-        let lease = Lease {
-            leases: self.leases.as_ref(),
-            project_id: project.id,
-            holder: uuid::Uuid::now_v7(),
-        };
-        if !self
-            .leases
-            .acquire(project.id, LeasePurpose::Push, lease.holder, PUSH_LEASE)
-            .await?
-        {
-            return Err(Error::Conflict(
-                "a push is already running for this project".into(),
+        let Some(lease) = LeaseGuard::acquire(
+            self.leases.as_ref(),
+            project.id,
+            LeasePurpose::Push,
+            PUSH_LEASE,
+        )
+        .await?
+        else {
+            return Err(Error::conflict(
+                ConflictReason::LeaseHeld,
+                "a push is already running for this project",
             ));
-        }
+        };
         let result = self.push(&project, &repo, &token, &lease).await;
-        if let Err(err) = self
-            .leases
-            .release(project.id, LeasePurpose::Push, lease.holder)
-            .await
-        {
+        if let Err(err) = lease.release().await {
             tracing::warn!(slug = %project.slug, error = %err, "could not release the push lease; it expires by itself");
         }
         result
@@ -203,42 +170,22 @@ impl PushService {
         project: &Project,
         repo: &RepoFullName,
         token: &SecretString,
-        lease: &Lease<'_>,
+        lease: &LeaseGuard<'_>,
     ) -> Result<PushReport> {
-        let run_id =
-            crate::import::start_run(self.runs.as_ref(), project, SyncKind::Push, repo).await?;
+        let run = Run::start(self.runs.as_ref(), project, SyncKind::Push, repo).await?;
+        let run_id = run.id();
         let mut counts = SyncCounts::default();
         let outcome = self
             .push_backlog(project, repo, token, run_id, lease, &mut counts, &GoOn)
             .await
             .map(|_| ());
-        let (status, code) = match &outcome {
-            Ok(()) => (SyncStatus::Succeeded, None),
-            Err(err) => (SyncStatus::Failed, Some(err.code().to_string())),
-        };
-        let finished = self
-            .runs
-            .finish_run(run_id, status, Some(counts), code)
-            .await;
-        match outcome {
-            Ok(()) => {
-                finished?;
-                tracing::info!(slug = %project.slug, repo = %repo, run_id = %run_id,
-                    created = counts.created, skipped = counts.skipped, "push finished");
-                Ok(PushReport {
-                    run_id,
-                    repo: repo.clone(),
-                    created: counts.created,
-                    skipped: counts.skipped,
-                })
-            }
-            Err(err) => {
-                tracing::warn!(slug = %project.slug, repo = %repo, run_id = %run_id,
-                    created = counts.created, error_code = err.code(), detail = %err,
-                    "push stopped; what was created is linked and recorded");
-                Err(err)
-            }
-        }
+        let counts = run.finish(counts, outcome).await?;
+        Ok(PushReport {
+            run_id,
+            repo: repo.clone(),
+            created: counts.created,
+            skipped: counts.skipped,
+        })
     }
 
     /// Pushes the backlog. `counts.created` may come in non-zero (issues an
@@ -251,17 +198,17 @@ impl PushService {
         repo: &RepoFullName,
         token: &SecretString,
         run_id: SyncRunId,
-        lease: &Lease<'_>,
+        lease: &LeaseGuard<'_>,
         counts: &mut SyncCounts,
         hook: &dyn PushHook,
     ) -> Result<bool> {
         let backlog = self.store.backlog(project.id).await?;
         counts.skipped = backlog.linked.saturating_sub(counts.created);
-        counts.total_seen = backlog.linked + backlog.unlinked.len() as u32;
+        counts.total_seen = backlog.linked + count(backlog.unlinked.len());
         let reconciled = self
             .reconcile(project, repo, token, &backlog.unlinked)
             .await?;
-        counts.skipped += reconciled.len() as u32;
+        counts.skipped += count(reconciled.len());
         let host = self.github.host();
         let todo: Vec<&PushCandidate> = backlog
             .unlinked
@@ -276,7 +223,7 @@ impl PushService {
             self.pacer.before_create().await;
             // Still ours? Checked right before each create, so two pushes can
             // never both create an issue for the same task.
-            lease.renew().await?;
+            renew(lease).await?;
             self.store
                 .record_intent(project.id, task.id, run_id)
                 .await?;
@@ -294,7 +241,7 @@ impl PushService {
                     return Err(err.into());
                 }
             };
-            let (key, link) = link_for(&host, repo, &issue);
+            let (key, link) = issue_link(&host, repo, &issue);
             if self
                 .store
                 .link_pushed(project.id, task.id, key, link)
@@ -302,8 +249,7 @@ impl PushService {
             {
                 counts.created += 1;
             }
-            hook.progress(*counts, (todo.len() - done - 1) as u32)
-                .await?;
+            hook.progress(*counts, count(todo.len() - done - 1)).await?;
         }
         Ok(true)
     }
@@ -329,7 +275,7 @@ impl PushService {
         }
         let host = self.github.host();
         let mut request = IssuePageRequest::First { repo: repo.clone() };
-        let mut pages = crate::import::PageGuard::default();
+        let mut pages = PageGuard::default();
         while !wanted.is_empty() {
             let page = self.github.list_issues(token, &request).await?;
             for issue in &page.issues {
@@ -338,7 +284,7 @@ impl PushService {
                 };
                 let found = wanted.keys().find(|m| body.contains(m.as_str())).cloned();
                 if let Some(found) = found.and_then(|m| wanted.remove(&m)) {
-                    let (key, link) = link_for(&host, repo, issue);
+                    let (key, link) = issue_link(&host, repo, issue);
                     if self.store.link_pushed(project.id, found, key, link).await? {
                         tracing::info!(slug = %project.slug, task_id = %found, issue = issue.number,
                             "found the issue of an unconfirmed push; linked it instead of creating another");
@@ -361,17 +307,6 @@ impl PushService {
         }
         Ok(linked)
     }
-}
-
-fn link_for(host: &str, repo: &RepoFullName, issue: &GithubIssue) -> (String, ExternalLink) {
-    (
-        dedup_key(host, issue.id),
-        ExternalLink {
-            provider: "github".into(),
-            reference: crate::import::issue_reference(repo, issue),
-            url: issue.html_url.clone(),
-        },
-    )
 }
 
 #[cfg(test)]

@@ -4,12 +4,13 @@
 use crate::tokens::TokenSource;
 use crate::{GithubApi, GithubRepo, NewRepoOptions};
 use async_trait::async_trait;
-use pm_kernel::{Actor, Error, Result};
+use pm_kernel::{Actor, ConflictReason, Error, Result};
 use pm_projects::{Project, ProjectRepository, RepoFullName, Slug, project_of};
 use pm_specs::RepoProvisioner;
 use std::sync::Arc;
 
 #[derive(Clone)]
+/// Listing the repositories a token sees, and linking one to a project.
 pub struct RepoService {
     projects: Arc<dyn ProjectRepository>,
     github: Arc<dyn GithubApi>,
@@ -17,6 +18,7 @@ pub struct RepoService {
 }
 
 impl RepoService {
+    /// Wires the service to its ports.
     pub fn new(
         projects: Arc<dyn ProjectRepository>,
         github: Arc<dyn GithubApi>,
@@ -61,6 +63,7 @@ pub struct GithubRepoProvisioner {
 }
 
 impl GithubRepoProvisioner {
+    /// Creates repositories in `org` with the workspace's token.
     pub fn new(
         projects: Arc<dyn ProjectRepository>,
         github: Arc<dyn GithubApi>,
@@ -105,9 +108,12 @@ impl RepoProvisioner for GithubRepoProvisioner {
                 created = %full_name,
                 "the project got a repository while this one was being created; the new repository is not linked and can be deleted"
             );
-            return Err(Error::Conflict(format!(
-                "the project got a repository meanwhile; {full_name} was created but not linked"
-            )));
+            return Err(Error::conflict(
+                ConflictReason::RepoAlreadyLinked,
+                format!(
+                    "the project got a repository meanwhile; {full_name} was created but not linked"
+                ),
+            ));
         }
         Ok(full_name)
     }

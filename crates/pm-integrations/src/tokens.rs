@@ -12,11 +12,13 @@ pub fn credential_context(credential: &GithubCredential) -> Vec<u8> {
     context_for(credential.workspace_id, credential.id)
 }
 
+/// The associated data a workspace's credential is sealed with.
 pub fn context_for(workspace_id: WorkspaceId, credential_id: uuid::Uuid) -> Vec<u8> {
     format!("pmhub:github_credential:v1:{workspace_id}:{credential_id}").into_bytes()
 }
 
 #[derive(Clone)]
+/// Chooses the token a GitHub call uses (see `token_for`).
 pub struct TokenSource {
     credentials: Arc<dyn CredentialStore>,
     cipher: Arc<dyn SecretCipher>,
@@ -24,6 +26,7 @@ pub struct TokenSource {
 }
 
 impl TokenSource {
+    /// Wires the service to its ports.
     pub fn new(
         credentials: Arc<dyn CredentialStore>,
         cipher: Arc<dyn SecretCipher>,

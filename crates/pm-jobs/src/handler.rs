@@ -202,8 +202,9 @@ impl JobContext {
             .await?;
         self.stop.record(state, started, self.ttl);
         match state {
-            LeaseState::Lost => Err(Error::Conflict(
-                "the job's lease was lost; another runner has it".into(),
+            LeaseState::Lost => Err(Error::conflict(
+                pm_kernel::ConflictReason::LeaseLost,
+                "the job's lease was lost; another runner has it",
             )),
             _ => Ok(()),
         }
@@ -253,7 +254,7 @@ mod tests {
         let ctx = JobContext::new(Arc::new(queue), lease(), Duration::from_secs(30), signal());
         assert!(matches!(
             ctx.checkpoint(json!({})).await,
-            Err(Error::Conflict(_))
+            Err(Error::Conflict { .. })
         ));
         assert_eq!(ctx.stop_reason(), Some(StopReason::LeaseLost));
     }

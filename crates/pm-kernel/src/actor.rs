@@ -1,49 +1,25 @@
 //! Who is making a request: an authenticated user, its workspace and its role.
 
 use crate::{Error, UserId, WorkspaceId};
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    Member,
-}
-
-impl Role {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Member => "member",
-        }
+crate::string_enum!(
+    /// What a user may do in its workspace.
+    Role, "role", {
+        /// Everything, including managing users, GitHub and approvals.
+        Admin => "admin",
+        /// Everything else.
+        Member => "member",
     }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "admin" => Ok(Role::Admin),
-            "member" => Ok(Role::Member),
-            _ => Err(Error::invalid("role", "must be `admin` or `member`")),
-        }
-    }
-}
+);
 
 /// The authenticated caller. Services take it as their first argument so that every
 /// read and write is scoped to the caller's workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Actor {
+    /// The user making the request.
     pub user_id: UserId,
+    /// The user's workspace: everything the actor reads or writes is in it.
     pub workspace_id: WorkspaceId,
+    /// The user's role in the workspace.
     pub role: Role,
 }
 

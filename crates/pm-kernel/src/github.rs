@@ -5,37 +5,54 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+/// How a call to GitHub failed.
 pub enum GithubError {
     /// GitHub rejected the token (401).
     #[error("GitHub rejected the token")]
     Unauthorized,
     /// The token lacks a permission (403 that is not a rate limit).
     #[error("the GitHub token lacks a permission: {message}")]
-    Forbidden { message: String },
+    Forbidden {
+        /// GitHub's message.
+        message: String,
+    },
     /// The repository (or other resource) is not visible to the token (404).
     #[error("not found on GitHub: {message}")]
-    NotFound { message: String },
+    NotFound {
+        /// GitHub's message.
+        message: String,
+    },
     /// A primary or secondary rate limit; retry after this many seconds.
     #[error("GitHub rate limit reached; retry in {retry_after_secs} s")]
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        /// Seconds until the limit resets.
+        retry_after_secs: u64,
+    },
     /// Network failure, time-out or 5xx after bounded retries. `status` is GitHub's
     /// HTTP status when it answered (5xx), `None` when no answer came (network, time-out)
     /// or the answer could not be used.
     #[error("GitHub is unavailable: {reason}")]
     Unavailable {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        /// GitHub's HTTP status, if it answered.
         status: Option<u16>,
+        /// What went wrong.
         reason: String,
     },
     /// The repository name clash persisted after the retry with a suffix.
     #[error("the repository name is already taken: {name}")]
-    RepoNameTaken { name: String },
+    RepoNameTaken {
+        /// The name that was taken.
+        name: String,
+    },
     /// GitHub refused the request's content (400, 409, 422 other than a name clash and
     /// the rest of 4xx; `status` is GitHub's), or pmhub refused to send it (`status: None`).
     #[error("GitHub refused the request: {message}")]
     Rejected {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        /// GitHub's HTTP status, if it answered.
         status: Option<u16>,
+        /// GitHub's message.
         message: String,
     },
 }

@@ -19,14 +19,17 @@ macro_rules! id_type {
                 Self(Uuid::now_v7())
             }
 
+            /// Wraps an existing UUID (read from storage, say).
             pub const fn from_uuid(uuid: Uuid) -> Self {
                 Self(uuid)
             }
 
+            /// The UUID.
             pub const fn as_uuid(&self) -> &Uuid {
                 &self.0
             }
 
+            /// The UUID, by value.
             pub const fn into_uuid(self) -> Uuid {
                 self.0
             }
@@ -56,9 +59,18 @@ id_type!(
     /// A tenant. Every row in pmhub belongs to exactly one workspace.
     WorkspaceId
 );
-id_type!(UserId);
-id_type!(ProjectId);
-id_type!(TaskId);
+id_type!(
+    /// A user of a workspace.
+    UserId
+);
+id_type!(
+    /// A project.
+    ProjectId
+);
+id_type!(
+    /// A task (its number is per project; this id is global).
+    TaskId
+);
 id_type!(
     /// One recorded GitHub import or push.
     SyncRunId

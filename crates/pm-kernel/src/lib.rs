@@ -4,15 +4,20 @@
 //! This crate has no I/O and no infrastructure dependencies, so any domain crate can
 //! depend on it.
 
+#![warn(missing_docs)]
+
 pub mod actor;
 pub mod error;
 pub mod github;
 pub mod ids;
 pub mod page;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod validation;
+pub mod wire;
 
 pub use actor::{Actor, Role};
-pub use error::{Error, Result};
+pub use error::{Cause, ConflictReason, Error, Result};
 pub use github::GithubError;
 pub use ids::{ProjectId, SyncRunId, TaskId, TokenId, UserId, WorkspaceId};
 pub use page::{Cursor, Limit, Page};

@@ -11,9 +11,12 @@ use serde::Serialize;
 pub struct Limit(u32);
 
 impl Limit {
+    /// The largest page size.
     pub const MAX: u32 = 200;
+    /// The page size when none is given.
     pub const DEFAULT: u32 = 50;
 
+    /// A limit from a query parameter: the default when absent, else 1..=MAX.
     pub fn new(value: Option<i64>) -> Result<Self, Error> {
         match value {
             None => Ok(Self(Self::DEFAULT)),
@@ -25,6 +28,7 @@ impl Limit {
         }
     }
 
+    /// The page size.
     pub const fn get(self) -> u32 {
         self.0
     }
@@ -44,6 +48,7 @@ impl Cursor {
     /// The longest cursor accepted (a UUID has 36 characters).
     pub const MAX_LEN: usize = 64;
 
+    /// A cursor naming `key` (the sort key of the last row a client saw).
     pub fn from_key(key: impl Into<String>) -> Self {
         Self(key.into())
     }
@@ -61,10 +66,12 @@ impl Cursor {
         }
     }
 
+    /// The opaque form sent to clients.
     pub fn encode(&self) -> String {
         self.0.clone()
     }
 
+    /// The sort key.
     pub fn key(&self) -> &str {
         &self.0
     }
@@ -80,7 +87,9 @@ impl Cursor {
 /// One page of results and, when more exist, the cursor for the next one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Page<T> {
+    /// The items, at most the limit.
     pub items: Vec<T>,
+    /// The cursor of the next page, when there is one.
     pub next_cursor: Option<String>,
 }
 
@@ -101,6 +110,7 @@ impl<T> Page<T> {
         }
     }
 
+    /// The same page with its items converted.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             items: self.items.into_iter().map(f).collect(),

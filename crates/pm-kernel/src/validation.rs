@@ -5,12 +5,16 @@ use crate::Error;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One field that broke a rule, and how.
 pub struct FieldError {
+    /// The field, as the API names it.
     pub field: String,
+    /// What is wrong with it.
     pub message: String,
 }
 
 impl FieldError {
+    /// An error on `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
@@ -26,6 +30,7 @@ pub struct Validator {
 }
 
 impl Validator {
+    /// A validator with no errors yet.
     pub fn new() -> Self {
         Self::default()
     }

@@ -1,7 +1,8 @@
 //! `AccountStore` on PostgreSQL.
 
+use crate::Database;
+use crate::errors::{self, DbResultExt};
 use crate::schema::{api_tokens, users, workspaces};
-use crate::{Database, errors};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -9,7 +10,9 @@ use pm_accounts::{
     AccountStore, ApiToken, Authenticated, Email, NewToken, RemovalCheck, TokenHash, TokenName,
     TokenUse, User, Workspace, WorkspaceName,
 };
-use pm_kernel::{Error, Limit, Result, Role, Timestamp, TokenId, UserId, WorkspaceId};
+use pm_kernel::{
+    ConflictReason, Error, Limit, Result, Role, Timestamp, TokenId, UserId, WorkspaceId,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -198,9 +201,11 @@ impl AccountStore for PgAccountStore {
                     insert_token(conn, admin.id, token).await.map(|_| ())
                 })
                 .await
-                .map_err(errors::conflict_or_internal(
+                .conflict_on(
+                    "workspaces_name_key",
+                    ConflictReason::WorkspaceNameTaken,
                     "a workspace with this name already exists",
-                ))?;
+                )?;
                 Ok((ws.into_domain()?, admin.into_domain()?))
             })
             .await
@@ -224,9 +229,11 @@ impl AccountStore for PgAccountStore {
                     insert_token(conn, user.id, token).await.map(|_| ())
                 })
                 .await
-                .map_err(errors::conflict_or_internal(
+                .conflict_on(
+                    "users_workspace_id_email_live_idx",
+                    ConflictReason::EmailTaken,
                     "a user with this e-mail already exists in the workspace",
-                ))?;
+                )?;
                 user.into_domain()
             })
             .await
@@ -259,7 +266,7 @@ impl AccountStore for PgAccountStore {
                     .first(conn)
                     .await
                     .optional()
-                    .map_err(errors::internal)?;
+                    .or_internal()?;
                 row.map(|(u, w, t)| {
                     Ok(Authenticated {
                         user: u.into_domain()?,
@@ -287,7 +294,7 @@ impl AccountStore for PgAccountStore {
                 .execute(conn)
                 .await
                 .map(|_| ())
-                .map_err(errors::internal)
+                .or_internal()
             })
             .await
     }
@@ -313,7 +320,7 @@ impl AccountStore for PgAccountStore {
                 query
                     .load(conn)
                     .await
-                    .map_err(errors::internal)?
+                    .or_internal()?
                     .into_iter()
                     .map(UserRow::into_domain)
                     .collect()
@@ -388,9 +395,9 @@ impl AccountStore for PgAccountStore {
                     Ok(())
                 })
                 .await
-                .map_err(|e| match e {
-                    TxError::Domain(e) => e,
-                    TxError::Db(e) => errors::internal(e),
+                .or_else(|e| match e {
+                    TxError::Domain(e) => Err(e),
+                    TxError::Db(e) => Err(e).or_internal(),
                 })
             })
             .await
@@ -401,7 +408,7 @@ impl AccountStore for PgAccountStore {
             .run(async |conn| {
                 insert_token(conn, user_id.into_uuid(), token)
                     .await
-                    .map_err(errors::internal)?
+                    .or_internal()?
                     .into_domain()
             })
             .await
@@ -428,7 +435,7 @@ impl AccountStore for PgAccountStore {
                 query
                     .load(conn)
                     .await
-                    .map_err(errors::internal)?
+                    .or_internal()?
                     .into_iter()
                     .map(TokenRow::into_domain)
                     .collect()
@@ -449,7 +456,7 @@ impl AccountStore for PgAccountStore {
                 .execute(conn)
                 .await
                 .map(|n| n > 0)
-                .map_err(errors::internal)
+                .or_internal()
             })
             .await
     }

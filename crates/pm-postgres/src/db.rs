@@ -1,6 +1,6 @@
 //! The connection pool.
 
-use crate::errors;
+use crate::errors::{self, DbResultExt};
 use diesel::connection::InstrumentationEvent;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
@@ -91,7 +91,7 @@ mod tests {
                 .execute(conn)
                 .await
                 .map(|_| ())
-                .map_err(errors::internal)
+                .or_internal()
         })
         .await
     }
@@ -231,7 +231,7 @@ impl Database {
             .recycle_timeout(Some(config.acquire_timeout))
             .runtime(deadpool_runtime())
             .build()
-            .map_err(|e| Error::internal(format!("database pool: {e}")))?;
+            .map_err(|e| Error::internal_because("database pool", e))?;
         Ok(Self {
             pool,
             statements,
@@ -291,7 +291,7 @@ impl Database {
                 .execute(conn)
                 .await
                 .map(|_| ())
-                .map_err(errors::internal)
+                .or_internal()
         })
         .await
     }

@@ -1,28 +1,88 @@
 //! Translating diesel and pool failures into domain errors, in one place.
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use pm_kernel::Error;
+use pm_kernel::{ConflictReason, Error};
 
-/// Unique violations become `Conflict` with `what` as the message; everything else
-/// is `Unavailable` or `Internal` as [`internal`] decides (the cause is logged by
-/// the API layer, never sent to clients).
-pub(crate) fn conflict_or_internal(what: &str) -> impl FnOnce(DieselError) -> Error + '_ {
-    move |err| match err {
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-            Error::Conflict(what.to_string())
-        }
-        other => internal(other),
+/// Every diesel result of this crate becomes a domain result through these
+/// methods, so the mapping lives here and nowhere else:
+///
+/// ```ignore
+/// query.load(conn).await.or_internal()?;                     // any failure: 503 or 500
+/// insert.execute(conn).await.conflict_on(
+///     "projects_slug_key", ConflictReason::SlugTaken, "the slug is taken")?;
+/// upsert.get_result(conn).await.missing_parent("project")?;  // FK violation: 404
+/// ```
+pub(crate) trait DbResultExt<T> {
+    /// Any failure as [`internal`] decides: [`Error::Unavailable`] for an outage,
+    /// [`Error::Internal`] (keeping the diesel error as its cause) otherwise.
+    fn or_internal(self) -> Result<T, Error>;
+
+    /// A unique violation of `constraint` (the index or constraint name) as a
+    /// conflict for `reason`; any other failure as [`DbResultExt::or_internal`].
+    fn conflict_on(
+        self,
+        constraint: &str,
+        reason: ConflictReason,
+        message: &str,
+    ) -> Result<T, Error>;
+
+    /// A foreign-key violation (the referenced row is gone) as `NotFound(what)`;
+    /// any other failure as [`DbResultExt::or_internal`].
+    fn missing_parent(self, what: &'static str) -> Result<T, Error>;
+
+    /// Diesel's `NotFound` (a row the statement needed is gone) as
+    /// `NotFound(what)`; any other failure as [`DbResultExt::or_internal`].
+    fn missing_row(self, what: &'static str) -> Result<T, Error>;
+}
+
+impl<T> DbResultExt<T> for Result<T, DieselError> {
+    fn or_internal(self) -> Result<T, Error> {
+        self.map_err(internal)
+    }
+
+    fn conflict_on(
+        self,
+        constraint: &str,
+        reason: ConflictReason,
+        message: &str,
+    ) -> Result<T, Error> {
+        self.map_err(|err| match &err {
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+                if info.constraint_name() == Some(constraint) =>
+            {
+                Error::conflict(reason, message)
+            }
+            _ => internal(err),
+        })
+    }
+
+    fn missing_parent(self, what: &'static str) -> Result<T, Error> {
+        self.map_err(|err| match err {
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                Error::NotFound(what)
+            }
+            other => internal(other),
+        })
+    }
+
+    fn missing_row(self, what: &'static str) -> Result<T, Error> {
+        self.map_err(|err| match err {
+            DieselError::NotFound => Error::NotFound(what),
+            other => internal(other),
+        })
     }
 }
 
 /// A diesel error as a domain error: the database being unreachable, too slow or
 /// going away is [`Error::Unavailable`] (503, worth retrying); anything else is
-/// [`Error::Internal`] (a bug, 500).
+/// [`Error::Internal`] (a bug, 500), which keeps the diesel error as its cause.
+/// Prefer [`DbResultExt::or_internal`] on a result; this is the same mapping
+/// for a bare error (and for `.map_err(errors::internal)`, which still works).
 pub(crate) fn internal(err: DieselError) -> Error {
     if is_unavailable(&err) {
         Error::Unavailable(format!("database: {err}"))
     } else {
-        Error::internal(format!("database: {err}"))
+        Error::internal_because("database", err)
     }
 }
 
@@ -78,7 +138,7 @@ pub(crate) fn pool(err: PoolError) -> Error {
             Error::Unavailable(format!("database pool: cannot connect: {e}"))
         }
         P::Backend(Backend::QueryError(e)) => internal(e),
-        other => Error::internal(format!("database pool: {other}")),
+        other => Error::internal_because("database pool", other),
     }
 }
 

@@ -1,20 +1,21 @@
 //! `CredentialStore` and `SyncStore` on PostgreSQL, including the atomic
 //! per-page import.
 
+use crate::Database;
+use crate::errors::{self, DbResultExt};
 use crate::schema::{github_credentials, projects, push_intents, sync_runs};
 use crate::tasks::{TaskRow, reserve_numbers};
-use crate::{Database, errors};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use pm_integrations::{
-    CredentialStore, GithubCredential, IssueImport, PageImported, RunProgress, SealedSecret,
-    StartedRun, SyncCounts, SyncKind, SyncRun, SyncStatus, SyncStore,
+    CredentialStore, GITHUB_PROVIDER, GithubCredential, IssueImport, PageImported, RunProgress,
+    SealedSecret, StartedRun, SyncCounts, SyncKind, SyncRun, SyncStatus, SyncStore,
 };
 use pm_jobs::NewJob;
 use pm_kernel::{Error, Limit, ProjectId, Result, SyncRunId, WorkspaceId};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -97,7 +98,7 @@ impl CredentialStore for PgCredentialStore {
                     ))
                     .execute(conn)
                     .await
-                    .map_err(errors::internal)?;
+                    .or_internal()?;
                 Ok(())
             })
             .await
@@ -112,7 +113,7 @@ impl CredentialStore for PgCredentialStore {
                     .first(conn)
                     .await
                     .optional()
-                    .map_err(errors::internal)?
+                    .or_internal()?
                     .map(Into::into))
             })
             .await
@@ -127,7 +128,7 @@ impl CredentialStore for PgCredentialStore {
                 )
                 .execute(conn)
                 .await
-                .map_err(errors::internal)?;
+                .or_internal()?;
                 Ok(n > 0)
             })
             .await
@@ -141,7 +142,7 @@ impl CredentialStore for PgCredentialStore {
                     .order(github_credentials::id.asc())
                     .load(conn)
                     .await
-                    .map_err(errors::internal)?
+                    .or_internal()?
                     .into_iter()
                     .map(Into::into)
                     .collect())
@@ -169,7 +170,7 @@ impl CredentialStore for PgCredentialStore {
                 ))
                 .execute(conn)
                 .await
-                .map_err(errors::internal)?;
+                .or_internal()?;
                 Ok(n > 0)
             })
             .await
@@ -207,30 +208,10 @@ struct SyncRunRow {
     resumes_at: Option<OffsetDateTime>,
 }
 
-fn kind_str(kind: SyncKind) -> &'static str {
-    match kind {
-        SyncKind::Import => "import",
-        SyncKind::Push => "push",
-    }
-}
-
-fn status_str(status: SyncStatus) -> &'static str {
-    status.as_str()
-}
-
 impl SyncRunRow {
     fn into_domain(self) -> Result<SyncRun> {
-        let kind = match self.kind.as_str() {
-            "import" => SyncKind::Import,
-            "push" => SyncKind::Push,
-            other => return Err(Error::internal(format!("unknown sync kind {other:?}"))),
-        };
-        let Some(status) = SyncStatus::parse(&self.status) else {
-            return Err(Error::internal(format!(
-                "unknown sync status {:?}",
-                self.status
-            )));
-        };
+        let kind = errors::stored("sync_runs.kind", &self.kind)?;
+        let status = errors::stored("sync_runs.status", &self.status)?;
         let count = |n: i32| u32::try_from(n).unwrap_or_default();
         Ok(SyncRun {
             id: SyncRunId::from_uuid(self.id),
@@ -298,10 +279,11 @@ async fn claimable_tasks(
         "SELECT t.id FROM tasks t
           WHERE t.project_id = $1 AND t.id = ANY($2)
             AND NOT EXISTS (SELECT 1 FROM external_links l
-                             WHERE l.task_id = t.id AND l.provider = 'github')",
+                             WHERE l.task_id = t.id AND l.provider = $3)",
     )
     .bind::<SqlUuid, _>(project_id.into_uuid())
     .bind::<Array<SqlUuid>, _>(&claimed)
+    .bind::<Text, _>(GITHUB_PROVIDER)
     .load(conn)
     .await?;
     Ok(rows.into_iter().map(|r| r.id).collect())
@@ -348,6 +330,20 @@ fn as_i32(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// One issue of the page whose link this page inserted, with the task the link
+/// points to.
+struct Claim<'a> {
+    import: &'a IssueImport,
+    task_id: Uuid,
+    /// The task already exists: a push created the issue for it and died before
+    /// linking it. Otherwise the task is new and still to be inserted.
+    reclaimed: bool,
+}
+
 /// The statements of one page, in one transaction. Constant in number whatever
 /// the page size: lock the project, upsert the links, reserve numbers, insert
 /// tasks, add to the run's counts.
@@ -358,110 +354,159 @@ async fn import_page_tx(
     issues: &[IssueImport],
     extra: SyncCounts,
 ) -> Result<PageImported, diesel::result::Error> {
-    // 1. Serialise imports (and task creates) of this project; the unique index
-    //    below stays the guarantee, the lock just avoids wasted work on races.
+    lock_project(conn, project_id).await?;
+    let unique = first_of_each_key(issues);
+    let won = claim_links(conn, project_id, &unique).await?;
+    let (reclaimed, fresh): (Vec<Claim<'_>>, Vec<Claim<'_>>) =
+        won.into_iter().partition(|c| c.reclaimed);
+    clear_intents(conn, &reclaimed).await?;
+    let created = create_tasks(conn, project_id, &fresh).await?;
+    let skipped = count(unique.len()).saturating_sub(created);
+    add_to_run(conn, run_id, created, skipped, extra).await?;
+    Ok(PageImported { created, skipped })
+}
+
+/// Step 1. Serialises imports (and task creates) of this project; the unique
+/// index on the links stays the guarantee, the lock just avoids wasted work on
+/// races. Diesel's `NotFound` when the project is gone.
+async fn lock_project(
+    conn: &mut AsyncPgConnection,
+    project_id: ProjectId,
+) -> Result<(), diesel::result::Error> {
     projects::table
         .find(project_id.into_uuid())
         .select(projects::id)
         .for_update()
         .first::<Uuid>(conn)
         .await?;
+    Ok(())
+}
 
-    // A page never names an issue twice, but be safe: first occurrence wins.
+/// A page never names an issue twice, but be safe: first occurrence wins.
+fn first_of_each_key(issues: &[IssueImport]) -> Vec<&IssueImport> {
     let mut seen = HashSet::new();
-    let unique: Vec<&IssueImport> = issues
+    issues
         .iter()
         .filter(|i| seen.insert(i.dedup_key.as_str()))
-        .collect();
-    let keys: Vec<&str> = unique.iter().map(|i| i.dedup_key.as_str()).collect();
+        .collect()
+}
 
-    let mut created = 0u32;
-    if !unique.is_empty() {
-        // 2. Claim the links of new issues and refresh those already linked, in
-        //    one statement driven by the unique (project, provider, dedup key)
-        //    index: the key decides, so concurrent imports cannot both win an
-        //    issue. Existing links are rewritten only when their reference or URL
-        //    changed (a renamed repository keeps its issue ids). `xmax = 0` tells
-        //    the rows this statement inserted from those it updated.
-        let refs: Vec<&str> = unique.iter().map(|i| i.link.reference.as_str()).collect();
-        let urls: Vec<&str> = unique.iter().map(|i| i.link.url.as_str()).collect();
-        let link_ids: Vec<Uuid> = unique.iter().map(|_| Uuid::now_v7()).collect();
-        // Issues a push created for a task of this project that is still
-        // unlinked (the push died before linking it) go to that task.
-        let claimable = claimable_tasks(conn, project_id, &unique).await?;
-        let task_ids: Vec<Uuid> = unique
-            .iter()
-            .map(|i| {
-                i.pushed_for
-                    .map(|t| t.into_uuid())
-                    .filter(|t| claimable.contains(t))
-                    .unwrap_or_else(Uuid::now_v7)
-            })
-            .collect();
-        let won: Vec<DedupKey> = diesel::sql_query(
-            "INSERT INTO external_links AS l (id, task_id, project_id, provider, dedup_key, reference, url)
-             SELECT i.id, i.task_id, $1, 'github', i.dedup_key, i.reference, i.url
-               FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[])
-                    AS i(id, task_id, dedup_key, reference, url)
-             ON CONFLICT (project_id, provider, dedup_key) DO UPDATE
-                SET reference = EXCLUDED.reference, url = EXCLUDED.url, updated_at = now()
-              WHERE l.reference <> EXCLUDED.reference OR l.url <> EXCLUDED.url
-             RETURNING l.dedup_key, (l.xmax = 0) AS inserted",
-        )
-        .bind::<SqlUuid, _>(project_id.into_uuid())
-        .bind::<Array<SqlUuid>, _>(&link_ids)
-        .bind::<Array<SqlUuid>, _>(&task_ids)
-        .bind::<Array<Text>, _>(&keys)
-        .bind::<Array<Text>, _>(&refs)
-        .bind::<Array<Text>, _>(&urls)
-        .load(conn)
-        .await?;
-        let won: Vec<DedupKey> = won.into_iter().filter(|k| k.inserted).collect();
-
-        if !won.is_empty() {
-            let won: HashSet<String> = won.into_iter().map(|k| k.dedup_key).collect();
-            let task_id_of: HashMap<&str, Uuid> = keys.iter().copied().zip(task_ids).collect();
-            let (reclaimed, fresh): (Vec<&IssueImport>, Vec<&IssueImport>) = unique
-                .iter()
-                .copied()
-                .filter(|i| won.contains(&i.dedup_key))
-                .partition(|i| claimable.contains(&task_id_of[i.dedup_key.as_str()]));
-            if !reclaimed.is_empty() {
-                let ids: Vec<Uuid> = reclaimed
-                    .iter()
-                    .map(|i| task_id_of[i.dedup_key.as_str()])
-                    .collect();
-                diesel::delete(push_intents::table.filter(push_intents::task_id.eq_any(&ids)))
-                    .execute(conn)
-                    .await?;
-            }
-            // 3. Numbers for the new tasks, in page order.
-            let first = if fresh.is_empty() {
-                0
-            } else {
-                reserve_numbers(conn, project_id, fresh.len() as i64).await?
-            };
-            // 4. The tasks, with the ids their links already point to. Columns go
-            //    as arrays (one statement text whatever the page size, so it is
-            //    prepared once); labels travel as one JSON array per task.
-            let rows: Vec<TaskRow> = fresh
-                .iter()
-                .zip(first..)
-                .map(|(import, number)| {
-                    let mut row = TaskRow::new(project_id, number, &import.task);
-                    row.id = task_id_of[import.dedup_key.as_str()];
-                    row
-                })
-                .collect();
-            if !rows.is_empty() {
-                insert_tasks(conn, project_id, &rows).await?;
-            }
-            created = rows.len() as u32;
-        }
+/// Step 2. Claims the links of new issues and refreshes those already linked, in
+/// one statement driven by the unique (project, provider, dedup key) index: the
+/// key decides, so concurrent imports cannot both win an issue. Existing links
+/// are rewritten only when their reference or URL changed (a renamed repository
+/// keeps its issue ids). `xmax = 0` tells the rows this statement inserted from
+/// those it updated. Returns the issues whose links were inserted.
+async fn claim_links<'a>(
+    conn: &mut AsyncPgConnection,
+    project_id: ProjectId,
+    unique: &[&'a IssueImport],
+) -> Result<Vec<Claim<'a>>, diesel::result::Error> {
+    if unique.is_empty() {
+        return Ok(Vec::new());
     }
-    let skipped = unique.len() as u32 - created;
+    let keys: Vec<&str> = unique.iter().map(|i| i.dedup_key.as_str()).collect();
+    let refs: Vec<&str> = unique.iter().map(|i| i.link.reference.as_str()).collect();
+    let urls: Vec<&str> = unique.iter().map(|i| i.link.url.as_str()).collect();
+    let link_ids: Vec<Uuid> = unique.iter().map(|_| Uuid::now_v7()).collect();
+    // Issues a push created for a task of this project that is still unlinked
+    // (the push died before linking it) go to that task.
+    let claimable = claimable_tasks(conn, project_id, unique).await?;
+    let task_ids: Vec<Uuid> = unique
+        .iter()
+        .map(|i| {
+            i.pushed_for
+                .map(|t| t.into_uuid())
+                .filter(|t| claimable.contains(t))
+                .unwrap_or_else(Uuid::now_v7)
+        })
+        .collect();
+    let rows: Vec<DedupKey> = diesel::sql_query(
+        "INSERT INTO external_links AS l (id, task_id, project_id, provider, dedup_key, reference, url)
+         SELECT i.id, i.task_id, $1, $7, i.dedup_key, i.reference, i.url
+           FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[])
+                AS i(id, task_id, dedup_key, reference, url)
+         ON CONFLICT (project_id, provider, dedup_key) DO UPDATE
+            SET reference = EXCLUDED.reference, url = EXCLUDED.url, updated_at = now()
+          WHERE l.reference <> EXCLUDED.reference OR l.url <> EXCLUDED.url
+         RETURNING l.dedup_key, (l.xmax = 0) AS inserted",
+    )
+    .bind::<SqlUuid, _>(project_id.into_uuid())
+    .bind::<Array<SqlUuid>, _>(&link_ids)
+    .bind::<Array<SqlUuid>, _>(&task_ids)
+    .bind::<Array<Text>, _>(&keys)
+    .bind::<Array<Text>, _>(&refs)
+    .bind::<Array<Text>, _>(&urls)
+    .bind::<Text, _>(GITHUB_PROVIDER)
+    .load(conn)
+    .await?;
+    let won: HashSet<String> = rows
+        .into_iter()
+        .filter(|k| k.inserted)
+        .map(|k| k.dedup_key)
+        .collect();
+    Ok(unique
+        .iter()
+        .zip(task_ids)
+        .filter(|(import, _)| won.contains(&import.dedup_key))
+        .map(|(import, task_id)| Claim {
+            import,
+            task_id,
+            reclaimed: claimable.contains(&task_id),
+        })
+        .collect())
+}
 
-    // 5. The run's counts move with the page.
+/// Step 3. A reclaimed task's push is confirmed now: its intent goes.
+async fn clear_intents(
+    conn: &mut AsyncPgConnection,
+    reclaimed: &[Claim<'_>],
+) -> Result<(), diesel::result::Error> {
+    if reclaimed.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = reclaimed.iter().map(|c| c.task_id).collect();
+    diesel::delete(push_intents::table.filter(push_intents::task_id.eq_any(&ids)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Step 4. Numbers for the new tasks, in page order, then the tasks, with the
+/// ids their links already point to. Columns go as arrays (one statement text
+/// whatever the page size, so it is prepared once); labels travel as one JSON
+/// array per task. Returns how many were created.
+async fn create_tasks(
+    conn: &mut AsyncPgConnection,
+    project_id: ProjectId,
+    fresh: &[Claim<'_>],
+) -> Result<u32, diesel::result::Error> {
+    if fresh.is_empty() {
+        return Ok(0);
+    }
+    let wanted = i64::try_from(fresh.len()).unwrap_or(i64::MAX);
+    let first = reserve_numbers(conn, project_id, wanted).await?;
+    let rows: Vec<TaskRow> = fresh
+        .iter()
+        .zip(first..)
+        .map(|(claim, number)| {
+            let mut row = TaskRow::new(project_id, number, &claim.import.task);
+            row.id = claim.task_id;
+            row
+        })
+        .collect();
+    insert_tasks(conn, project_id, &rows).await?;
+    Ok(count(rows.len()))
+}
+
+/// Step 5. The run's counts move with the page.
+async fn add_to_run(
+    conn: &mut AsyncPgConnection,
+    run_id: SyncRunId,
+    created: u32,
+    skipped: u32,
+    extra: SyncCounts,
+) -> Result<(), diesel::result::Error> {
     diesel::update(sync_runs::table.find(run_id.into_uuid()))
         .set((
             sync_runs::created.eq(sync_runs::created + as_i32(created)),
@@ -472,7 +517,7 @@ async fn import_page_tx(
         ))
         .execute(conn)
         .await?;
-    Ok(PageImported { created, skipped })
+    Ok(())
 }
 
 #[async_trait]
@@ -490,14 +535,14 @@ impl SyncStore for PgSyncStore {
                     .values((
                         sync_runs::id.eq(id.into_uuid()),
                         sync_runs::project_id.eq(project_id.into_uuid()),
-                        sync_runs::kind.eq(kind_str(kind)),
+                        sync_runs::kind.eq(kind.as_str()),
                         sync_runs::repo.eq(repo),
-                        sync_runs::status.eq(status_str(SyncStatus::Running)),
+                        sync_runs::status.eq(SyncStatus::Running.as_str()),
                         sync_runs::started_at.eq(pm_kernel::now()),
                     ))
                     .execute(conn)
                     .await
-                    .map_err(errors::internal)?;
+                    .or_internal()?;
                 Ok(id)
             })
             .await
@@ -514,19 +559,19 @@ impl SyncStore for PgSyncStore {
                 let n = diesel::update(
                     sync_runs::table
                         .filter(sync_runs::project_id.eq(project_id.into_uuid()))
-                        .filter(sync_runs::status.eq(status_str(SyncStatus::Running)))
+                        .filter(sync_runs::status.eq(SyncStatus::Running.as_str()))
                         .filter(sync_runs::started_at.lt(started_before))
                         // A job's run is the queue's business (lease expiry).
                         .filter(sync_runs::job_id.is_null()),
                 )
                 .set((
-                    sync_runs::status.eq(status_str(SyncStatus::Failed)),
+                    sync_runs::status.eq(SyncStatus::Failed.as_str()),
                     sync_runs::error_code.eq(Some(error_code)),
                     sync_runs::finished_at.eq(Some(pm_kernel::now())),
                 ))
                 .execute(conn)
                 .await
-                .map_err(errors::internal)?;
+                .or_internal()?;
                 Ok(n as u64)
             })
             .await
@@ -560,9 +605,9 @@ impl SyncStore for PgSyncStore {
                         .values((
                             sync_runs::id.eq(run_id.into_uuid()),
                             sync_runs::project_id.eq(project_id.into_uuid()),
-                            sync_runs::kind.eq(kind_str(kind)),
+                            sync_runs::kind.eq(kind.as_str()),
                             sync_runs::repo.eq(repo),
-                            sync_runs::status.eq(status_str(SyncStatus::Queued)),
+                            sync_runs::status.eq(SyncStatus::Queued.as_str()),
                             sync_runs::started_at.eq(pm_kernel::now()),
                             sync_runs::job_id.eq(Some(job_id)),
                         ))
@@ -630,7 +675,7 @@ impl SyncStore for PgSyncStore {
                         .filter(sync_runs::finished_at.is_null()),
                 )
                 .set((
-                    sync_runs::status.eq(status_str(status)),
+                    sync_runs::status.eq(status.as_str()),
                     sync_runs::resumes_at.eq(resumes_at),
                     sync_runs::error_code.eq(error_code),
                 ))
@@ -683,10 +728,7 @@ impl SyncStore for PgSyncStore {
                     import_page_tx(conn, project_id, run_id, issues, extra).await
                 })
                 .await
-                .map_err(|e| match e {
-                    diesel::result::Error::NotFound => Error::NotFound("project"),
-                    other => errors::internal(other),
-                })
+                .missing_row("project")
             })
             .await
     }
@@ -702,7 +744,7 @@ impl SyncStore for PgSyncStore {
             .run(async |conn| {
                 let target = sync_runs::table.find(run_id.into_uuid());
                 let finished = (
-                    sync_runs::status.eq(status_str(status)),
+                    sync_runs::status.eq(status.as_str()),
                     sync_runs::error_code.eq(error_code),
                     sync_runs::finished_at.eq(Some(pm_kernel::now())),
                     sync_runs::resumes_at.eq(None::<OffsetDateTime>),
@@ -723,7 +765,7 @@ impl SyncStore for PgSyncStore {
                     }
                     None => diesel::update(target).set(finished).execute(conn).await,
                 };
-                result.map(|_| ()).map_err(errors::internal)
+                result.map(|_| ()).or_internal()
             })
             .await
     }
@@ -737,7 +779,7 @@ impl SyncStore for PgSyncStore {
                     .first(conn)
                     .await
                     .optional()
-                    .map_err(errors::internal)?
+                    .or_internal()?
                     .map(SyncRunRow::into_domain)
                     .transpose()
             })
@@ -764,7 +806,7 @@ impl SyncStore for PgSyncStore {
                 query
                     .load(conn)
                     .await
-                    .map_err(errors::internal)?
+                    .or_internal()?
                     .into_iter()
                     .map(SyncRunRow::into_domain)
                     .collect()

@@ -1,11 +1,12 @@
 //! `ProjectLeases` on PostgreSQL: one row per (project, purpose).
 
+use crate::Database;
+use crate::errors::DbResultExt;
 use crate::schema::project_leases;
-use crate::{Database, errors};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use pm_kernel::{Error, ProjectId, Result};
+use pm_kernel::{ProjectId, Result};
 use pm_projects::{LeasePurpose, ProjectLeases};
 use std::time::Duration;
 use uuid::Uuid;
@@ -57,13 +58,7 @@ impl ProjectLeases for PgProjectLeases {
                 .get_result(conn)
                 .await
                 .optional()
-                .map_err(|e| match e {
-                    diesel::result::Error::DatabaseError(
-                        diesel::result::DatabaseErrorKind::ForeignKeyViolation,
-                        _,
-                    ) => Error::NotFound("project"),
-                    other => errors::internal(other),
-                })?;
+                .missing_parent("project")?;
                 Ok(taken.map(|t| t.holder) == Some(holder))
             })
             .await
@@ -85,7 +80,7 @@ impl ProjectLeases for PgProjectLeases {
                 )
                 .execute(conn)
                 .await
-                .map_err(errors::internal)?;
+                .or_internal()?;
                 Ok(())
             })
             .await

@@ -13,10 +13,10 @@ pub(crate) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migra
 pub async fn run_migrations(database_url: &str) -> Result<usize, Error> {
     let conn = AsyncPgConnection::establish(database_url)
         .await
-        .map_err(|e| Error::internal(format!("connecting to run migrations: {e}")))?;
+        .map_err(|e| Error::internal_because("connecting to run migrations", e))?;
     let mut harness = AsyncMigrationHarness::new(conn);
     let applied = harness
         .run_pending_migrations(MIGRATIONS)
-        .map_err(|e| Error::internal(format!("running migrations: {e}")))?;
+        .map_err(|e| Error::internal_because("running migrations", e))?;
     Ok(applied.len())
 }

@@ -1,11 +1,12 @@
 //! `ProjectRepository` on PostgreSQL.
 
+use crate::Database;
+use crate::errors::{self, DbResultExt};
 use crate::schema::{projects, specs};
-use crate::{Database, errors};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use pm_kernel::{Limit, ProjectId, Result, WorkspaceId};
+use pm_kernel::{ConflictReason, Limit, ProjectId, Result, WorkspaceId};
 use pm_projects::{
     Description, NewProject, Project, ProjectName, ProjectPatch, ProjectRepository, RepoFullName,
     Slug,
@@ -13,6 +14,10 @@ use pm_projects::{
 use pm_specs::SpecStatus;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// The unique index on `projects.slug`: a violation of it is a slug clash, which
+/// `ProjectService::create` answers with a fresh slug.
+pub(crate) const SLUG_INDEX: &str = "projects_slug_key";
 
 #[derive(Clone, Debug)]
 pub struct PgProjectRepository {
@@ -108,7 +113,11 @@ impl ProjectRepository for PgProjectRepository {
                         .map(|_| ())
                 })
                 .await
-                .map_err(errors::conflict_or_internal("the slug is taken"))?;
+                .conflict_on(
+                    SLUG_INDEX,
+                    ConflictReason::SlugTaken,
+                    "the slug is taken",
+                )?;
                 row.into_domain()
             })
             .await
@@ -124,7 +133,7 @@ impl ProjectRepository for PgProjectRepository {
                     .first(conn)
                     .await
                     .optional()
-                    .map_err(errors::internal)?
+                    .or_internal()?
                     .map(ProjectRow::into_domain)
                     .transpose()
             })
@@ -151,7 +160,7 @@ impl ProjectRepository for PgProjectRepository {
                 query
                     .load(conn)
                     .await
-                    .map_err(errors::internal)?
+                    .or_internal()?
                     .into_iter()
                     .map(ProjectRow::into_domain)
                     .collect()
@@ -182,7 +191,7 @@ impl ProjectRepository for PgProjectRepository {
                 .get_result(conn)
                 .await
                 .optional()
-                .map_err(errors::internal)?
+                .or_internal()?
                 .map(ProjectRow::into_domain)
                 .transpose()
             })
@@ -199,7 +208,7 @@ impl ProjectRepository for PgProjectRepository {
                 )
                 .execute(conn)
                 .await
-                .map_err(errors::internal)?;
+                .or_internal()?;
                 Ok(deleted > 0)
             })
             .await
@@ -227,7 +236,7 @@ impl ProjectRepository for PgProjectRepository {
                 .get_result(conn)
                 .await
                 .optional()
-                .map_err(errors::internal)?
+                .or_internal()?
                 .map(ProjectRow::into_domain)
                 .transpose()
             })
@@ -255,7 +264,7 @@ impl ProjectRepository for PgProjectRepository {
                 .get_result(conn)
                 .await
                 .optional()
-                .map_err(errors::internal)?
+                .or_internal()?
                 .map(ProjectRow::into_domain)
                 .transpose()
             })

@@ -1,13 +1,14 @@
 //! `PushStore` on PostgreSQL.
 
+use crate::Database;
+use crate::errors::DbResultExt;
 use crate::schema::{external_links, push_intents};
 use crate::tasks::load_by_numbers;
-use crate::{Database, errors};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use pm_integrations::{PushBacklog, PushCandidate, PushStore};
-use pm_kernel::{Error, ProjectId, Result, SyncRunId, TaskId};
+use pm_integrations::{GITHUB_PROVIDER, PushBacklog, PushCandidate, PushStore};
+use pm_kernel::{ProjectId, Result, SyncRunId, TaskId};
 use pm_tasks::ExternalLink;
 use std::collections::HashSet;
 
@@ -47,23 +48,25 @@ impl PushStore for PgPushStore {
                FROM tasks t LEFT JOIN push_intents i ON i.task_id = t.id
               WHERE t.project_id = $1
                 AND NOT EXISTS (SELECT 1 FROM external_links l
-                                 WHERE l.task_id = t.id AND l.provider = 'github')
+                                 WHERE l.task_id = t.id AND l.provider = $2)
               ORDER BY t.number",
                 )
                 .bind::<diesel::sql_types::Uuid, _>(pid)
+                .bind::<diesel::sql_types::Text, _>(GITHUB_PROVIDER)
                 .load(conn)
                 .await
-                .map_err(errors::internal)?;
+                .or_internal()?;
                 let linked: Count = diesel::sql_query(
                     "SELECT count(*) AS n FROM tasks t
               WHERE t.project_id = $1
                 AND EXISTS (SELECT 1 FROM external_links l
-                             WHERE l.task_id = t.id AND l.provider = 'github')",
+                             WHERE l.task_id = t.id AND l.provider = $2)",
                 )
                 .bind::<diesel::sql_types::Uuid, _>(pid)
+                .bind::<diesel::sql_types::Text, _>(GITHUB_PROVIDER)
                 .get_result(conn)
                 .await
-                .map_err(errors::internal)?;
+                .or_internal()?;
                 let pending: HashSet<i64> = unlinked
                     .iter()
                     .filter(|u| u.pending)
@@ -107,7 +110,7 @@ impl PushStore for PgPushStore {
                     ))
                     .execute(conn)
                     .await
-                    .map_err(errors::internal)?;
+                    .or_internal()?;
                 Ok(())
             })
             .await
@@ -119,7 +122,7 @@ impl PushStore for PgPushStore {
                 diesel::delete(push_intents::table.find(task_id.into_uuid()))
                     .execute(conn)
                     .await
-                    .map_err(errors::internal)?;
+                    .or_internal()?;
                 Ok(())
             })
             .await
@@ -154,13 +157,7 @@ impl PushStore for PgPushStore {
                     Ok(inserted > 0)
                 })
                 .await
-                .map_err(|e| match e {
-                    diesel::result::Error::DatabaseError(
-                        diesel::result::DatabaseErrorKind::ForeignKeyViolation,
-                        _,
-                    ) => Error::NotFound("task"),
-                    other => errors::internal(other),
-                })
+                .missing_parent("task")
             })
             .await
     }

@@ -1,7 +1,8 @@
 //! `SpecRepository` on PostgreSQL.
 
+use crate::Database;
+use crate::errors::{self, DbResultExt};
 use crate::schema::specs;
-use crate::{Database, errors};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -34,7 +35,7 @@ impl SpecRow {
     fn into_domain(self) -> Result<Spec> {
         Ok(Spec {
             project_id: ProjectId::from_uuid(self.project_id),
-            status: self.status.parse()?,
+            status: errors::stored("specs.status", &self.status)?,
             content: SpecContent::from_stored(self.content),
             updated_at: self.updated_at,
         })
@@ -52,7 +53,7 @@ impl SpecRepository for PgSpecRepository {
                     .first(conn)
                     .await
                     .optional()
-                    .map_err(errors::internal)?
+                    .or_internal()?
                     .map(SpecRow::into_domain)
                     .transpose()
             })
@@ -80,7 +81,7 @@ impl SpecRepository for PgSpecRepository {
                 .get_result(conn)
                 .await
                 .optional()
-                .map_err(errors::internal)?
+                .or_internal()?
                 .map(SpecRow::into_domain)
                 .transpose()
             })
@@ -109,7 +110,7 @@ impl SpecRepository for PgSpecRepository {
                 .get_result(conn)
                 .await
                 .optional()
-                .map_err(errors::internal)?
+                .or_internal()?
                 .map(SpecRow::into_domain)
                 .transpose()
             })

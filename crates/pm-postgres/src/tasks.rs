@@ -1,11 +1,12 @@
 //! `TaskStore` on PostgreSQL.
 
+use crate::Database;
+use crate::errors::{self, DbResultExt};
 use crate::schema::{external_links, projects, tasks};
-use crate::{Database, errors};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use pm_kernel::{Error, Limit, ProjectId, Result, TaskId};
+use pm_kernel::{Limit, ProjectId, Result, TaskId};
 use pm_tasks::{
     ExternalLink, Labels, NewTask, Task, TaskDescription, TaskFilter, TaskPatch, TaskStore,
     TaskTitle,
@@ -118,7 +119,7 @@ async fn with_links(conn: &mut AsyncPgConnection, rows: Vec<TaskRow>) -> Result<
         .order(external_links::created_at.asc())
         .load(conn)
         .await
-        .map_err(errors::internal)?;
+        .or_internal()?;
     let mut by_task: HashMap<Uuid, Vec<ExternalLink>> = HashMap::new();
     for (task_id, provider, reference, url) in links {
         by_task.entry(task_id).or_default().push(ExternalLink {
@@ -148,7 +149,7 @@ pub(crate) async fn load_by_numbers(
         .order(tasks::number.asc())
         .load(conn)
         .await
-        .map_err(errors::internal)?;
+        .or_internal()?;
     with_links(conn, rows).await
 }
 
@@ -178,10 +179,7 @@ impl TaskStore for PgTaskStore {
                         Ok(row)
                     })
                     .await
-                    .map_err(|e| match e {
-                        diesel::result::Error::NotFound => Error::NotFound("project"),
-                        other => errors::internal(other),
-                    })?;
+                    .missing_row("project")?;
                 row.into_domain(Vec::new())
             })
             .await
@@ -197,7 +195,7 @@ impl TaskStore for PgTaskStore {
                     .first(conn)
                     .await
                     .optional()
-                    .map_err(errors::internal)?;
+                    .or_internal()?;
                 one_with_links(conn, row).await
             })
             .await
@@ -227,7 +225,7 @@ impl TaskStore for PgTaskStore {
                 if let Some(source) = filter.source {
                     query = query.filter(tasks::source.eq(source.as_str()));
                 }
-                let rows = query.load(conn).await.map_err(errors::internal)?;
+                let rows = query.load(conn).await.or_internal()?;
                 with_links(conn, rows).await
             })
             .await
@@ -259,7 +257,7 @@ impl TaskStore for PgTaskStore {
                 .get_result(conn)
                 .await
                 .optional()
-                .map_err(errors::internal)?;
+                .or_internal()?;
                 one_with_links(conn, row).await
             })
             .await
@@ -275,7 +273,7 @@ impl TaskStore for PgTaskStore {
                 )
                 .execute(conn)
                 .await
-                .map_err(errors::internal)?;
+                .or_internal()?;
                 Ok(deleted > 0)
             })
             .await

@@ -7,7 +7,7 @@ use pm_accounts::{
     Workspace, WorkspaceName,
 };
 use pm_crypto::RingTokenIssuer;
-use pm_kernel::{Actor, Error, Limit, Role, Timestamp};
+use pm_kernel::{Actor, ConflictReason, Error, Limit, Role, Timestamp};
 use pm_postgres::PgAccountStore;
 use pm_postgres::testing::TestDb;
 use secrecy::ExposeSecret;
@@ -154,7 +154,10 @@ async fn expired_revoked_and_removed_users_tokens_are_not_found() {
             )
             .await
             .unwrap_err(),
-        Error::Conflict(_)
+        Error::Conflict {
+            reason: ConflictReason::EmailTaken,
+            ..
+        }
     ));
 }
 
@@ -173,7 +176,10 @@ async fn removal_keeps_the_last_admin_and_stays_in_the_workspace() {
         .unwrap();
     assert!(matches!(
         store.remove_user(ws.id, admin.id, admin.id).await,
-        Err(Error::Conflict(_))
+        Err(Error::Conflict {
+            reason: ConflictReason::LastAdmin,
+            ..
+        })
     ));
     assert!(matches!(
         store.remove_user(ws.id, admin.id, stranger.id).await,
@@ -231,7 +237,7 @@ async fn two_admins_removing_each_other_at_once_leave_one() {
         assert!(
             outcomes
                 .iter()
-                .any(|r| matches!(r, Err(Error::Forbidden | Error::Conflict(_)))),
+                .any(|r| matches!(r, Err(Error::Forbidden | Error::Conflict { .. }))),
             "{outcomes:?}"
         );
         let admins = store

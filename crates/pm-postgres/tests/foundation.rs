@@ -2,7 +2,7 @@
 
 use diesel_async::RunQueryDsl;
 use pm_accounts::{AccountStore, Email, NewToken, TokenHash, WorkspaceName};
-use pm_kernel::{Error, Limit, Role, WorkspaceId};
+use pm_kernel::{ConflictReason, Error, Limit, Role, WorkspaceId};
 use pm_postgres::testing::TestDb;
 use pm_postgres::{PgAccountStore, PgProjectRepository, PgSpecRepository, PgTaskStore};
 use pm_projects::{
@@ -92,7 +92,13 @@ async fn workspace_names_are_unique_and_tokens_resolve_to_their_user() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(again, Error::Conflict(_)));
+    assert!(matches!(
+        again,
+        Error::Conflict {
+            reason: ConflictReason::WorkspaceNameTaken,
+            ..
+        }
+    ));
 
     let found = store
         .find_by_token(&hash, pm_kernel::now())
@@ -127,7 +133,13 @@ async fn workspace_names_are_unique_and_tokens_resolve_to_their_user() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(dup, Error::Conflict(_)));
+    assert!(matches!(
+        dup,
+        Error::Conflict {
+            reason: ConflictReason::EmailTaken,
+            ..
+        }
+    ));
     // The failed insert wrote nothing: its token does not authenticate.
     assert!(
         store
@@ -204,7 +216,15 @@ async fn slugs_are_globally_unique() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)));
+    // A unique violation on the slug index is a slug clash: the reason the
+    // project service retries on with a fresh slug.
+    assert!(matches!(
+        err,
+        Error::Conflict {
+            reason: ConflictReason::SlugTaken,
+            ..
+        }
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,32 +7,46 @@ use serde::Serialize;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A project: the unit specs and tasks belong to.
 pub struct Project {
+    /// The id.
     pub id: ProjectId,
+    /// The workspace it belongs to.
     pub workspace_id: WorkspaceId,
+    /// The globally unique slug.
     pub slug: Slug,
+    /// The name.
     pub name: ProjectName,
+    /// The description.
     pub description: Description,
+    /// The linked GitHub repository.
     pub github_repo: Option<RepoFullName>,
+    /// When it was created.
     pub created_at: Timestamp,
+    /// When it last changed.
     pub updated_at: Timestamp,
 }
 
 /// What a caller supplies to create a project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProject {
+    /// The name.
     pub name: ProjectName,
+    /// The description.
     pub description: Description,
 }
 
 /// A partial update; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectPatch {
+    /// A new name.
     pub name: Option<ProjectName>,
+    /// A new description.
     pub description: Option<Description>,
 }
 
 impl ProjectPatch {
+    /// True when the patch changes nothing.
     pub fn is_empty(&self) -> bool {
         self.name.is_none() && self.description.is_none()
     }
@@ -41,6 +55,7 @@ impl ProjectPatch {
 macro_rules! string_value {
     ($name:ident) => {
         impl $name {
+            /// The value as text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -72,8 +87,10 @@ pub struct ProjectName(String);
 string_value!(ProjectName);
 
 impl ProjectName {
+    /// The most characters allowed.
     pub const MAX_CHARS: usize = 200;
 
+    /// Validates `value` (trimmed where the type says so); fails with a validation error naming the field.
     pub fn new(value: &str) -> Result<Self, Error> {
         text("name", value, 1, Self::MAX_CHARS).map(Self)
     }
@@ -85,8 +102,10 @@ pub struct Description(String);
 string_value!(Description);
 
 impl Description {
+    /// The most characters allowed.
     pub const MAX_CHARS: usize = 20_000;
 
+    /// Validates `value` (trimmed where the type says so); fails with a validation error naming the field.
     pub fn new(value: &str) -> Result<Self, Error> {
         text("description", value, 0, Self::MAX_CHARS).map(Self)
     }
@@ -99,6 +118,7 @@ pub struct Slug(String);
 string_value!(Slug);
 
 impl Slug {
+    /// The longest `owner/name` accepted.
     pub const MAX_LEN: usize = 100;
     /// Characters of the random suffix; 36^6 ≈ 2·10^9 combinations per base.
     pub const SUFFIX_LEN: usize = 6;
@@ -171,6 +191,7 @@ pub struct RepoFullName(String);
 string_value!(RepoFullName);
 
 impl RepoFullName {
+    /// Parses `owner/name` by GitHub's character rules.
     pub fn parse(value: &str) -> Result<Self, Error> {
         let bad = || {
             Error::invalid(
@@ -196,10 +217,12 @@ impl RepoFullName {
         }
     }
 
+    /// The owner (user or organisation).
     pub fn owner(&self) -> &str {
         self.0.split_once('/').map(|(o, _)| o).unwrap_or_default()
     }
 
+    /// The repository's name.
     pub fn name(&self) -> &str {
         self.0.split_once('/').map(|(_, n)| n).unwrap_or_default()
     }

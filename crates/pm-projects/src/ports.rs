@@ -7,9 +7,11 @@ use pm_kernel::{Actor, Error, Limit, ProjectId, Result, WorkspaceId};
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
+/// Storage of a workspace's projects.
 pub trait ProjectRepository: Send + Sync {
     /// Stores a new project together with its spec in `draft`, atomically.
-    /// Fails with `Error::Conflict` if the slug is taken.
+    /// Fails with `Error::Conflict` for [`ConflictReason::SlugTaken`](pm_kernel::ConflictReason::SlugTaken)
+    /// if the slug is taken.
     async fn create(
         &self,
         workspace_id: WorkspaceId,
@@ -17,6 +19,7 @@ pub trait ProjectRepository: Send + Sync {
         project: &NewProject,
     ) -> Result<Project>;
 
+    /// The workspace's project with this slug, `None` if there is none.
     async fn get(&self, workspace_id: WorkspaceId, slug: &Slug) -> Result<Option<Project>>;
 
     /// Projects ordered by id (creation order), starting after `after` if given,
@@ -58,23 +61,15 @@ pub trait ProjectRepository: Send + Sync {
     ) -> Result<Option<Project>>;
 }
 
-/// What a project lease is for; each purpose is leased independently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LeasePurpose {
-    /// Pushing the project's tasks to GitHub.
-    Push,
-    /// Creating the project's repository when its spec is approved.
-    Provision,
-}
-
-impl LeasePurpose {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            LeasePurpose::Push => "push",
-            LeasePurpose::Provision => "provision",
-        }
+pm_kernel::string_enum!(
+    /// What a project lease is for; each purpose is leased independently.
+    LeasePurpose, "purpose", {
+        /// Pushing the project's tasks to GitHub.
+        Push => "push",
+        /// Creating the project's repository when its spec is approved.
+        Provision => "provision",
     }
-}
+);
 
 /// Exclusive, expiring claims on a project for long-running work. A holder
 /// renews its lease as it goes (calling `acquire` again) and releases it when
@@ -99,6 +94,83 @@ pub trait ProjectLeases: Send + Sync {
         purpose: LeasePurpose,
         holder: uuid::Uuid,
     ) -> Result<()>;
+}
+
+/// One holder's claim on a project lease: the whole acquire → renew → release
+/// sequence of [`ProjectLeases`] in one place, so each kind of long-running work
+/// (a push, an approval's provisioning) holds its lease the same way.
+///
+/// The guard makes up its own holder id. Releasing is explicit (there is no
+/// async drop): call [`LeaseGuard::release`] when the work is done, whatever its
+/// outcome. A guard that is never released (the process died) expires after its
+/// `ttl` on its own.
+pub struct LeaseGuard<'a> {
+    leases: &'a dyn ProjectLeases,
+    project_id: ProjectId,
+    purpose: LeasePurpose,
+    holder: uuid::Uuid,
+    ttl: std::time::Duration,
+}
+
+impl<'a> LeaseGuard<'a> {
+    /// Takes the project's lease for `purpose` for `ttl`. `None` when another
+    /// holder has it and it has not expired.
+    pub async fn acquire(
+        leases: &'a dyn ProjectLeases,
+        project_id: ProjectId,
+        purpose: LeasePurpose,
+        ttl: std::time::Duration,
+    ) -> Result<Option<Self>> {
+        let guard = Self {
+            leases,
+            project_id,
+            purpose,
+            holder: uuid::Uuid::now_v7(),
+            ttl,
+        };
+        Ok(guard.renew().await?.then_some(guard))
+    }
+
+    /// [`LeaseGuard::acquire`] for a given, stable holder: the same work taken up
+    /// again (a job resumed after its process died) gets the lease back at once,
+    /// without waiting for the dead holder's lease to expire.
+    pub async fn acquire_as(
+        leases: &'a dyn ProjectLeases,
+        project_id: ProjectId,
+        purpose: LeasePurpose,
+        holder: uuid::Uuid,
+        ttl: std::time::Duration,
+    ) -> Result<Option<Self>> {
+        let guard = Self {
+            leases,
+            project_id,
+            purpose,
+            holder,
+            ttl,
+        };
+        Ok(guard.renew().await?.then_some(guard))
+    }
+
+    /// Extends the lease by its `ttl` from now. False when another holder took it
+    /// over meanwhile (this one was slower than `ttl`): the work must stop.
+    pub async fn renew(&self) -> Result<bool> {
+        self.leases
+            .acquire(self.project_id, self.purpose, self.holder, self.ttl)
+            .await
+    }
+
+    /// Gives the lease up (only if this guard still holds it). A failure here is
+    /// worth a warning, not an error: the lease expires by itself.
+    pub async fn release(self) -> Result<()> {
+        self.leases
+            .release(self.project_id, self.purpose, self.holder)
+            .await
+    }
+
+    /// What the lease is for.
+    pub const fn purpose(&self) -> LeasePurpose {
+        self.purpose
+    }
 }
 
 /// The actor's project with this slug, or `NotFound` — also when the project

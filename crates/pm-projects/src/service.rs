@@ -1,7 +1,7 @@
 //! The project use cases, with the rules on who may do what.
 
 use crate::{NewProject, Project, ProjectPatch, ProjectRepository, Slug, project_of};
-use pm_kernel::{Actor, Cursor, Error, Limit, Page, ProjectId, Result};
+use pm_kernel::{Actor, ConflictReason, Cursor, Error, Limit, Page, ProjectId, Result};
 use std::sync::Arc;
 
 /// How often creation retries when a freshly generated slug collides. With a
@@ -9,21 +9,27 @@ use std::sync::Arc;
 const SLUG_ATTEMPTS: usize = 3;
 
 #[derive(Clone)]
+/// The project use cases.
 pub struct ProjectService {
     repo: Arc<dyn ProjectRepository>,
 }
 
 impl ProjectService {
+    /// Wires the service to its ports.
     pub fn new(repo: Arc<dyn ProjectRepository>) -> Self {
         Self { repo }
     }
 
+    /// Creates a project with a generated slug, trying a fresh slug (at most 3 attempts) only when the slug is taken.
     pub async fn create(&self, actor: &Actor, project: NewProject) -> Result<Project> {
         let mut last_err = None;
         for _ in 0..SLUG_ATTEMPTS {
             let slug = Slug::generate(&project.name);
             match self.repo.create(actor.workspace_id, &slug, &project).await {
-                Err(Error::Conflict(msg)) => last_err = Some(Error::Conflict(msg)),
+                // Only a slug clash is worth another slug; any other conflict is final.
+                Err(err) if err.conflict_reason() == Some(ConflictReason::SlugTaken) => {
+                    last_err = Some(err);
+                }
                 other => return other,
             }
         }
@@ -35,6 +41,7 @@ impl ProjectService {
         project_of(self.repo.as_ref(), actor, slug).await
     }
 
+    /// The workspace's projects in creation order, a page at a time.
     pub async fn list(
         &self,
         actor: &Actor,
@@ -48,6 +55,7 @@ impl ProjectService {
         Ok(Page::from_rows(rows, limit, |p| p.id.to_string()))
     }
 
+    /// Renames or re-describes a project; an empty patch is a validation error.
     pub async fn update(&self, actor: &Actor, slug: &Slug, patch: ProjectPatch) -> Result<Project> {
         if patch.is_empty() {
             return Err(Error::invalid("", "give `name` or `description` to change"));
@@ -85,14 +93,10 @@ mod tests {
     use super::*;
     use crate::{Description, MockProjectRepository, ProjectName};
     use mockall::predicate::*;
-    use pm_kernel::{Role, UserId, WorkspaceId};
+    use pm_kernel::{Role, WorkspaceId};
 
     fn actor(role: Role) -> Actor {
-        Actor {
-            user_id: UserId::new(),
-            workspace_id: WorkspaceId::new(),
-            role,
-        }
+        pm_kernel::testing::actor(role)
     }
 
     fn sample(workspace_id: WorkspaceId, slug: &Slug, new: &NewProject) -> Project {
@@ -128,7 +132,7 @@ mod tests {
                 calls += 1;
                 seen.push(slug.clone());
                 if calls == 1 {
-                    Err(Error::Conflict("slug taken".into()))
+                    Err(Error::conflict(ConflictReason::SlugTaken, "slug taken"))
                 } else {
                     assert_ne!(seen[0], seen[1], "retry must use a fresh slug");
                     Ok(sample(ws, slug, new))
@@ -145,13 +149,45 @@ mod tests {
         let mut repo = MockProjectRepository::new();
         repo.expect_create()
             .times(SLUG_ATTEMPTS)
-            .returning(|_, _, _| Err(Error::Conflict("slug taken".into())));
+            .returning(|_, _, _| Err(Error::conflict(ConflictReason::SlugTaken, "slug taken")));
         let service = ProjectService::new(Arc::new(repo));
         let err = service
             .create(&actor(Role::Admin), new_project())
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::Conflict(_)));
+        assert!(matches!(err, Error::Conflict { .. }));
+    }
+
+    #[tokio::test]
+    async fn create_does_not_retry_a_conflict_that_is_not_a_slug_clash() {
+        let mut repo = MockProjectRepository::new();
+        repo.expect_create().times(1).returning(|_, _, _| {
+            Err(Error::conflict(
+                ConflictReason::LeaseHeld,
+                "some other clash",
+            ))
+        });
+        let service = ProjectService::new(Arc::new(repo));
+        let err = service
+            .create(&actor(Role::Admin), new_project())
+            .await
+            .unwrap_err();
+        assert_eq!(err.conflict_reason(), Some(ConflictReason::LeaseHeld));
+        assert_eq!(err.to_string(), "some other clash");
+    }
+
+    #[tokio::test]
+    async fn create_does_not_retry_other_errors() {
+        let mut repo = MockProjectRepository::new();
+        repo.expect_create()
+            .times(1)
+            .returning(|_, _, _| Err(Error::internal("db down")));
+        let service = ProjectService::new(Arc::new(repo));
+        let err = service
+            .create(&actor(Role::Admin), new_project())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Internal(_)));
     }
 
     #[tokio::test]

@@ -3,7 +3,11 @@
 //! provision the project's GitHub repository through the [`RepoProvisioner`] port;
 //! that step can fail without undoing the approval.
 
+#![warn(missing_docs)]
+
+/// The entities and value types.
 pub mod models;
+/// The ports (traits) adapters implement.
 pub mod ports;
 pub mod service;
 

@@ -1,52 +1,30 @@
 use pm_kernel::validation::text;
 use pm_kernel::{Error, ProjectId, Timestamp};
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A project's spec.
 pub struct Spec {
+    /// The project it belongs to.
     pub project_id: ProjectId,
+    /// Where it is in its workflow.
     pub status: SpecStatus,
+    /// Its markdown content.
     pub content: SpecContent,
+    /// When it last changed.
     pub updated_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SpecStatus {
-    Draft,
-    Interviewing,
-    Review,
-}
-
-impl SpecStatus {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            SpecStatus::Draft => "draft",
-            SpecStatus::Interviewing => "interviewing",
-            SpecStatus::Review => "review",
-        }
+pm_kernel::string_enum!(
+    /// Where a spec is in its workflow: `draft` → `interviewing` → `review`.
+    SpecStatus, "status", {
+        /// Being written.
+        Draft => "draft",
+        /// Submitted; questions are being answered.
+        Interviewing => "interviewing",
+        /// Approved; the content is locked.
+        Review => "review",
     }
-}
-
-impl fmt::Display for SpecStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SpecStatus {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        match s {
-            "draft" => Ok(SpecStatus::Draft),
-            "interviewing" => Ok(SpecStatus::Interviewing),
-            "review" => Ok(SpecStatus::Review),
-            other => Err(Error::internal(format!("unknown spec status {other:?}"))),
-        }
-    }
-}
+);
 
 /// Markdown content of a spec, at most 200,000 characters. Kept verbatim (not
 /// trimmed): leading whitespace can be meaningful in markdown.
@@ -54,8 +32,10 @@ impl FromStr for SpecStatus {
 pub struct SpecContent(String);
 
 impl SpecContent {
+    /// The most characters allowed.
     pub const MAX_CHARS: usize = 200_000;
 
+    /// Checks the length and characters; keeps the text verbatim.
     pub fn new(value: &str) -> Result<Self, Error> {
         text("content", value, 0, Self::MAX_CHARS)?;
         Ok(Self(value.to_string()))
@@ -66,6 +46,7 @@ impl SpecContent {
         Self(value)
     }
 
+    /// The value as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

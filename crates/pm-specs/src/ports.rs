@@ -5,7 +5,9 @@ use pm_projects::{Project, RepoFullName};
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
+/// Storage of specs, one per project.
 pub trait SpecRepository: Send + Sync {
+    /// The project's spec, `None` if there is none.
     async fn get(&self, project_id: ProjectId) -> Result<Option<Spec>>;
 
     /// Replaces the content if the spec is still in `expected` (so an edit cannot

@@ -1,28 +1,39 @@
 //! The spec workflow.
 
 use crate::{RepoProvisioner, Spec, SpecContent, SpecRepository, SpecStatus};
-use pm_kernel::{Actor, Error, Result};
-use pm_projects::{LeasePurpose, Project, ProjectLeases, ProjectRepository, Slug, project_of};
-use serde::Serialize;
+use pm_kernel::{Actor, ConflictReason, Error, Result};
+use pm_projects::{
+    LeaseGuard, LeasePurpose, Project, ProjectLeases, ProjectRepository, Slug, project_of,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// What happened to the project's repository when its spec was approved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RepositoryOutcome {
     /// A repository was created and linked to the project.
-    Created { full_name: String },
+    Created {
+        /// The repository, `owner/name`.
+        full_name: String,
+    },
     /// The project already had a repository; nothing was called.
-    AlreadySet { full_name: String },
+    AlreadySet {
+        /// The repository, `owner/name`.
+        full_name: String,
+    },
     /// Creating it failed; the approval stands and an admin can link one by hand.
-    Failed { error_code: String },
+    Failed {
+        /// The stable code of the failure.
+        error_code: String,
+    },
 }
 
 /// The result of an approval: the spec (now in review) and the repository outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approval {
+    /// The spec, now in review.
     pub spec: Spec,
+    /// What happened to the repository.
     pub repository: RepositoryOutcome,
 }
 
@@ -31,6 +42,7 @@ pub struct Approval {
 const PROVISION_LEASE: Duration = Duration::from_secs(120);
 
 #[derive(Clone)]
+/// The spec workflow, with repository creation on approval.
 pub struct SpecService {
     projects: Arc<dyn ProjectRepository>,
     specs: Arc<dyn SpecRepository>,
@@ -39,6 +51,7 @@ pub struct SpecService {
 }
 
 impl SpecService {
+    /// Wires the service to its ports.
     pub fn new(
         projects: Arc<dyn ProjectRepository>,
         specs: Arc<dyn SpecRepository>,
@@ -64,6 +77,7 @@ impl SpecService {
             .ok_or(Error::NotFound("spec"))
     }
 
+    /// The project's spec.
     pub async fn get(&self, actor: &Actor, slug: &Slug) -> Result<Spec> {
         let project = self.project(actor, slug).await?;
         self.spec_of(&project).await
@@ -75,15 +89,19 @@ impl SpecService {
         let project = self.project(actor, slug).await?;
         let spec = self.spec_of(&project).await?;
         if spec.status == SpecStatus::Review {
-            return Err(Error::Conflict(
-                "the spec is approved (in review) and can no longer be edited".into(),
+            return Err(Error::conflict(
+                ConflictReason::SpecStatus,
+                "the spec is approved (in review) and can no longer be edited",
             ));
         }
         self.specs
             .update_content(project.id, spec.status, &content)
             .await?
             .ok_or_else(|| {
-                Error::Conflict("the spec changed meanwhile; read it and try again".into())
+                Error::conflict(
+                    ConflictReason::SpecStatus,
+                    "the spec changed meanwhile; read it and try again",
+                )
             })
     }
 
@@ -137,21 +155,24 @@ impl SpecService {
                 full_name: repo.to_string(),
             };
         }
-        let holder = uuid::Uuid::now_v7();
-        match self
-            .leases
-            .acquire(project.id, LeasePurpose::Provision, holder, PROVISION_LEASE)
-            .await
+        let lease = match LeaseGuard::acquire(
+            self.leases.as_ref(),
+            project.id,
+            LeasePurpose::Provision,
+            PROVISION_LEASE,
+        )
+        .await
         {
-            Ok(true) => {}
-            Ok(false) => {
-                let busy = Error::Conflict(
-                    "another approval is creating this project's repository".into(),
+            Ok(Some(lease)) => lease,
+            Ok(None) => {
+                let busy = Error::conflict(
+                    ConflictReason::LeaseHeld,
+                    "another approval is creating this project's repository",
                 );
                 return failed(project, spec, &busy);
             }
             Err(err) => return failed(project, spec, &err),
-        }
+        };
         let outcome = match self.projects.get(project.workspace_id, &project.slug).await {
             Ok(Some(current)) if current.github_repo.is_some() => RepositoryOutcome::AlreadySet {
                 full_name: current
@@ -174,11 +195,7 @@ impl SpecService {
             },
             Err(err) => failed(project, spec, &err),
         };
-        if let Err(err) = self
-            .leases
-            .release(project.id, LeasePurpose::Provision, holder)
-            .await
-        {
+        if let Err(err) = lease.release().await {
             tracing::warn!(slug = %project.slug, error = %err, "could not release the provisioning lease; it expires by itself");
         }
         outcome
@@ -199,9 +216,10 @@ impl SpecService {
 }
 
 fn illegal(actual: SpecStatus, from: SpecStatus, to: SpecStatus) -> Error {
-    Error::Conflict(format!(
-        "the spec is in `{actual}`; only a spec in `{from}` can move to `{to}`"
-    ))
+    Error::conflict(
+        ConflictReason::SpecStatus,
+        format!("the spec is in `{actual}`; only a spec in `{from}` can move to `{to}`"),
+    )
 }
 
 /// Logs a failed repository creation as one structured event and reports it.

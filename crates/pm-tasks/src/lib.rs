@@ -2,7 +2,11 @@
 //! come from a person (`manual`) or from a GitHub issue (`github`), in which case it
 //! carries an external link back to the issue.
 
+#![warn(missing_docs)]
+
+/// The entities and value types.
 pub mod models;
+/// The ports (traits) adapters implement.
 pub mod ports;
 pub mod service;
 

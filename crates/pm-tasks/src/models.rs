@@ -1,55 +1,80 @@
 use pm_kernel::validation::text;
 use pm_kernel::{Error, ProjectId, TaskId, Timestamp};
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A task of a project.
 pub struct Task {
+    /// The id.
     pub id: TaskId,
+    /// The project it belongs to.
     pub project_id: ProjectId,
     /// 1, 2, 3… per project, never reused.
     pub number: i64,
+    /// The title.
     pub title: TaskTitle,
+    /// The description.
     pub description: TaskDescription,
+    /// Where the task stands.
     pub status: TaskStatus,
+    /// How urgent it is.
     pub priority: Priority,
+    /// Its labels.
     pub labels: Labels,
+    /// Where it came from.
     pub source: TaskSource,
+    /// Where it lives outside pmhub (at most one link per provider).
     pub external_links: Vec<ExternalLink>,
+    /// When it was created.
     pub created_at: Timestamp,
+    /// When it last changed.
     pub updated_at: Timestamp,
 }
 
 /// Where a task lives outside pmhub, e.g. the GitHub issue it was imported from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalLink {
+    /// The system, e.g. `github`.
     pub provider: String,
     /// Human-readable reference, e.g. `octo/hello#12`.
     pub reference: String,
+    /// The web URL.
     pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A task to create.
 pub struct NewTask {
+    /// The title.
     pub title: TaskTitle,
+    /// The description.
     pub description: TaskDescription,
+    /// Where the task stands.
     pub status: TaskStatus,
+    /// How urgent it is.
     pub priority: Priority,
+    /// Its labels.
     pub labels: Labels,
+    /// Where it came from.
     pub source: TaskSource,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Changes to a task; `None` leaves a field as it is.
 pub struct TaskPatch {
+    /// A new title.
     pub title: Option<TaskTitle>,
+    /// A new description.
     pub description: Option<TaskDescription>,
+    /// A new status.
     pub status: Option<TaskStatus>,
+    /// A new priority.
     pub priority: Option<Priority>,
+    /// New labels (replacing all).
     pub labels: Option<Labels>,
 }
 
 impl TaskPatch {
+    /// True when the patch changes nothing.
     pub fn is_empty(&self) -> bool {
         self.title.is_none()
             && self.description.is_none()
@@ -60,78 +85,63 @@ impl TaskPatch {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Which tasks a list returns.
 pub struct TaskFilter {
+    /// Only tasks in this status.
     pub status: Option<TaskStatus>,
+    /// Only tasks from this source.
     pub source: Option<TaskSource>,
 }
 
-/// Declares a closed set of snake_case values with `as_str`, `Display`, `FromStr`
-/// (failing with a validation error on `field`) and serde.
-macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident, $field:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+pm_kernel::string_enum!(
+    /// Where a task stands.
+    TaskStatus, "status", {
+        /// Not started.
+        Todo => "todo",
+        /// Someone is on it.
+        InProgress => "in_progress",
+        /// Finished.
+        Done => "done",
+        /// Dropped.
+        Canceled => "canceled",
+    }
+);
 
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+pm_kernel::string_enum!(
+    /// How urgent a task is.
+    Priority, "priority", {
+        /// No priority given.
+        None => "none",
+        /// Low.
+        Low => "low",
+        /// Medium.
+        Medium => "medium",
+        /// High.
+        High => "high",
+        /// Urgent.
+        Urgent => "urgent",
+    }
+);
 
-            pub const fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self, Error> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(Error::invalid(
-                        $field,
-                        format!("must be one of: {}", [$($text),+].join(", ")),
-                    )),
-                }
-            }
-        }
-    };
-}
-
-string_enum!(TaskStatus, "status", {
-    Todo => "todo",
-    InProgress => "in_progress",
-    Done => "done",
-    Canceled => "canceled",
-});
-
-string_enum!(Priority, "priority", {
-    None => "none",
-    Low => "low",
-    Medium => "medium",
-    High => "high",
-    Urgent => "urgent",
-});
-
-string_enum!(
+pm_kernel::string_enum!(
     /// Where a task came from.
     TaskSource, "source", {
-    Manual => "manual",
-    Github => "github",
-});
+        /// Created in pmhub.
+        Manual => "manual",
+        /// Imported from a GitHub issue.
+        Github => "github",
+    }
+);
 
 /// 1 to 500 characters after trimming.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskTitle(String);
 
 impl TaskTitle {
+    /// The most characters allowed.
     pub const MAX_CHARS: usize = 500;
 
+    /// Validates `value` (trimmed where the type says so); fails with a validation error naming the field.
     pub fn new(value: &str) -> Result<Self, Error> {
         text("title", value, 1, Self::MAX_CHARS).map(Self)
     }
@@ -147,6 +157,7 @@ impl TaskTitle {
         }
     }
 
+    /// The value as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -157,17 +168,21 @@ impl TaskTitle {
 pub struct TaskDescription(String);
 
 impl TaskDescription {
+    /// The most characters allowed.
     pub const MAX_CHARS: usize = 65_536;
 
+    /// Validates `value` (trimmed where the type says so); fails with a validation error naming the field.
     pub fn new(value: &str) -> Result<Self, Error> {
         text("description", value, 0, Self::MAX_CHARS)?;
         Ok(Self(value.to_string()))
     }
 
+    /// A description from an external system, cut to the maximum rather than rejected.
     pub fn lenient(value: &str) -> Self {
         Self(without_nul(value).take(Self::MAX_CHARS).collect())
     }
 
+    /// The value as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -178,9 +193,12 @@ impl TaskDescription {
 pub struct Labels(Vec<String>);
 
 impl Labels {
+    /// The most labels a task may have.
     pub const MAX_COUNT: usize = 50;
+    /// The most characters of one label.
     pub const MAX_CHARS: usize = 100;
 
+    /// Trims, deduplicates and checks the labels.
     pub fn new(values: &[String]) -> Result<Self, Error> {
         if values.len() > Self::MAX_COUNT {
             return Err(Error::invalid(
@@ -210,10 +228,12 @@ impl Labels {
         Self(out)
     }
 
+    /// The labels.
     pub fn as_slice(&self) -> &[String] {
         &self.0
     }
 
+    /// The labels, by value.
     pub fn into_vec(self) -> Vec<String> {
         self.0
     }

@@ -11,6 +11,7 @@ pub trait TaskStore: Send + Sync {
     /// no gaps or repeats, also under concurrent creates.
     async fn create(&self, project_id: ProjectId, task: &NewTask) -> Result<Task>;
 
+    /// The task with this number, `None` if there is none.
     async fn get(&self, project_id: ProjectId, number: i64) -> Result<Option<Task>>;
 
     /// Tasks by ascending number after `after_number`, at most `limit + 1` rows.
@@ -22,6 +23,7 @@ pub trait TaskStore: Send + Sync {
         limit: Limit,
     ) -> Result<Vec<Task>>;
 
+    /// Applies the patch; `None` if there is no such task.
     async fn update(
         &self,
         project_id: ProjectId,
@@ -29,5 +31,6 @@ pub trait TaskStore: Send + Sync {
         patch: &TaskPatch,
     ) -> Result<Option<Task>>;
 
+    /// Deletes the task; false if there was none.
     async fn delete(&self, project_id: ProjectId, number: i64) -> Result<bool>;
 }

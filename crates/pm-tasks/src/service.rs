@@ -7,12 +7,14 @@ use pm_projects::{Project, ProjectRepository, Slug, project_of};
 use std::sync::Arc;
 
 #[derive(Clone)]
+/// The task use cases, scoped to a project of the caller's workspace.
 pub struct TaskService {
     projects: Arc<dyn ProjectRepository>,
     tasks: Arc<dyn TaskStore>,
 }
 
 impl TaskService {
+    /// Wires the service to its ports.
     pub fn new(projects: Arc<dyn ProjectRepository>, tasks: Arc<dyn TaskStore>) -> Self {
         Self { projects, tasks }
     }
@@ -21,11 +23,13 @@ impl TaskService {
         project_of(self.projects.as_ref(), actor, slug).await
     }
 
+    /// Creates a task with the project's next number.
     pub async fn create(&self, actor: &Actor, slug: &Slug, task: NewTask) -> Result<Task> {
         let project = self.project(actor, slug).await?;
         self.tasks.create(project.id, &task).await
     }
 
+    /// The task with this number, or `NotFound`.
     pub async fn get(&self, actor: &Actor, slug: &Slug, number: i64) -> Result<Task> {
         let project = self.project(actor, slug).await?;
         self.tasks
@@ -34,6 +38,7 @@ impl TaskService {
             .ok_or(Error::NotFound("task"))
     }
 
+    /// The project's tasks by number, filtered, a page at a time.
     pub async fn list(
         &self,
         actor: &Actor,
@@ -48,6 +53,7 @@ impl TaskService {
         Ok(Page::from_rows(rows, limit, |t| t.number.to_string()))
     }
 
+    /// Applies a non-empty patch.
     pub async fn update(
         &self,
         actor: &Actor,
@@ -65,6 +71,7 @@ impl TaskService {
             .ok_or(Error::NotFound("task"))
     }
 
+    /// Deletes a task, or `NotFound`.
     pub async fn delete(&self, actor: &Actor, slug: &Slug, number: i64) -> Result<()> {
         let project = self.project(actor, slug).await?;
         if self.tasks.delete(project.id, number).await? {
@@ -82,29 +89,15 @@ mod tests {
         Labels, MockTaskStore, Priority, TaskDescription, TaskSource, TaskStatus, TaskTitle,
     };
     use mockall::predicate::*;
-    use pm_kernel::{ProjectId, Role, TaskId, UserId, WorkspaceId};
-    use pm_projects::{Description, MockProjectRepository, ProjectName};
+    use pm_kernel::{ProjectId, Role, TaskId, WorkspaceId};
+    use pm_projects::MockProjectRepository;
 
     fn actor() -> Actor {
-        Actor {
-            user_id: UserId::new(),
-            workspace_id: WorkspaceId::new(),
-            role: Role::Member,
-        }
+        pm_kernel::testing::actor(Role::Member)
     }
 
     fn project(workspace_id: WorkspaceId) -> Project {
-        let now = pm_kernel::now();
-        Project {
-            id: ProjectId::new(),
-            workspace_id,
-            slug: Slug::parse("billing-abc123").unwrap(),
-            name: ProjectName::new("Billing").unwrap(),
-            description: Description::default(),
-            github_repo: None,
-            created_at: now,
-            updated_at: now,
-        }
+        pm_projects::testing::project(workspace_id, "billing-abc123", "Billing", None)
     }
 
     fn new_task() -> NewTask {

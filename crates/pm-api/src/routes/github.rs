@@ -256,7 +256,11 @@ async fn answer(
 fn run_error(run: &SyncRun) -> ApiError {
     use pm_kernel::GithubError;
     if run.status == SyncStatus::Canceled {
-        return Error::Conflict(format!("the run {} was canceled", run.id)).into();
+        return Error::conflict(
+            pm_kernel::ConflictReason::RunFinished,
+            format!("the run {} was canceled", run.id),
+        )
+        .into();
     }
     let detail = format!("the run {} failed; see its sync-runs URL", run.id);
     let err = match run.error_code.as_deref().unwrap_or_default() {
@@ -274,7 +278,7 @@ fn run_error(run: &SyncRun) -> ApiError {
             status: None,
             message: detail,
         }),
-        "CONFLICT" => Error::Conflict(detail),
+        "CONFLICT" => Error::conflict(pm_kernel::ConflictReason::LeaseHeld, detail),
         "NOT_FOUND" => Error::NotFound("project"),
         "INTEGRATION_NOT_CONNECTED" => Error::IntegrationNotConnected,
         "VALIDATION_FAILED" => Error::invalid("repo", detail),

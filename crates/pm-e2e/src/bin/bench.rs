@@ -191,7 +191,11 @@ impl Bench {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let run = self.api.get(&location).await?.expect_status(200)?;
-        ensure!(run.body["status"] == "succeeded", "the busy import ended {}", run.body);
+        ensure!(
+            run.body["status"] == "succeeded",
+            "the busy import ended {}",
+            run.body
+        );
         latencies.sort();
         Ok(latencies)
     }
@@ -339,18 +343,26 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
         .post("/api/v1/projects", &json!({ "name": "Benchmark direct" }))
         .await?
         .expect_status(201)?;
-    let direct_slug = pm_projects::Slug::parse(direct_project.body["slug"].as_str().context("slug")?)?;
+    let direct_slug =
+        pm_projects::Slug::parse(direct_project.body["slug"].as_str().context("slug")?)?;
     let actor = pm_kernel::Actor {
         user_id: admin.admin.id,
         workspace_id: admin.workspace.id,
         role: pm_kernel::Role::Admin,
     };
-    println!("\nImport, direct path ({} issues, {pages} pages) — IssueImporter::run in-process", args.issues);
+    println!(
+        "\nImport, direct path ({} issues, {pages} pages) — IssueImporter::run in-process",
+        args.issues
+    );
     let lists_before = list_requests(&bench.fake.stats());
     let started = Instant::now();
     let direct = state
         .importer
-        .run(&actor, &direct_slug, Some(RepoFullName::parse(REPO_DIRECT)?))
+        .run(
+            &actor,
+            &direct_slug,
+            Some(RepoFullName::parse(REPO_DIRECT)?),
+        )
         .await?;
     let direct_elapsed = started.elapsed();
     let direct_lists = list_requests(&bench.fake.stats()) - lists_before;
@@ -386,7 +398,10 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
         import.statements as f64 / pages as f64
     );
 
-    println!("\nPOST {sync_path} → 202 while another import of {} issues runs", args.issues);
+    println!(
+        "\nPOST {sync_path} → 202 while another import of {} issues runs",
+        args.issues
+    );
     let latencies = bench.latencies_while_importing(REPO_BUSY).await?;
     let p50 = percentile(&latencies, 0.50);
     let p99 = percentile(&latencies, 0.99);
@@ -440,7 +455,10 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
     );
     verdict(
         ok_p99,
-        &format!("p99 of POST …/sync → 202 while an import runs < 100 ms (measured {:.1} ms)", p99.as_secs_f64() * 1e3),
+        &format!(
+            "p99 of POST …/sync → 202 while an import runs < 100 ms (measured {:.1} ms)",
+            p99.as_secs_f64() * 1e3
+        ),
     );
     let ok_requests = import.list_requests == pages;
     let ok_created = created == args.issues;

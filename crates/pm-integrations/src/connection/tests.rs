@@ -1,13 +1,9 @@
 use super::*;
 use crate::{GithubUser, MockCredentialStore, MockGithubApi, MockSecretCipher, SealedSecret};
-use pm_kernel::{GithubError, Role, UserId, WorkspaceId};
+use pm_kernel::{GithubError, Role, WorkspaceId};
 
 fn actor(role: Role) -> Actor {
-    Actor {
-        user_id: UserId::new(),
-        workspace_id: WorkspaceId::new(),
-        role,
-    }
+    pm_kernel::testing::actor(role)
 }
 
 fn sealed(key_id: &str) -> SealedSecret {

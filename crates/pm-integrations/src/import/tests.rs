@@ -1,33 +1,20 @@
 use super::*;
 use crate::{
     GithubCredential, IssuePage, MockCredentialStore, MockGithubApi, MockSecretCipher,
-    MockSyncStore, PageImported, SealedSecret,
+    MockSyncStore, PageImported, SealedSecret, SyncStatus,
 };
 use mockall::Sequence;
-use pm_kernel::{GithubError, ProjectId, Role, UserId, WorkspaceId};
-use pm_projects::{Description, MockProjectRepository, ProjectName};
+use pm_kernel::{GithubError, Role, WorkspaceId};
+use pm_projects::MockProjectRepository;
+use pm_projects::Project;
 use secrecy::{ExposeSecret, SecretString};
 
 fn actor() -> Actor {
-    Actor {
-        user_id: UserId::new(),
-        workspace_id: WorkspaceId::new(),
-        role: Role::Member,
-    }
+    pm_kernel::testing::actor(Role::Member)
 }
 
 fn project(ws: WorkspaceId, repo: Option<&str>) -> Project {
-    let now = pm_kernel::now();
-    Project {
-        id: ProjectId::new(),
-        workspace_id: ws,
-        slug: Slug::parse("sync-abc123").unwrap(),
-        name: ProjectName::new("Sync").unwrap(),
-        description: Description::default(),
-        github_repo: repo.map(|r| RepoFullName::parse(r).unwrap()),
-        created_at: now,
-        updated_at: now,
-    }
+    pm_projects::testing::project(ws, "sync-abc123", "Sync", repo)
 }
 
 fn issue(id: i64, number: i64, state: IssueState, reason: Option<&str>) -> GithubIssue {

@@ -1,33 +1,20 @@
 use super::*;
+use crate::link::marked_task;
 use crate::{
-    IssuePage, IssueState, MockCredentialStore, MockGithubApi, MockPacer, MockPushStore,
-    MockSecretCipher, MockSyncStore, PushBacklog,
+    GithubIssue, IssuePage, IssueState, MockCredentialStore, MockGithubApi, MockPacer,
+    MockPushStore, MockSecretCipher, MockSyncStore, PushBacklog, SyncStatus,
 };
-use pm_kernel::{ProjectId, Role, UserId, WorkspaceId};
-use pm_projects::{Description, MockProjectLeases, MockProjectRepository, ProjectName};
+use pm_kernel::{ConflictReason, ProjectId, Role, WorkspaceId};
+use pm_projects::{MockProjectLeases, MockProjectRepository};
 use pm_tasks::{Labels, Priority, TaskDescription, TaskSource, TaskStatus, TaskTitle};
 use std::sync::Mutex;
 
 fn actor() -> Actor {
-    Actor {
-        user_id: UserId::new(),
-        workspace_id: WorkspaceId::new(),
-        role: Role::Member,
-    }
+    pm_kernel::testing::actor(Role::Member)
 }
 
 fn project(ws: WorkspaceId) -> Project {
-    let now = pm_kernel::now();
-    Project {
-        id: ProjectId::new(),
-        workspace_id: ws,
-        slug: Slug::parse("push-abc123").unwrap(),
-        name: ProjectName::new("Push").unwrap(),
-        description: Description::default(),
-        github_repo: Some(RepoFullName::parse("org/push").unwrap()),
-        created_at: now,
-        updated_at: now,
-    }
+    pm_projects::testing::project(ws, "push-abc123", "Push", Some("org/push"))
 }
 
 fn task(number: i64) -> Task {
@@ -382,7 +369,13 @@ async fn a_second_concurrent_push_is_a_conflict() {
         .run(&actor, &Slug::parse("push-abc123").unwrap())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)));
+    assert!(matches!(
+        err,
+        Error::Conflict {
+            reason: ConflictReason::LeaseHeld,
+            ..
+        }
+    ));
 }
 
 #[tokio::test]
@@ -493,7 +486,13 @@ async fn a_push_that_loses_its_lease_stops_before_creating_more() {
         .run(&actor, &Slug::parse("push-abc123").unwrap())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)));
+    assert!(matches!(
+        err,
+        Error::Conflict {
+            reason: ConflictReason::LeaseLost,
+            ..
+        }
+    ));
     assert_eq!(counts.lock().unwrap().unwrap().created, 1);
 }
 

@@ -1,8 +1,8 @@
 use super::*;
 use crate::{MockCredentialStore, MockGithubApi, MockSecretCipher};
 use mockall::predicate::*;
-use pm_kernel::{GithubError, ProjectId, Role, UserId, WorkspaceId};
-use pm_projects::{Description, MockProjectRepository, ProjectName};
+use pm_kernel::{ConflictReason, GithubError, Role, UserId, WorkspaceId};
+use pm_projects::MockProjectRepository;
 use secrecy::SecretString;
 
 fn tokens(server: Option<&str>) -> TokenSource {
@@ -16,17 +16,7 @@ fn tokens(server: Option<&str>) -> TokenSource {
 }
 
 fn project(ws: WorkspaceId) -> Project {
-    let now = pm_kernel::now();
-    Project {
-        id: ProjectId::new(),
-        workspace_id: ws,
-        slug: Slug::parse("billing-abc123").unwrap(),
-        name: ProjectName::new("Billing").unwrap(),
-        description: Description::default(),
-        github_repo: None,
-        created_at: now,
-        updated_at: now,
-    }
+    pm_projects::testing::project(ws, "billing-abc123", "Billing", None)
 }
 
 fn repo(full_name: &str) -> GithubRepo {
@@ -162,5 +152,7 @@ async fn a_repository_linked_meanwhile_is_not_overwritten() {
         "org",
     );
     let err = provisioner.provision(&p).await.unwrap_err();
-    assert!(matches!(err, Error::Conflict(msg) if msg.contains("org/billing-abc123")));
+    assert!(
+        matches!(err, Error::Conflict { reason: ConflictReason::RepoAlreadyLinked, message } if message.contains("org/billing-abc123"))
+    );
 }

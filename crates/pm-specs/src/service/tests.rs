@@ -1,31 +1,15 @@
 use super::*;
 use crate::{MockRepoProvisioner, MockSpecRepository};
 use mockall::predicate::*;
-use pm_kernel::{GithubError, ProjectId, Role, UserId, WorkspaceId};
-use pm_projects::{
-    Description, MockProjectLeases, MockProjectRepository, ProjectName, RepoFullName,
-};
+use pm_kernel::{ConflictReason, GithubError, ProjectId, Role, WorkspaceId};
+use pm_projects::{MockProjectLeases, MockProjectRepository, RepoFullName};
 
 fn actor(role: Role) -> Actor {
-    Actor {
-        user_id: UserId::new(),
-        workspace_id: WorkspaceId::new(),
-        role,
-    }
+    pm_kernel::testing::actor(role)
 }
 
 fn project(workspace_id: WorkspaceId, repo: Option<&str>) -> Project {
-    let now = pm_kernel::now();
-    Project {
-        id: ProjectId::new(),
-        workspace_id,
-        slug: Slug::parse("billing-abc123").unwrap(),
-        name: ProjectName::new("Billing").unwrap(),
-        description: Description::default(),
-        github_repo: repo.map(|r| RepoFullName::parse(r).unwrap()),
-        created_at: now,
-        updated_at: now,
-    }
+    pm_projects::testing::project(workspace_id, "billing-abc123", "Billing", repo)
 }
 
 fn spec(project_id: ProjectId, status: SpecStatus) -> Spec {
@@ -219,7 +203,9 @@ async fn approving_a_draft_is_a_conflict_and_provisions_nothing() {
         .approve(&actor, &slug())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict(msg) if msg.contains("draft")));
+    assert!(
+        matches!(err, Error::Conflict { reason: ConflictReason::SpecStatus, message } if message.contains("draft"))
+    );
 }
 
 #[tokio::test]
@@ -254,7 +240,9 @@ async fn submit_only_from_draft() {
         .submit(&actor, &slug())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict(msg) if msg.contains("review")));
+    assert!(
+        matches!(err, Error::Conflict { reason: ConflictReason::SpecStatus, message } if message.contains("review"))
+    );
 }
 
 #[tokio::test]
@@ -271,7 +259,7 @@ async fn approved_spec_cannot_be_edited() {
         .edit(&actor, &slug(), SpecContent::new("# new").unwrap())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)));
+    assert!(matches!(err, Error::Conflict { .. }));
 }
 
 #[tokio::test]
