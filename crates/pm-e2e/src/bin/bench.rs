@@ -44,6 +44,10 @@ const REPO: &str = "auditmos-projects/benchmark";
 const REPO_DIRECT: &str = "auditmos-projects/benchmark-direct";
 /// The same issues again: the import that runs while `POST …/sync` latencies are measured.
 const REPO_BUSY: &str = "auditmos-projects/benchmark-busy";
+/// Second runs of each path, in the order direct, job, job, direct, so that neither path
+/// always meets the emptier tables.
+const REPO_DIRECT_2: &str = "auditmos-projects/benchmark-direct-2";
+const REPO_JOB_2: &str = "auditmos-projects/benchmark-job-2";
 /// The job path's throughput must be at least this share of the direct path's.
 const TARGET_JOB_SHARE: f64 = 0.95;
 const PER_PAGE: u64 = 100;
@@ -184,7 +188,15 @@ impl Bench {
             let reply = self.api.post(&path, &body).await?;
             let elapsed = started.elapsed();
             if reply.body["id"] != first.body["id"] {
-                break; // the import finished: this one started a new run
+                // The import finished: this call started a new (re-)sync; let it end so it
+                // does not overlap what is measured next.
+                if let Some(next) = reply.header("location") {
+                    let next = next.to_string();
+                    while self.api.get(&next).await?.body["status"] != "succeeded" {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                break;
             }
             ensure!(reply.status == 202, "expected 202: {}", reply.body);
             latencies.push(elapsed);
@@ -270,7 +282,7 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
     fake.add_user(GH_TOKEN, "alice")?;
     fake.add_org(ORG)?;
     fake.add_org_member(ORG, "alice")?;
-    for repo in [REPO, REPO_DIRECT, REPO_BUSY] {
+    for repo in [REPO, REPO_DIRECT, REPO_BUSY, REPO_DIRECT_2, REPO_JOB_2] {
         let (owner, name) = repo.split_once('/').context("owner/name")?;
         fake.add_repo(owner, name, true)?;
         fake.add_issues(
@@ -338,39 +350,40 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
     let rss_before = rss_kib().unwrap_or(0);
 
     // The direct path: the importer in-process, as the request ran it before imports were jobs.
-    let direct_project = bench
-        .api
-        .post("/api/v1/projects", &json!({ "name": "Benchmark direct" }))
-        .await?
-        .expect_status(201)?;
-    let direct_slug =
-        pm_projects::Slug::parse(direct_project.body["slug"].as_str().context("slug")?)?;
     let actor = pm_kernel::Actor {
         user_id: admin.admin.id,
         workspace_id: admin.workspace.id,
         role: pm_kernel::Role::Admin,
     };
+    let direct_import = async |name: &str, repo: &str| -> anyhow::Result<(Duration, u64, u32)> {
+        let project = bench
+            .api
+            .post("/api/v1/projects", &json!({ "name": name }))
+            .await?
+            .expect_status(201)?;
+        let slug = pm_projects::Slug::parse(project.body["slug"].as_str().context("slug")?)?;
+        let lists_before = list_requests(&bench.fake.stats());
+        let started = Instant::now();
+        let report = state
+            .importer
+            .run(&actor, &slug, Some(RepoFullName::parse(repo)?))
+            .await?;
+        Ok((
+            started.elapsed(),
+            list_requests(&bench.fake.stats()) - lists_before,
+            report.counts.created,
+        ))
+    };
     println!(
-        "\nImport, direct path ({} issues, {pages} pages) — IssueImporter::run in-process",
+        "\nImport, direct path ({} issues, {pages} pages) — IssueImporter::run in-process (runs 1 and 4 of direct, job, job, direct)",
         args.issues
     );
-    let lists_before = list_requests(&bench.fake.stats());
-    let started = Instant::now();
-    let direct = state
-        .importer
-        .run(
-            &actor,
-            &direct_slug,
-            Some(RepoFullName::parse(REPO_DIRECT)?),
-        )
-        .await?;
-    let direct_elapsed = started.elapsed();
-    let direct_lists = list_requests(&bench.fake.stats()) - lists_before;
-    let direct_per_sec = args.issues as f64 / direct_elapsed.as_secs_f64();
+    let (direct_elapsed, direct_lists, direct_created) =
+        direct_import("Benchmark direct", REPO_DIRECT).await?;
     println!(
-        "  {direct_per_sec:.0} issues/s: {} ms for {} tasks created, {direct_lists} list requests",
-        direct_elapsed.as_millis(),
-        direct.counts.created
+        "  run 1: {:.0} issues/s: {} ms for {direct_created} tasks created, {direct_lists} list requests",
+        args.issues as f64 / direct_elapsed.as_secs_f64(),
+        direct_elapsed.as_millis()
     );
 
     println!(
@@ -380,8 +393,38 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
     let import = bench.measure_job(&sync_path, &body).await?;
     let created = count(&import.reply.body, "created");
     let issues_per_sec = args.issues as f64 / import.elapsed.as_secs_f64();
-    let job_share = issues_per_sec / direct_per_sec;
-    println!("  {:.0} % of the direct path's rate", job_share * 100.0);
+    // Runs 2 and 3 are the job path, run 4 the direct path again.
+    let job_2 = bench
+        .api
+        .post("/api/v1/projects", &json!({ "name": "Benchmark job 2" }))
+        .await?
+        .expect_status(201)?;
+    let job_2_path = format!(
+        "/api/v1/projects/{}/github/sync",
+        job_2.body["slug"].as_str().context("slug")?
+    );
+    let import_2 = bench
+        .measure_job(&job_2_path, &json!({ "repo": REPO_JOB_2 }))
+        .await?;
+    let (direct_elapsed_2, direct_lists_2, _) =
+        direct_import("Benchmark direct 2", REPO_DIRECT_2).await?;
+    let direct_mean = (direct_elapsed + direct_elapsed_2) / 2;
+    let job_mean = (import.elapsed + import_2.elapsed) / 2;
+    let direct_per_sec = args.issues as f64 / direct_mean.as_secs_f64();
+    let job_per_sec = args.issues as f64 / job_mean.as_secs_f64();
+    let job_share = job_per_sec / direct_per_sec;
+    let direct_lists = direct_lists.max(direct_lists_2);
+    println!(
+        "  runs 2 and 3 (job): {} ms and {} ms; runs 1 and 4 (direct): {} ms and {} ms",
+        import.elapsed.as_millis(),
+        import_2.elapsed.as_millis(),
+        direct_elapsed.as_millis(),
+        direct_elapsed_2.as_millis()
+    );
+    println!(
+        "  mean: job {job_per_sec:.0} issues/s, direct {direct_per_sec:.0} issues/s: the job path runs at {:.0} % of the direct path's rate",
+        job_share * 100.0
+    );
     println!(
         "  {:.0} issues/s: {} ms for {} tasks created",
         issues_per_sec,
@@ -448,9 +491,9 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
     verdict(
         ok_share,
         &format!(
-            "job path ≥ {:.0} % of the direct path's rate (measured {:.0} %: {issues_per_sec:.0} vs {direct_per_sec:.0} issues/s)",
+            "job path ≥ {:.0} % of the direct path's rate (measured {:.1} %: {job_per_sec:.0} vs {direct_per_sec:.0} issues/s, mean of two runs each)",
             TARGET_JOB_SHARE * 100.0,
-            job_share * 100.0
+            job_share * 100.0,
         ),
     );
     verdict(

@@ -361,7 +361,11 @@ impl<'a> Walkthrough<'a> {
         loop {
             let run = self.api.get(location).await?;
             if run.status != 200 {
-                bail!("{location}: expected HTTP 200, got {} {}", run.status, run.body);
+                bail!(
+                    "{location}: expected HTTP 200, got {} {}",
+                    run.status,
+                    run.body
+                );
             }
             let status = text(&run.body["status"]).to_string();
             let line = format!(
@@ -508,7 +512,9 @@ impl<'a> Walkthrough<'a> {
         self.heading("Import again: nothing changed on GitHub");
         let before = self.issue_list_requests().await?;
         let used_before = self.rate_limit_used().await?;
-        println!("  (Prefer: wait=60: one call, answered 200 with the counts once the run finished)");
+        println!(
+            "  (Prefer: wait=60: one call, answered 200 with the counts once the run finished)"
+        );
         let second = self
             .call_waiting(&sync_path, &json!({ "repo": repo }))
             .await?;
