@@ -353,6 +353,7 @@ async fn import_page_tx(
     run_id: SyncRunId,
     issues: &[IssueImport],
     extra: SyncCounts,
+    position: Option<Option<&str>>,
 ) -> Result<PageImported, diesel::result::Error> {
     lock_project(conn, project_id).await?;
     let unique = first_of_each_key(issues);
@@ -362,7 +363,7 @@ async fn import_page_tx(
     clear_intents(conn, &reclaimed).await?;
     let created = create_tasks(conn, project_id, &fresh).await?;
     let skipped = count(unique.len()).saturating_sub(created);
-    add_to_run(conn, run_id, created, skipped, extra).await?;
+    add_to_run(conn, run_id, created, skipped, extra, position).await?;
     Ok(PageImported { created, skipped })
 }
 
@@ -499,14 +500,36 @@ async fn create_tasks(
     Ok(count(rows.len()))
 }
 
-/// Step 5. The run's counts move with the page.
+/// Step 5. The run's counts move with the page; for a job's run (`position`), in the
+/// same statement its progress: one more page, and the link to continue at.
 async fn add_to_run(
     conn: &mut AsyncPgConnection,
     run_id: SyncRunId,
     created: u32,
     skipped: u32,
     extra: SyncCounts,
+    position: Option<Option<&str>>,
 ) -> Result<(), diesel::result::Error> {
+    if let Some(next_page) = position {
+        diesel::sql_query(
+            "UPDATE sync_runs SET created = created + $2, skipped = skipped + $3,
+                    pull_requests_ignored = pull_requests_ignored + $4,
+                    total_seen = total_seen + $5,
+                    progress = progress || jsonb_build_object(
+                        'pages', COALESCE((progress->>'pages')::int, 0) + 1,
+                        'next_page', $6::text)
+              WHERE id = $1",
+        )
+        .bind::<SqlUuid, _>(run_id.into_uuid())
+        .bind::<diesel::sql_types::Integer, _>(as_i32(created))
+        .bind::<diesel::sql_types::Integer, _>(as_i32(skipped + extra.skipped))
+        .bind::<diesel::sql_types::Integer, _>(as_i32(extra.pull_requests_ignored))
+        .bind::<diesel::sql_types::Integer, _>(as_i32(extra.total_seen))
+        .bind::<diesel::sql_types::Nullable<Text>, _>(next_page)
+        .execute(conn)
+        .await?;
+        return Ok(());
+    }
     diesel::update(sync_runs::table.find(run_id.into_uuid()))
         .set((
             sync_runs::created.eq(sync_runs::created + as_i32(created)),
@@ -637,18 +660,15 @@ impl SyncStore for PgSyncStore {
         self.db
             .run(async |conn| {
                 conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-                    let imported = import_page_tx(conn, project_id, run_id, issues, extra).await?;
-                    diesel::sql_query(
-                        "UPDATE sync_runs SET progress = progress || jsonb_build_object(
-                             'pages', COALESCE((progress->>'pages')::int, 0) + 1,
-                             'next_page', $2::text)
-                          WHERE id = $1",
+                    import_page_tx(
+                        conn,
+                        project_id,
+                        run_id,
+                        issues,
+                        extra,
+                        Some(next_page.as_deref()),
                     )
-                    .bind::<SqlUuid, _>(run_id.into_uuid())
-                    .bind::<diesel::sql_types::Nullable<Text>, _>(next_page.as_deref())
-                    .execute(conn)
-                    .await?;
-                    Ok(imported)
+                    .await
                 })
                 .await
                 .map_err(|e| match e {
@@ -725,7 +745,7 @@ impl SyncStore for PgSyncStore {
         self.db
             .run(async |conn| {
                 conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-                    import_page_tx(conn, project_id, run_id, issues, extra).await
+                    import_page_tx(conn, project_id, run_id, issues, extra, None).await
                 })
                 .await
                 .missing_row("project")
