@@ -8,7 +8,7 @@ WITH_DB := DATABASE_URL="$$($(PG) url)" || exit 1; export DATABASE_URL;
 # nextest runs each test in its own process, in parallel; plain cargo test works too.
 TEST_RUNNER := $(shell command -v cargo-nextest >/dev/null 2>&1 && echo "nextest run --no-fail-fast" || echo "test --no-fail-fast")
 
-.PHONY: run test lint fmt bench bench-jobs demo db-url db-stop client client-check ui ui-check browser-deps browser-test ui-screenshots openapi-check fuzz
+.PHONY: run test lint fmt bench bench-jobs bench-list bench-webhooks demo db-url db-stop client client-check ui ui-check browser-deps browser-test ui-screenshots openapi-check fuzz
 
 ## make run: PostgreSQL (local cluster unless DATABASE_URL answers), migrate, serve on 127.0.0.1:8080
 run:
@@ -56,6 +56,11 @@ bench:
 	$(WITH_DB) \
 	cargo run --release -p pm-e2e --bin pmhub-bench
 
+## make bench-webhooks: signed webhook deliveries accepted per second and their p50/p99 (release build)
+bench-webhooks:
+	$(WITH_DB) \
+	cargo run --release -p pm-e2e --bin pmhub-bench-webhooks
+
 ## make bench-jobs: empty jobs per second through the job queue with 4 workers (release build)
 bench-jobs:
 	$(WITH_DB) \
@@ -77,6 +82,17 @@ fuzz:
 	cargo build -p pm-api -p pm-github-fake --bin pmhub --bin github-fake
 	$(WITH_DB) \
 	scripts/fuzz.sh $(FUZZ_ARGS)
+
+## make bench-list: the task list side by side with its Hono peer (bench/compare-list.sh: its own
+## throwaway PostgreSQL, wrk, npm ci in bench/peer-hono); release build; not part of make test.
+## The issue-9 setting is the default here; override with e.g. `make bench-list ROUNDS=2`.
+ROUNDS ?= 3
+PEER_PREPARED ?= 1
+PEER_WORKERS ?= 2
+bench-list:
+	cargo build --release -p pm-api --bin pmhub
+	PMHUB_BIN="$$(cd $(TARGET_DIR) && pwd)/release/pmhub" ROUNDS=$(ROUNDS) PEER_PREPARED=$(PEER_PREPARED) \
+	PEER_WORKERS=$(PEER_WORKERS) bench/compare-list.sh
 
 # ---- web UI and TypeScript client (crates/pm-web; Node.js 20 + npm) ----
 WEB := crates/pm-web

@@ -12,3 +12,4 @@ mod flow;
 mod jobs;
 mod push;
 mod support;
+mod webhooks;

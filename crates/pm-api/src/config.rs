@@ -20,6 +20,16 @@ pub struct Settings {
     pub crypto: CryptoSettings,
     pub log: LogSettings,
     pub jobs: JobsSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+}
+
+/// `GET /metrics`. Without a token it is open like `/healthz`: keep it off the
+/// public network (see docs/architecture.md, "Metrics").
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MetricsSettings {
+    /// When set, a scrape must send `Authorization: Bearer <token>`.
+    pub token: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -40,8 +40,8 @@ pub fn runner_config(settings: &Settings) -> anyhow::Result<RunnerConfig> {
     })
 }
 
-/// The handlers this process runs: imports and pushes (on the runner's own pool);
-/// the built-in cleanup is added by [`start`].
+/// The handlers this process runs: imports and pushes, webhook deliveries (on the
+/// runner's own pool); the built-in cleanup is added by [`start`].
 pub fn registry(
     settings: &Settings,
     db: &Database,
@@ -58,6 +58,10 @@ pub fn registry(
             Arc::new(state.sync_jobs.handler(kind)),
         );
     }
+    crate::webhooks::DeliveryHandler::register(
+        &mut registry,
+        crate::webhooks::service(settings, db),
+    );
     Ok(registry)
 }
 

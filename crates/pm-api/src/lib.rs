@@ -7,6 +7,7 @@ pub mod deadline;
 pub mod dto;
 pub mod extract;
 pub mod jobs;
+pub mod metrics;
 pub mod openapi;
 pub mod pacer;
 pub mod problem;
@@ -17,6 +18,7 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod transport_errors;
+pub mod webhooks;
 
 pub use config::Settings;
 pub use startup::Application;

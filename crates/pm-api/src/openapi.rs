@@ -121,5 +121,5 @@ impl Modify for BearerAuth {
 }
 
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    ApiDoc::openapi().merge_from(routes::webhooks::WebhookDoc::openapi())
 }

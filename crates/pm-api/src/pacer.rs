@@ -1,4 +1,9 @@
-//! Pacing of content-creating GitHub calls (the `Pacer` port) with tokio's clock.
+//! Pacing of content-creating GitHub calls (the `Pacer` port).
+//!
+//! `pmhub` wires [`Unpaced`]: creates are paced per token, across every instance,
+//! by the GitHub adapter through PostgreSQL (`pm_github::SharedThrottle`, ADR
+//! 0018). [`IntervalPacer`] is the in-process pacer for embedding the services
+//! without that adapter.
 
 use async_trait::async_trait;
 use pm_integrations::Pacer;
@@ -38,6 +43,15 @@ impl Pacer for IntervalPacer {
         };
         tokio::time::sleep_until(slot).await;
     }
+}
+
+/// Never waits: the pacing happens further down, in the GitHub adapter.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Unpaced;
+
+#[async_trait]
+impl Pacer for Unpaced {
+    async fn before_create(&self) {}
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use crate::config::Settings;
 use crate::deadline::{BodyTimeout, body_deadline};
 use crate::extract::{MAX_BODY_BYTES, authenticate};
-use crate::pacer::IntervalPacer;
+use crate::pacer::Unpaced;
 use crate::problem::ApiError;
 use crate::problem::problem_fallback;
 use crate::state::AppState;
@@ -52,13 +52,15 @@ impl Application {
         let db = connect(settings)?;
         let state = build_state(settings, db)?;
         let github = state.github.clone();
+        crate::webhooks::log_configuration(settings);
 
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("binding {}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
         let server_settings = &settings.server;
         let body_timeout = Duration::from_secs(server_settings.body_timeout_secs);
-        let factory = move || app(state.clone(), body_timeout);
+        let metrics_token = routes::metrics::MetricsToken(settings.metrics.token.clone());
+        let factory = move || app(state.clone(), body_timeout, metrics_token.clone());
         // Bounds on what a client can hold (head, keep-alive, disconnect, connections
         // per worker) and the rewriting of the dispatcher's own errors: see
         // [`server::serve`]. Bodies: see [`body_deadline`].
@@ -99,6 +101,7 @@ impl Application {
 pub fn app(
     state: AppState,
     body_timeout: Duration,
+    metrics_token: routes::metrics::MetricsToken,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -111,6 +114,7 @@ pub fn app(
     App::new()
         .configure(|cfg| configure_app(cfg, state))
         .app_data(web::Data::new(BodyTimeout(body_timeout)))
+        .app_data(web::Data::new(metrics_token))
         .wrap(actix_web::middleware::from_fn(body_deadline))
         .wrap(ErrorHandlers::new().default_handler(problem_fallback))
         .wrap_fn(|req, srv| {
@@ -129,6 +133,7 @@ pub fn app(
             }
         })
         .wrap(TracingLogger::default())
+        .wrap(actix_web::middleware::from_fn(crate::metrics::record_http))
 }
 
 /// The connection pool for the configured database.
@@ -157,7 +162,8 @@ pub fn account_service(db: &Database) -> AccountService {
 
 /// Adapters wired into the domain services.
 pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState> {
-    build_state_with(settings, db, Arc::new(github_client(settings)?))
+    let github = Arc::new(github_client(settings, &db)?);
+    build_state_with(settings, db, github)
 }
 
 /// [`build_state`] with a given GitHub client (shared by the server and the job
@@ -200,9 +206,8 @@ pub fn build_state_with(
         tokens.clone(),
         runs.clone(),
         Arc::new(PgPushStore::new(db.clone())),
-        Arc::new(IntervalPacer::new(Duration::from_millis(
-            settings.github.push_interval_ms,
-        ))),
+        // Creates are paced per token, across instances, by the GitHub adapter.
+        Arc::new(Unpaced),
         leases.clone(),
     );
     let sync_jobs = SyncJobs::new(
@@ -225,14 +230,23 @@ pub fn build_state_with(
         pusher,
         sync_jobs,
         github,
+        webhooks: crate::webhooks::service(settings, &db),
         db,
     })
 }
 
-fn github_client(settings: &Settings) -> anyhow::Result<GithubClient> {
+/// The GitHub adapter, its rate-limit gate and create pacing shared through
+/// PostgreSQL with every other instance (ADR 0021).
+fn github_client(settings: &Settings, db: &Database) -> anyhow::Result<GithubClient> {
     let api_url = url::Url::parse(&settings.github.api_url)
         .with_context(|| format!("github.api_url {:?} is not a URL", settings.github.api_url))?;
-    GithubClient::new(GithubConfig::new(api_url)).context("building the GitHub client")
+    let client =
+        GithubClient::new(GithubConfig::new(api_url)).context("building the GitHub client")?;
+    Ok(client.with_shared_throttle(pm_github::SharedThrottle {
+        throttle: Arc::new(pm_postgres::PgGithubThrottle::new(db.clone())),
+        fingerprint: Arc::new(pm_crypto::Sha256Fingerprint),
+        create_interval: Duration::from_millis(settings.github.push_interval_ms),
+    }))
 }
 
 /// The encryption keyring: `PMHUB_ENCRYPTION_KEY` (+ old keys). Outside production
@@ -281,6 +295,8 @@ pub fn configure_app(cfg: &mut web::ServiceConfig, state: AppState) {
     cfg.app_data(web::Data::new(state))
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .configure(routes::health::configure)
+        .configure(routes::metrics::configure)
+        .configure(routes::webhooks::configure) // signed by GitHub: before the token scope
         .service(
             web::scope("/api/v1")
                 .wrap(actix_web::middleware::from_fn(authenticate))

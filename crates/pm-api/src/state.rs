@@ -21,4 +21,5 @@ pub struct AppState {
     /// Imports and pushes as background jobs (what the routes use).
     pub sync_jobs: SyncJobs,
     pub github: std::sync::Arc<dyn pm_integrations::GithubApi>,
+    pub webhooks: pm_integrations::WebhookService,
 }

@@ -1,5 +1,6 @@
 //! The GitHub token must appear in no log line, response body or Debug output,
-//! whatever happens: connect, sync, and every kind of GitHub error.
+//! whatever happens: connect, sync, and every kind of GitHub error; nor the webhook
+//! secrets or a delivery's body.
 //!
 //! Its own test binary: it installs a process-wide log subscriber, so it must not
 //! share a process with other tests whatever the test runner.
@@ -20,6 +21,36 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
+
+const WEBHOOK_SECRETS: &str = "whsec-old-0123456789,whsec-new-9876543210";
+const WEBHOOK_BODY_MARKER: &str = "body-marker-4f1c";
+
+/// A good, a badly signed and an unsigned delivery; returns the response bodies.
+async fn webhook_deliveries(app: &helpers::TestApp) -> Vec<String> {
+    let body = json!({"zen": WEBHOOK_BODY_MARKER, "hook_id": 1}).to_string();
+    let good = pm_crypto::HmacWebhookVerifier::from_config(Some("whsec-new-9876543210"))
+        .sign(body.as_bytes())
+        .unwrap();
+    let mut out = Vec::new();
+    for (i, signature) in [Some(good.as_str()), Some("sha256=00"), None]
+        .iter()
+        .enumerate()
+    {
+        let mut req = app
+            .client
+            .post(format!("{}/api/v1/webhooks/github", app.base))
+            .header("x-github-event", "ping")
+            .header("x-github-delivery", format!("secrets-{i}"))
+            .body(body.clone());
+        if let Some(s) = signature {
+            req = req.header("x-hub-signature-256", *s);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), if i == 0 { 200 } else { 401 });
+        out.push(resp.text().await.unwrap());
+    }
+    out
+}
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -47,7 +78,14 @@ async fn the_token_never_reaches_logs_responses_or_debug_output() {
         .try_init();
 
     let server = github_double().await;
-    let app = app_with_github(&server, &[("github.token", TOKEN)]).await;
+    let app = app_with_github(
+        &server,
+        &[
+            ("github.token", TOKEN),
+            ("github.webhook_secret", WEBHOOK_SECRETS),
+        ],
+    )
+    .await;
     let admin = app.bootstrap("acme").await;
     let mut bodies = Vec::new();
     bodies.push(connect(&app, &admin).await.to_string());
@@ -121,7 +159,24 @@ async fn the_token_never_reaches_logs_responses_or_debug_output() {
         .await;
     bodies.push(bad.to_string());
 
+    bodies.extend(webhook_deliveries(&app).await);
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("webhook delivery refused"),
+        "refusals are logged"
+    );
+    for secret in WEBHOOK_SECRETS.split(',') {
+        assert!(
+            !logs.contains(secret),
+            "a log line carries a webhook secret"
+        );
+        assert!(!format!("{:?}", app.settings).contains(secret));
+    }
+    assert!(
+        !logs.contains(WEBHOOK_BODY_MARKER),
+        "a log line carries a delivery's body"
+    );
     assert!(
         logs.contains("issue import"),
         "the capture works: {}",
@@ -140,6 +195,10 @@ async fn the_token_never_reaches_logs_responses_or_debug_output() {
         assert!(
             !body.contains(TOKEN),
             "a response carries the token: {body}"
+        );
+        assert!(
+            !body.contains("whsec-"),
+            "a response carries a webhook secret"
         );
     }
     let settings_debug = format!("{:?}", app.settings);

@@ -28,12 +28,18 @@ impl InProcessServer {
     /// Serves `state` on a free loopback port with `workers` worker threads. Must be called
     /// inside a Tokio runtime.
     pub fn start(state: AppState, workers: usize) -> anyhow::Result<Self> {
-        let server = HttpServer::new(move || pm_api::startup::app(state.clone(), BODY_TIMEOUT))
-            .workers(workers)
-            .disable_signals()
-            .shutdown_timeout(1)
-            .bind("127.0.0.1:0")
-            .context("binding 127.0.0.1:0")?;
+        let server = HttpServer::new(move || {
+            pm_api::startup::app(
+                state.clone(),
+                BODY_TIMEOUT,
+                pm_api::routes::metrics::MetricsToken(None),
+            )
+        })
+        .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .bind("127.0.0.1:0")
+        .context("binding 127.0.0.1:0")?;
         let addr = server
             .addrs()
             .first()

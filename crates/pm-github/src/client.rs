@@ -3,6 +3,7 @@
 use crate::errors::{self, redact};
 use crate::etag_cache::EtagCache;
 use crate::rate_gate::RateGate;
+use crate::shared::SharedThrottle;
 use crate::transport::{Answer, BuildError, Transport};
 use crate::wire::{self, CreateIssueBody, CreateRepoBody, RepoPage, WireIssue, WireRepo, WireUser};
 use crate::{GithubConfig, pagination};
@@ -41,8 +42,10 @@ pub struct GithubClient {
     transport: Transport,
     /// ETags of list pages, per (token, URL).
     cache: EtagCache,
-    /// Tokens GitHub said are rate limited, until when.
+    /// Tokens GitHub said are rate limited, until when (this process's view).
     gate: RateGate,
+    /// The same, and create pacing, shared by every instance (PostgreSQL).
+    shared: Option<SharedThrottle>,
 }
 
 impl fmt::Debug for GithubClient {
@@ -68,7 +71,16 @@ impl GithubClient {
             transport: Transport::new(config)?,
             cache: EtagCache::new(EtagCache::DEFAULT_MAX_ENTRIES, EtagCache::DEFAULT_MAX_BYTES),
             gate: RateGate::new(),
+            shared: None,
         })
+    }
+
+    /// Shares the rate-limit gate with every instance on the same store and
+    /// paces content-creating calls (POSTs) per token through it. Without it,
+    /// the gate is per process and creates are not paced here.
+    pub fn with_shared_throttle(mut self, shared: SharedThrottle) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     pub fn config(&self) -> &GithubConfig {
@@ -128,6 +140,7 @@ impl GithubClient {
             .transport
             .send(token, Method::GET, url, None, None)
             .await?;
+        self.observe(token, &answer);
         let answer = success(answer)?;
         wire::parse(&answer.body, what)
     }
@@ -151,6 +164,7 @@ impl GithubClient {
                 .transport
                 .send(token, Method::GET, url, None, etag.as_deref())
                 .await?;
+            self.observe(token, &answer);
             if answer.status == StatusCode::NOT_MODIFIED
                 && let Some(sent) = etag.take()
             {
@@ -182,9 +196,29 @@ impl GithubClient {
             status: None,
             reason: format!("could not encode the request: {e}"),
         })?;
-        self.transport
+        // Every POST pmhub sends creates content: one slot per interval per token.
+        if let Some(shared) = &self.shared
+            && shared.pace_create(token).await
+        {
+            // The wait may have been long: a limit seen meanwhile still holds.
+            self.gate.check(token)?;
+            shared.check(token, &self.gate).await?;
+        }
+        let answer = self
+            .transport
             .send(token, Method::POST, url, Some(&json), None)
-            .await
+            .await?;
+        self.observe(token, &answer);
+        Ok(answer)
+    }
+
+    /// Reports the rate limit GitHub says is left for the token, labelled by its
+    /// short fingerprint (only known with a shared throttle).
+    fn observe(&self, token: &SecretString, answer: &Answer) {
+        if let Some(shared) = &self.shared {
+            let key = shared.fingerprint.fingerprint(token);
+            crate::metrics::rate_limit_remaining(key.short(), &answer.headers);
+        }
     }
 
     async fn fetch_current_user(&self, token: &SecretString) -> Result<GithubUser, GithubError> {
@@ -391,16 +425,23 @@ fn success(answer: Answer) -> Result<Answer, GithubError> {
 }
 
 impl GithubClient {
-    /// Every call: refused at once while the token is rate limited; a rate limit
-    /// GitHub reports is remembered; the token is scrubbed from any error.
+    /// Every call: refused at once while the token is rate limited (in this
+    /// process, or in the shared store when there is one); a rate limit GitHub
+    /// reports is remembered (in both); the token is scrubbed from any error.
     async fn guarded<T>(
         &self,
         token: &SecretString,
         call: impl std::future::Future<Output = Result<T, GithubError>>,
     ) -> Result<T, GithubError> {
         self.gate.check(token)?;
+        if let Some(shared) = &self.shared {
+            shared.check(token, &self.gate).await?;
+        }
         let result = call.await;
         self.gate.record(token, &result);
+        if let Some(shared) = &self.shared {
+            shared.record(token, &result).await;
+        }
         result.map_err(|e| redact(e, token.expose_secret()))
     }
 }

@@ -7,6 +7,8 @@
 //! - `pagination.rs`: the `Link` header's `rel="next"`.
 //! - `etag_cache.rs`: conditional requests for list pages.
 //! - `wire.rs`: GitHub's JSON, read leniently.
+//! - `rate_gate.rs`, `shared.rs`: the per-token rate-limit gate (in process, and
+//!   shared by all instances) and the pacing of creates.
 //!
 //! Tokens are passed per call as `SecretString`, exposed only to build the
 //! `Authorization` header (marked sensitive), and never logged or put in an error.
@@ -15,11 +17,14 @@ mod client;
 mod config;
 mod errors;
 mod etag_cache;
+mod metrics;
 mod pagination;
 mod rate_gate;
+mod shared;
 mod transport;
 mod wire;
 
 pub use client::GithubClient;
 pub use config::GithubConfig;
+pub use shared::SharedThrottle;
 pub use transport::BuildError;

@@ -171,6 +171,10 @@ impl Transport {
             let may_retry = attempt <= self.config.max_retries;
             match outcome {
                 Ok(answer) => {
+                    crate::metrics::request(
+                        &method,
+                        crate::metrics::outcome(answer.status, &answer.headers, &answer.body),
+                    );
                     tracing::debug!(
                         method = %method,
                         path = url.path(),
@@ -186,6 +190,7 @@ impl Transport {
                     return Ok(answer);
                 }
                 Err(failure) => {
+                    crate::metrics::request(&method, "transport_error");
                     tracing::debug!(
                         method = %method,
                         path = url.path(),

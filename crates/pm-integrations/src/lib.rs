@@ -17,7 +17,9 @@ pub mod ports;
 pub mod push;
 pub mod repos;
 mod run;
+pub mod throttle;
 pub mod tokens;
+pub mod webhooks;
 
 pub use connection::{ConnectionInfo, ConnectionService, RotationReport};
 pub use import::{ImportReport, IssueImporter};
@@ -27,9 +29,13 @@ pub use models::*;
 pub use ports::{CredentialStore, GithubApi, Pacer, PushStore, SecretCipher, SyncStore};
 pub use push::{PushReport, PushService};
 pub use repos::{GithubRepoProvisioner, RepoService};
+pub use throttle::{GithubThrottle, TokenFingerprint, TokenKey};
 pub use tokens::TokenSource;
+pub use webhooks::{DeliveryStore, DirtyIssues, WebhookError, WebhookService, WebhookVerifier};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{
     MockCredentialStore, MockGithubApi, MockPacer, MockPushStore, MockSecretCipher, MockSyncStore,
 };
+#[cfg(any(test, feature = "mocks"))]
+pub use throttle::{MockGithubThrottle, MockTokenFingerprint};

@@ -3,7 +3,9 @@
 use crate::errors::{self, DbResultExt};
 use diesel::connection::InstrumentationEvent;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, PoolableConnection, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::FutureExt;
 use pm_kernel::Error;
@@ -99,7 +101,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn slow_statements_are_cut_server_side_then_client_side() {
         let test = crate::testing::TestDb::new().await;
-        // The server's statement_timeout cancels first; the connection stays usable.
+        // The server's statement_timeout cancels first (the session would stay
+        // usable, but `run` discards it like any `Unavailable` one).
         let mut config = DbConfig::new(&test.url);
         config.max_connections = 1;
         config.statement_timeout = Duration::from_millis(200);
@@ -126,6 +129,83 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(1));
         assert_eq!(db.pool.status().size, 0, "the timed-out connection is gone");
         db.ping().await.unwrap();
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct BackendPid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+
+    async fn backend_pid(db: &Database) -> Result<i32, Error> {
+        use diesel_async::RunQueryDsl;
+        db.run(async |conn| {
+            diesel::sql_query("SELECT pg_backend_pid() AS pid")
+                .get_result::<BackendPid>(conn)
+                .await
+                .map(|r| r.pid)
+                .map_err(errors::internal)
+        })
+        .await
+    }
+
+    fn pool_of_one(test: &crate::testing::TestDb) -> Database {
+        let mut config = DbConfig::new(&test.url);
+        config.max_connections = 1;
+        Database::connect(&config).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_checkout_runs_no_statement() {
+        let test = crate::testing::TestDb::new().await;
+        let db = pool_of_one(&test);
+        let first = backend_pid(&db).await.unwrap();
+        let before = db.statements_executed();
+        for _ in 0..3 {
+            assert_eq!(
+                backend_pid(&db).await.unwrap(),
+                first,
+                "the same connection"
+            );
+        }
+        // Three operations of one statement each, and no `SELECT 1` in between.
+        assert_eq!(db.statements_executed() - before, 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_session_the_server_ended_is_never_handed_out_again() {
+        use diesel_async::RunQueryDsl;
+        let test = crate::testing::TestDb::new().await;
+        let db = pool_of_one(&test);
+        let first = backend_pid(&db).await.unwrap();
+
+        // Ended from elsewhere while idle in the pool: its socket closes, the
+        // checkout's `is_broken` sees it, and a new session is opened.
+        let mut admin = AsyncPgConnection::establish(&test.url).await.unwrap();
+        diesel::sql_query(format!("SELECT pg_terminate_backend({first})"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let second = backend_pid(&db).await.unwrap();
+        assert_ne!(second, first);
+
+        // Ended under an operation: the operation fails as `Unavailable` and
+        // `run` drops the connection at once, before anyone can check it out.
+        let err = db
+            .run(async |conn| {
+                diesel::sql_query("SELECT pg_terminate_backend(pg_backend_pid())")
+                    .execute(conn)
+                    .await
+                    .map(|_| ())
+                    .map_err(errors::internal)
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
+        assert_eq!(db.pool.status().size, 0, "the dead connection is gone");
+        let third = backend_pid(&db).await.unwrap();
+        assert!(third != second && third != first);
     }
 }
 
@@ -198,6 +278,13 @@ impl Database {
         let counter = statements.clone();
         let pg = Arc::new(pg_config(config)?);
         let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+        // No `SELECT 1` before handing a connection out (the default, `Verified`,
+        // costs a round trip per checkout). `Fast` still refuses a connection
+        // that diesel-async knows to be unusable: its socket closed (the server
+        // went away or terminated it: the connection task has ended) or a
+        // transaction it could not roll back. A connection whose operation failed
+        // as `Unavailable` or timed out is discarded by [`Database::run`] itself.
+        manager_config.recycling_method = RecyclingMethod::Fast;
         // Each connection is opened from the tokio_postgres config above (timeouts,
         // keepalives), and counts every statement it runs: cheap (one atomic add),
         // and it lets tests and the benchmark check statements per page.
@@ -240,8 +327,8 @@ impl Database {
         })
     }
 
-    /// Statements run through this pool since it was built (including the
-    /// pool's own connection checks).
+    /// Statements run through this pool since it was built (there are no
+    /// connection checks: recycling is `Fast`).
     pub fn statements_executed(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
     }
@@ -268,7 +355,19 @@ impl Database {
             .map_err(|_| Error::Unavailable(format!("no connection within {limit:?}")))?
             .map_err(errors::pool)?;
         match tokio::time::timeout_at(deadline, op(&mut conn)).await {
-            Ok(result) => result,
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => {
+                // With `Fast` recycling nothing checks a connection before its
+                // next use, so one that may be dead goes now: a closed socket or
+                // a broken transaction, and any `Unavailable` (the server shutting
+                // down or terminating the session, a lost connection; a statement
+                // timeout too, which leaves the session usable, but it is rare and
+                // a new connection costs only a login).
+                if matches!(err, Error::Unavailable(_)) || conn.is_broken() {
+                    drop(Object::take(conn));
+                }
+                Err(err)
+            }
             Err(_) => {
                 // The statement may be half sent or its answer half read: never
                 // hand this connection to another request. Taking it out of the

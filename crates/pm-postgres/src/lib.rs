@@ -6,6 +6,7 @@ mod accounts;
 mod db;
 mod errors;
 mod integrations;
+mod job_stats;
 mod jobs;
 mod leases;
 mod migrations;
@@ -16,10 +17,13 @@ mod specs;
 mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod throttle;
+mod webhooks;
 
 pub use accounts::PgAccountStore;
 pub use db::{Database, DbConfig, redact_password};
 pub use integrations::{PgCredentialStore, PgSyncStore};
+pub use job_stats::{JobSnapshot, job_snapshot};
 pub use jobs::{JOBS_CHANNEL, PgJobQueue, enqueue_in, spawn_job_listener};
 pub use leases::PgProjectLeases;
 pub use migrations::run_migrations;
@@ -27,3 +31,5 @@ pub use projects::PgProjectRepository;
 pub use push::PgPushStore;
 pub use specs::PgSpecRepository;
 pub use tasks::PgTaskStore;
+pub use throttle::PgGithubThrottle;
+pub use webhooks::{PgWebhookStore, delivery_job};

@@ -4,9 +4,13 @@ use crate::Database;
 use crate::errors::{self, DbResultExt};
 use crate::schema::{external_links, projects, tasks};
 use async_trait::async_trait;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Untyped, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use pm_kernel::{Limit, ProjectId, Result, TaskId};
+use pm_kernel::{Error, Limit, ProjectId, Result, TaskId, WorkspaceId};
+use pm_projects::Slug;
 use pm_tasks::{
     ExternalLink, Labels, NewTask, Task, TaskDescription, TaskFilter, TaskPatch, TaskStore,
     TaskTitle,
@@ -136,6 +140,157 @@ async fn with_links(conn: &mut AsyncPgConnection, rows: Vec<TaskRow>) -> Result<
         .collect()
 }
 
+/// The task list in one statement: the project by slug inside the workspace, and
+/// one page of its tasks, each with its external links aggregated (three
+/// parallel arrays, in the links' creation order). The project comes first and
+/// the page joins it `LEFT JOIN LATERAL`, so the answer tells the cases apart:
+/// no row is no such project (or another workspace's), one row with NULL task
+/// columns is a project with no matching task. The page is an index scan on
+/// `(project_id, number)` (or `(project_id, status, number)`) that stops after
+/// `limit` rows; the links are one index probe per task of the page.
+///
+/// The text has one variant per combination of filters, each a plain `AND`
+/// (so the cursor bound stays an index condition), and every variant is a
+/// prepared statement cached by its text on the connection.
+struct ListInProject<'a> {
+    workspace_id: Uuid,
+    slug: &'a str,
+    after_number: Option<i64>,
+    status: Option<&'static str>,
+    source: Option<&'static str>,
+    /// The page size plus one (the row that tells a next page exists).
+    limit: i64,
+}
+
+impl QueryFragment<Pg> for ListInProject<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT p.id AS project_id, t.id, t.number, t.title, t.description, t.status, \
+             t.priority, t.labels, t.source, t.created_at, t.updated_at, \
+             t.link_providers, t.link_references, t.link_urls \
+             FROM projects p LEFT JOIN LATERAL (\
+             SELECT t.id, t.number, t.title, t.description, t.status, t.priority, t.labels, \
+             t.source, t.created_at, t.updated_at, l.providers AS link_providers, \
+             l.refs AS link_references, l.urls AS link_urls \
+             FROM tasks t CROSS JOIN LATERAL (\
+             SELECT array_agg(provider ORDER BY created_at, id) AS providers, \
+             array_agg(reference ORDER BY created_at, id) AS refs, \
+             array_agg(url ORDER BY created_at, id) AS urls \
+             FROM external_links WHERE task_id = t.id) l \
+             WHERE t.project_id = p.id",
+        );
+        if let Some(after) = &self.after_number {
+            out.push_sql(" AND t.number > ");
+            out.push_bind_param::<BigInt, _>(after)?;
+        }
+        if let Some(status) = &self.status {
+            out.push_sql(" AND t.status = ");
+            out.push_bind_param::<Text, _>(status)?;
+        }
+        if let Some(source) = &self.source {
+            out.push_sql(" AND t.source = ");
+            out.push_bind_param::<Text, _>(source)?;
+        }
+        out.push_sql(" ORDER BY t.number LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(") t ON true WHERE p.workspace_id = ");
+        out.push_bind_param::<SqlUuid, _>(&self.workspace_id)?;
+        out.push_sql(" AND p.slug = ");
+        out.push_bind_param::<Text, _>(&self.slug)?;
+        out.push_sql(" ORDER BY t.number");
+        Ok(())
+    }
+}
+
+// Cached by its SQL text (no static id: the text depends on the filters).
+impl QueryId for ListInProject<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for ListInProject<'_> {
+    type SqlType = Untyped;
+}
+
+/// One row of [`ListInProject`]: the project's id, and a task (all NULL when the
+/// project has no matching task).
+#[derive(QueryableByName)]
+struct ListedRow {
+    #[diesel(sql_type = SqlUuid)]
+    project_id: Uuid,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    number: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    title: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    description: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    status: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    priority: Option<String>,
+    #[diesel(sql_type = Nullable<Array<Text>>)]
+    labels: Option<Vec<String>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    source: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    created_at: Option<OffsetDateTime>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    updated_at: Option<OffsetDateTime>,
+    #[diesel(sql_type = Nullable<Array<Text>>)]
+    link_providers: Option<Vec<String>>,
+    #[diesel(sql_type = Nullable<Array<Text>>)]
+    link_references: Option<Vec<String>>,
+    #[diesel(sql_type = Nullable<Array<Text>>)]
+    link_urls: Option<Vec<String>>,
+}
+
+impl ListedRow {
+    /// The task of this row, validated like every task read back ([`TaskRow::into_domain`]);
+    /// `None` for the project-only row.
+    fn into_task(self) -> Result<Option<Task>> {
+        let Some(id) = self.id else {
+            return Ok(None);
+        };
+        fn present<T>(value: Option<T>, column: &str) -> Result<T> {
+            value.ok_or_else(|| Error::internal(format!("task list: NULL in tasks.{column}")))
+        }
+        let providers = self.link_providers.unwrap_or_default();
+        let references = self.link_references.unwrap_or_default();
+        let urls = self.link_urls.unwrap_or_default();
+        if providers.len() != references.len() || providers.len() != urls.len() {
+            return Err(Error::internal(
+                "task list: link arrays of different lengths",
+            ));
+        }
+        let links = providers
+            .into_iter()
+            .zip(references)
+            .zip(urls)
+            .map(|((provider, reference), url)| ExternalLink {
+                provider,
+                reference,
+                url,
+            })
+            .collect();
+        let row = TaskRow {
+            id,
+            project_id: self.project_id,
+            number: present(self.number, "number")?,
+            title: present(self.title, "title")?,
+            description: present(self.description, "description")?,
+            status: present(self.status, "status")?,
+            priority: present(self.priority, "priority")?,
+            labels: present(self.labels, "labels")?,
+            source: present(self.source, "source")?,
+            created_at: present(self.created_at, "created_at")?,
+            updated_at: present(self.updated_at, "updated_at")?,
+        };
+        row.into_domain(links).map(Some)
+    }
+}
+
 /// The project's tasks with these numbers, by number, with their links.
 pub(crate) async fn load_by_numbers(
     conn: &mut AsyncPgConnection,
@@ -201,32 +356,33 @@ impl TaskStore for PgTaskStore {
             .await
     }
 
-    async fn list(
+    async fn list_in_project(
         &self,
-        project_id: ProjectId,
+        workspace_id: WorkspaceId,
+        slug: &Slug,
         filter: TaskFilter,
         after_number: Option<i64>,
         limit: Limit,
-    ) -> Result<Vec<Task>> {
+    ) -> Result<Option<Vec<Task>>> {
+        let query = ListInProject {
+            workspace_id: workspace_id.into_uuid(),
+            slug: slug.as_str(),
+            after_number,
+            status: filter.status.map(|s| s.as_str()),
+            source: filter.source.map(|s| s.as_str()),
+            limit: i64::from(limit.get()) + 1,
+        };
         self.db
             .run(async |conn| {
-                let mut query = tasks::table
-                    .filter(tasks::project_id.eq(project_id.into_uuid()))
-                    .select(TaskRow::as_select())
-                    .order(tasks::number.asc())
-                    .limit(i64::from(limit.get()) + 1)
-                    .into_boxed();
-                if let Some(after) = after_number {
-                    query = query.filter(tasks::number.gt(after));
+                let rows: Vec<ListedRow> = query.load(conn).await.map_err(errors::internal)?;
+                if rows.is_empty() {
+                    // Not even the project's row: no such project in this workspace.
+                    return Ok(None);
                 }
-                if let Some(status) = filter.status {
-                    query = query.filter(tasks::status.eq(status.as_str()));
-                }
-                if let Some(source) = filter.source {
-                    query = query.filter(tasks::source.eq(source.as_str()));
-                }
-                let rows = query.load(conn).await.or_internal()?;
-                with_links(conn, rows).await
+                rows.into_iter()
+                    .filter_map(|row| row.into_task().transpose())
+                    .collect::<Result<Vec<_>>>()
+                    .map(Some)
             })
             .await
     }

@@ -329,8 +329,9 @@ async fn tasks_filter_page_update_and_delete() {
         store.create(p.id, &t).await.unwrap();
     }
     let done = store
-        .list(
-            p.id,
+        .list_in_project(
+            ws,
+            &p.slug,
             TaskFilter {
                 status: Some(TaskStatus::Done),
                 source: None,
@@ -339,11 +340,13 @@ async fn tasks_filter_page_update_and_delete() {
             Limit::default(),
         )
         .await
+        .unwrap()
         .unwrap();
     assert_eq!(done.iter().map(|t| t.number).collect::<Vec<_>>(), [2, 4]);
     let github = store
-        .list(
-            p.id,
+        .list_in_project(
+            ws,
+            &p.slug,
             TaskFilter {
                 status: None,
                 source: Some(TaskSource::Github),
@@ -352,11 +355,19 @@ async fn tasks_filter_page_update_and_delete() {
             Limit::default(),
         )
         .await
+        .unwrap()
         .unwrap();
     assert!(github.is_empty());
     let page2 = store
-        .list(p.id, TaskFilter::default(), Some(3), Limit::default())
+        .list_in_project(
+            ws,
+            &p.slug,
+            TaskFilter::default(),
+            Some(3),
+            Limit::default(),
+        )
         .await
+        .unwrap()
         .unwrap();
     assert_eq!(page2.iter().map(|t| t.number).collect::<Vec<_>>(), [4, 5]);
 
@@ -412,4 +423,84 @@ async fn deleting_a_project_removes_its_spec_and_tasks() {
     .await
     .unwrap();
     assert_eq!(left.n, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_task_list_resolves_its_project_and_links_in_one_statement() {
+    let db = TestDb::new().await;
+    let ws = workspace(&db, "a").await;
+    let other_ws = workspace(&db, "b").await;
+    let p = project(&db, ws, "listed-abcdef").await;
+    let empty = project(&db, ws, "empty-abcdef").await;
+    let store = PgTaskStore::new(db.db.clone());
+    for i in 1..=3 {
+        store
+            .create(p.id, &new_task(&format!("task {i}")))
+            .await
+            .unwrap();
+    }
+    // Task 2 gets two links, created out of id order; task 3 none.
+    let mut conn: diesel_async::AsyncPgConnection =
+        <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&db.url)
+            .await
+            .unwrap();
+    diesel::sql_query(
+        "INSERT INTO external_links (id, task_id, project_id, provider, dedup_key, reference, url, created_at)
+         SELECT v.id, t.id, t.project_id, v.provider, v.key, v.reference, v.url, v.at
+           FROM tasks t, (VALUES
+             ('ffffffff-0000-0000-0000-000000000000'::uuid, 'github', 'k1', 'octo/a#1', 'https://x/1', now() - interval '1 hour'),
+             ('00000000-0000-0000-0000-000000000001'::uuid, 'gitlab', 'k2', 'grp/a#7', 'https://y/7', now())
+           ) AS v(id, provider, key, reference, url, at)
+          WHERE t.project_id = $1 AND t.number = 2",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(p.id.into_uuid())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let list = |ws, slug: &Slug, after| {
+        let store = store.clone();
+        let slug = slug.clone();
+        async move {
+            store
+                .list_in_project(ws, &slug, TaskFilter::default(), after, Limit::default())
+                .await
+                .unwrap()
+        }
+    };
+    let before = db.db.statements_executed();
+    let tasks = list(ws, &p.slug, None).await.expect("the project exists");
+    assert_eq!(db.db.statements_executed() - before, 1, "one statement");
+    assert_eq!(
+        tasks.iter().map(|t| t.number).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert!(tasks.iter().all(|t| t.project_id == p.id));
+    assert_eq!(tasks[1].title.as_str(), "task 2");
+    let links: Vec<_> = tasks[1]
+        .external_links
+        .iter()
+        .map(|l| (l.provider.as_str(), l.reference.as_str(), l.url.as_str()))
+        .collect();
+    assert_eq!(
+        links,
+        [
+            ("github", "octo/a#1", "https://x/1"),
+            ("gitlab", "grp/a#7", "https://y/7")
+        ],
+        "in creation order, each link's fields together"
+    );
+    assert!(tasks[0].external_links.is_empty() && tasks[2].external_links.is_empty());
+    // The same task, field for field, as the single-task read gives.
+    assert_eq!(store.get(p.id, 2).await.unwrap().unwrap(), tasks[1]);
+
+    // A project with no (matching) task is an empty page, not a missing project.
+    assert_eq!(list(ws, &empty.slug, None).await, Some(vec![]));
+    assert_eq!(list(ws, &p.slug, Some(3)).await, Some(vec![]));
+    // Another workspace's project, and no project at all, are `None`.
+    assert_eq!(list(other_ws, &p.slug, None).await, None);
+    assert_eq!(
+        list(ws, &Slug::parse("nothing-abcdef").unwrap(), None).await,
+        None
+    );
 }

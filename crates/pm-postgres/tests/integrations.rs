@@ -229,13 +229,15 @@ impl World {
         let mut after = None;
         loop {
             let page = PgTaskStore::new(self.db.db.clone())
-                .list(
-                    self.project.id,
+                .list_in_project(
+                    self.project.workspace_id,
+                    &self.project.slug,
                     TaskFilter::default(),
                     after,
                     Limit::new(Some(200)).unwrap(),
                 )
                 .await
+                .unwrap()
                 .unwrap();
             let more = page.len() > 200;
             n += page.len().min(200);

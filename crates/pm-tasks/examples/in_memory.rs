@@ -98,9 +98,9 @@ impl ProjectRepository for MemoryProjects {
     }
 }
 
-/// Tasks in a vector, numbered per project under one lock.
-#[derive(Default)]
-struct MemoryTasks(Mutex<Vec<Task>>);
+/// Tasks in a vector, numbered per project under one lock. It sees the projects
+/// too, because the task list resolves its project by workspace and slug.
+struct MemoryTasks(Mutex<Vec<Task>>, Arc<MemoryProjects>);
 
 #[async_trait]
 impl TaskStore for MemoryTasks {
@@ -134,23 +134,28 @@ impl TaskStore for MemoryTasks {
             .cloned())
     }
 
-    async fn list(
+    async fn list_in_project(
         &self,
-        project_id: ProjectId,
+        workspace_id: WorkspaceId,
+        slug: &Slug,
         filter: TaskFilter,
         after_number: Option<i64>,
         limit: Limit,
-    ) -> Result<Vec<Task>> {
+    ) -> Result<Option<Vec<Task>>> {
+        let Some(project) = self.1.get(workspace_id, slug).await? else {
+            return Ok(None);
+        };
         let all = self.0.lock().map_err(|_| Error::internal("poisoned"))?;
-        Ok(all
-            .iter()
-            .filter(|t| t.project_id == project_id)
-            .filter(|t| filter.status.is_none_or(|s| t.status == s))
-            .filter(|t| filter.source.is_none_or(|s| t.source == s))
-            .filter(|t| after_number.is_none_or(|n| t.number > n))
-            .take(usize::try_from(limit.get()).unwrap_or(usize::MAX) + 1)
-            .cloned()
-            .collect())
+        Ok(Some(
+            all.iter()
+                .filter(|t| t.project_id == project.id)
+                .filter(|t| filter.status.is_none_or(|s| t.status == s))
+                .filter(|t| filter.source.is_none_or(|s| t.source == s))
+                .filter(|t| after_number.is_none_or(|n| t.number > n))
+                .take(usize::try_from(limit.get()).unwrap_or(usize::MAX) + 1)
+                .cloned()
+                .collect(),
+        ))
     }
 
     async fn update(
@@ -199,7 +204,8 @@ fn new_task(title: &str, priority: Priority) -> Result<NewTask> {
 async fn main() -> Result<()> {
     let projects = Arc::new(MemoryProjects::default());
     let project_service = ProjectService::new(projects.clone());
-    let tasks = TaskService::new(projects, Arc::new(MemoryTasks::default()));
+    let task_store = Arc::new(MemoryTasks(Mutex::default(), projects.clone()));
+    let tasks = TaskService::new(projects, task_store);
 
     let alice = Actor {
         user_id: UserId::new(),

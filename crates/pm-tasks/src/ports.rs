@@ -1,9 +1,11 @@
 use crate::{NewTask, Task, TaskFilter, TaskPatch};
 use async_trait::async_trait;
-use pm_kernel::{Limit, ProjectId, Result};
+use pm_kernel::{Limit, ProjectId, Result, WorkspaceId};
+use pm_projects::Slug;
 
 /// Task storage. Callers have already checked that the project belongs to the
-/// caller's workspace, so methods take a `ProjectId`.
+/// caller's workspace, so methods take a `ProjectId` — except the listing, which
+/// resolves the project itself (the read path's hot request, in one step).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait TaskStore: Send + Sync {
@@ -14,14 +16,20 @@ pub trait TaskStore: Send + Sync {
     /// The task with this number, `None` if there is none.
     async fn get(&self, project_id: ProjectId, number: i64) -> Result<Option<Task>>;
 
-    /// Tasks by ascending number after `after_number`, at most `limit + 1` rows.
-    async fn list(
+    /// The tasks of the project `slug` of `workspace_id`, by ascending number
+    /// after `after_number`, at most `limit + 1` rows (the extra row tells the
+    /// caller a next page exists), with their external links. `None` when the
+    /// workspace has no such project: another workspace's project must look
+    /// exactly like a missing one. `Some(vec![])` is a project with no matching
+    /// task.
+    async fn list_in_project(
         &self,
-        project_id: ProjectId,
+        workspace_id: WorkspaceId,
+        slug: &Slug,
         filter: TaskFilter,
         after_number: Option<i64>,
         limit: Limit,
-    ) -> Result<Vec<Task>>;
+    ) -> Result<Option<Vec<Task>>>;
 
     /// Applies the patch; `None` if there is no such task.
     async fn update(

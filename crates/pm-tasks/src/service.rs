@@ -48,8 +48,13 @@ impl TaskService {
         limit: Limit,
     ) -> Result<Page<Task>> {
         let after = cursor.map(|c| c.parse_key::<i64>()).transpose()?;
-        let project = self.project(actor, slug).await?;
-        let rows = self.tasks.list(project.id, filter, after, limit).await?;
+        // One store call resolves the project inside the caller's workspace and
+        // reads the page: the same tenancy rule as `project_of`, in one step.
+        let rows = self
+            .tasks
+            .list_in_project(actor.workspace_id, slug, filter, after, limit)
+            .await?
+            .ok_or(Error::NotFound("project"))?;
         Ok(Page::from_rows(rows, limit, |t| t.number.to_string()))
     }
 
@@ -194,20 +199,26 @@ mod tests {
     #[tokio::test]
     async fn list_uses_the_number_cursor_and_rejects_foreign_cursors() {
         let actor = actor();
-        let p = project(actor.workspace_id);
+        let pid = ProjectId::new();
+        // The listing resolves the project itself: no separate look-up.
         let mut projects = MockProjectRepository::new();
-        projects
-            .expect_get()
-            .returning(move |_, _| Ok(Some(p.clone())));
+        projects.expect_get().never();
         let mut tasks = MockTaskStore::new();
         let filter = TaskFilter {
             status: Some(TaskStatus::Done),
             source: None,
         };
         tasks
-            .expect_list()
-            .with(always(), eq(filter), eq(Some(10)), always())
-            .returning(|pid, _, _, _| Ok(vec![task(pid, 11), task(pid, 12)]));
+            .expect_list_in_project()
+            .with(
+                eq(actor.workspace_id),
+                eq(slug()),
+                eq(filter),
+                eq(Some(10)),
+                always(),
+            )
+            .times(1)
+            .returning(move |_, _, _, _, _| Ok(Some(vec![task(pid, 11), task(pid, 12)])));
         let service = TaskService::new(Arc::new(projects), Arc::new(tasks));
         let limit = Limit::new(Some(1)).unwrap();
         let page = service
@@ -225,6 +236,65 @@ mod tests {
         assert_eq!(next.key(), "11");
         let err = service
             .list(&actor, &slug(), filter, Some(&Cursor::from_key("x")), limit)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Validation(_)));
+    }
+
+    #[tokio::test]
+    async fn listing_another_workspaces_project_is_not_found() {
+        let mut tasks = MockTaskStore::new();
+        tasks
+            .expect_list_in_project()
+            .returning(|_, _, _, _, _| Ok(None));
+        let service = TaskService::new(Arc::new(MockProjectRepository::new()), Arc::new(tasks));
+        let err = service
+            .list(
+                &actor(),
+                &slug(),
+                TaskFilter::default(),
+                None,
+                Limit::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::NotFound("project")));
+    }
+
+    #[tokio::test]
+    async fn a_project_without_tasks_lists_an_empty_page() {
+        let mut tasks = MockTaskStore::new();
+        tasks
+            .expect_list_in_project()
+            .returning(|_, _, _, _, _| Ok(Some(vec![])));
+        let service = TaskService::new(Arc::new(MockProjectRepository::new()), Arc::new(tasks));
+        let page = service
+            .list(
+                &actor(),
+                &slug(),
+                TaskFilter::default(),
+                None,
+                Limit::default(),
+            )
+            .await
+            .unwrap();
+        assert!(page.items.is_empty());
+        assert!(page.next_cursor.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_bad_cursor_is_rejected_before_any_lookup() {
+        let mut tasks = MockTaskStore::new();
+        tasks.expect_list_in_project().never();
+        let service = TaskService::new(Arc::new(MockProjectRepository::new()), Arc::new(tasks));
+        let err = service
+            .list(
+                &actor(),
+                &slug(),
+                TaskFilter::default(),
+                Some(&Cursor::from_key("x")),
+                Limit::default(),
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Validation(_)));

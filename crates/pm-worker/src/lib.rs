@@ -467,6 +467,7 @@ async fn run_job(inner: &Inner, claimed: ClaimedJob, claim_started: Instant) {
         match inner.queue.settle(&lease, settlement.clone()).await {
             Ok(true) => {
                 inner.stats.count(&settlement);
+                record_settlement(&job.kind, &settlement);
                 return;
             }
             Ok(false) => {
@@ -492,6 +493,26 @@ async fn run_job(inner: &Inner, claimed: ClaimedJob, claim_started: Instant) {
             }
         }
     }
+}
+
+/// `pmhub_job_runs_total{kind, outcome}`: every run (attempt) of a job that
+/// settled, by the job's kind (a fixed name from the code, such as
+/// `github.import`) and how it ended.
+fn record_settlement(kind: &str, settlement: &Settlement) {
+    let outcome = match settlement {
+        Settlement::Succeeded => "succeeded",
+        Settlement::Retry { .. } => "retried",
+        Settlement::Waiting { .. } => "waiting",
+        Settlement::Failed { .. } => "failed",
+        Settlement::Canceled => "canceled",
+        Settlement::Released => "released",
+    };
+    metrics::counter!(
+        "pmhub_job_runs_total",
+        "kind" => kind.to_string(),
+        "outcome" => outcome
+    )
+    .increment(1);
 }
 
 fn log_settlement(job: &pm_jobs::Job, settlement: &Settlement) {

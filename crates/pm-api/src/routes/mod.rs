@@ -3,9 +3,11 @@
 pub mod accounts;
 pub mod github;
 pub mod health;
+pub mod metrics;
 pub mod projects;
 pub mod specs;
 pub mod tasks;
+pub mod webhooks;
 
 use crate::problem::ApiError;
 use actix_web::{HttpResponse, Resource, web};

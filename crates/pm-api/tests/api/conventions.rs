@@ -74,6 +74,7 @@ async fn openapi_document_is_3_1_and_lists_every_route() {
         ("/api/v1/projects/{slug}/github/sync", &["post"]),
         ("/api/v1/projects/{slug}/github/sync-runs", &["get"]),
         ("/api/v1/projects/{slug}/github/push", &["post"]),
+        ("/api/v1/webhooks/github", &["post"]),
     ];
     for (path, methods) in expected {
         for method in *methods {

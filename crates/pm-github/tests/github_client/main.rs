@@ -5,5 +5,6 @@
 mod create;
 mod failures;
 mod list_issues;
+mod shared;
 mod support;
 mod user_and_repos;

@@ -379,6 +379,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks/github": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Receives a GitHub webhook delivery. No bearer token: the body must be signed
+         *     with a configured webhook secret (`X-Hub-Signature-256`). The delivery is stored
+         *     once per `X-GitHub-Delivery` and processed in the background.
+         */
+        post: operations["receiveGithubWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -816,6 +837,15 @@ export interface components {
             items: components["schemas"]["UserDto"][];
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor?: string | null;
+        };
+        /** @description What was done with a delivery. */
+        WebhookReceipt: {
+            /** @description `X-GitHub-Delivery`. */
+            delivery_id: string;
+            /** @description True for a redelivery of a delivery stored before: nothing was written. */
+            duplicate: boolean;
+            /** @description `X-GitHub-Event`. */
+            event: string;
         };
         WorkspaceDto: {
             /** Format: uuid */
@@ -3682,6 +3712,83 @@ export interface operations {
              * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
              *     seconds.
              */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receiveGithubWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event, e.g. `issues`, `repository`, `ping` */
+                "X-GitHub-Event": string;
+                /** @description The delivery's GUID (a redelivery repeats it) */
+                "X-GitHub-Delivery": string;
+                /** @description `sha256=` + hex HMAC-SHA256 of the body with the webhook secret */
+                "X-Hub-Signature-256": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description GitHub's event payload, exactly as sent (at most 25 MB) */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description A ping, or a redelivery of a stored delivery (`duplicate`: nothing written) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookReceipt"];
+                };
+            };
+            /** @description Accepted: stored, processed in the background */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookReceipt"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a GitHub header is missing or the body is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WEBHOOK_SIGNATURE_INVALID: the signature is missing or matches no configured secret; nothing stored */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: over 25 MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description WEBHOOK_NOT_CONFIGURED (no webhook secret: every delivery is refused) or DATABASE_UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;

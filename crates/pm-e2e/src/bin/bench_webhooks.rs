@@ -1,0 +1,191 @@
+//! `pmhub-bench-webhooks` (`make bench-webhooks`): signed GitHub deliveries accepted per
+//! second by `POST /api/v1/webhooks/github`, and the latency of each answer.
+//!
+//! A fresh database, the real `Application` (no job workers: this measures acceptance —
+//! verification, the insert and the outbox job, one transaction each), `--concurrency`
+//! clients sending `--deliveries` distinct deliveries of GitHub's `issues.edited` example
+//! (13 KB), each signed. Every answer must be 202 and every delivery stored with its job.
+
+use anyhow::ensure;
+use clap::Parser;
+use diesel::QueryableByName;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use pm_api::Application;
+use pm_crypto::HmacWebhookVerifier;
+use pm_e2e::db::{ScratchDatabase, redact};
+use pm_e2e::system::Machine;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const PAYLOAD: &[u8] =
+    include_bytes!("../../../../tests/fixtures/github/webhooks/issues.edited.json");
+const SECRET: &str = "bench-webhook-secret";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pmhub-bench-webhooks",
+    about = "Signed webhook deliveries accepted per second (make bench-webhooks)"
+)]
+struct Args {
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    #[arg(long, default_value_t = 20_000)]
+    deliveries: usize,
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// HTTP workers of the server.
+    #[arg(long, default_value_t = 2)]
+    server_workers: usize,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    ensure!(
+        args.deliveries > 0 && args.concurrency > 0,
+        "positive numbers, please"
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    println!("pmhub webhook benchmark");
+    println!("  machine     {}", Machine::detect());
+    let db = ScratchDatabase::create(&args.database_url, "pmhub_bench_hooks").await?;
+    println!(
+        "  database    {} (fresh; dropped at the end)",
+        redact(&db.url)
+    );
+    let outcome = bench(&args, &db).await;
+    db.drop_now().await?;
+    outcome
+}
+
+async fn bench(args: &Args, db: &ScratchDatabase) -> anyhow::Result<()> {
+    pm_postgres::run_migrations(&db.url).await?;
+    let settings = pm_e2e::settings::extract(
+        pm_e2e::settings::figment(&db.url, "http://127.0.0.1:9", pm_e2e::DEFAULT_ORG)
+            .merge(("server.workers", args.server_workers))
+            .merge(("github.webhook_secret", SECRET))
+            .merge(("log.filter", "warn")),
+    )?;
+    let app = Application::build(&settings).await?;
+    let url = format!("http://127.0.0.1:{}/api/v1/webhooks/github", app.port());
+    let server = app.into_server();
+    let handle = server.handle();
+    tokio::spawn(server);
+
+    let signature = HmacWebhookVerifier::from_config(Some(SECRET))
+        .sign(PAYLOAD)
+        .expect("a secret");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+    // Warm-up: connections and the pool.
+    for i in 0..args.concurrency.min(50) {
+        send(&client, &url, &signature, &format!("warm-{i}")).await?;
+    }
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency {
+        let (client, url, signature, next) =
+            (client.clone(), url.clone(), signature.clone(), next.clone());
+        let total = args.deliveries;
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    return anyhow::Ok(latencies);
+                }
+                let t = Instant::now();
+                send(&client, &url, &signature, &format!("bench-{i}")).await?;
+                latencies.push(t.elapsed());
+            }
+        }));
+    }
+    let mut latencies: Vec<Duration> = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await??);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let rate = args.deliveries as f64 / elapsed.as_secs_f64();
+
+    let mut conn = AsyncPgConnection::establish(&db.url).await?;
+    let stored: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM github_deliveries WHERE delivery_id LIKE 'bench-%'",
+    )
+    .get_result(&mut conn)
+    .await?;
+    let jobs: Count =
+        diesel::sql_query("SELECT count(*) AS n FROM jobs WHERE kind = 'github.delivery'")
+            .get_result(&mut conn)
+            .await?;
+    handle.stop(true).await;
+
+    println!(
+        "  sent        {} signed deliveries ({} bytes each), {} at a time, {} server workers",
+        args.deliveries,
+        PAYLOAD.len(),
+        args.concurrency,
+        args.server_workers
+    );
+    println!(
+        "  accepted    {rate:.0} deliveries/s ({:.2} s)",
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "  latency     p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (each answer a 202)",
+        ms(pct(0.50)),
+        ms(pct(0.99)),
+        ms(*latencies.last().unwrap())
+    );
+    println!(
+        "  stored      {} deliveries, {} github.delivery jobs",
+        stored.n, jobs.n
+    );
+    ensure!(
+        stored.n as usize == args.deliveries,
+        "every delivery must be stored"
+    );
+    ensure!(
+        jobs.n as usize == args.deliveries + args.concurrency.min(50),
+        "one job per delivery"
+    );
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    signature: &str,
+    id: &str,
+) -> anyhow::Result<()> {
+    let resp = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-github-event", "issues")
+        .header("x-github-delivery", id)
+        .header("x-hub-signature-256", signature)
+        .body(PAYLOAD)
+        .send()
+        .await?;
+    ensure!(
+        resp.status().as_u16() == 202,
+        "{id}: answered {}",
+        resp.status()
+    );
+    Ok(())
+}

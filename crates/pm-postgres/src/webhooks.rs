@@ -1,0 +1,312 @@
+//! `DeliveryStore` and `DirtyIssues` on PostgreSQL (`github_deliveries`,
+//! `github_dirty_issues`; migration `2026-11-23-000001_github_webhooks`).
+
+use crate::jobs::enqueue_in;
+use crate::{Database, errors};
+use async_trait::async_trait;
+use diesel::prelude::{OptionalExtension, QueryableByName};
+use diesel::sql_types::{Array, BigInt, Int8, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use pm_integrations::webhooks::{
+    DELIVERY_JOB, DeliveryOutcome, DeliverySettlement, DeliveryStore, DirtyIssue, DirtyIssues,
+    NewDelivery, StoredDelivery,
+};
+use pm_jobs::NewJob;
+use pm_kernel::{Error, ProjectId, Result};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Clone, Debug)]
+pub struct PgWebhookStore {
+    db: Database,
+}
+
+impl PgWebhookStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+/// The job that processes a delivery; its attempts are the queue's default.
+pub fn delivery_job(delivery_id: &str) -> NewJob {
+    NewJob::new(DELIVERY_JOB, json!({ "delivery_id": delivery_id }))
+}
+
+#[derive(QueryableByName)]
+struct DeliveryRow {
+    #[diesel(sql_type = Text)]
+    delivery_id: String,
+    #[diesel(sql_type = Text)]
+    event: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    action: Option<String>,
+    #[diesel(sql_type = Nullable<Int8>)]
+    repository_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    repo_full_name: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    received_at: OffsetDateTime,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    processed_at: Option<OffsetDateTime>,
+    #[diesel(sql_type = Nullable<Text>)]
+    outcome: Option<String>,
+    #[diesel(sql_type = Jsonb)]
+    payload: Value,
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+}
+
+#[derive(QueryableByName)]
+struct DirtyRow {
+    #[diesel(sql_type = SqlUuid)]
+    project_id: Uuid,
+    #[diesel(sql_type = Int8)]
+    github_issue_id: i64,
+    #[diesel(sql_type = Int8)]
+    issue_number: i64,
+    #[diesel(sql_type = Text)]
+    repo_full_name: String,
+    #[diesel(sql_type = Text)]
+    reason: String,
+    #[diesel(sql_type = Text)]
+    delivery_id: String,
+    #[diesel(sql_type = Int8)]
+    generation: i64,
+    #[diesel(sql_type = Timestamptz)]
+    marked_at: OffsetDateTime,
+}
+
+#[async_trait]
+impl DeliveryStore for PgWebhookStore {
+    async fn record(&self, d: &NewDelivery) -> Result<bool> {
+        let job = delivery_job(&d.delivery_id);
+        job.validate()?;
+        self.db
+            .run(async |conn| {
+                conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                    let inserted = diesel::sql_query(
+                        "INSERT INTO github_deliveries
+                             (delivery_id, event, action, repository_id, repo_full_name, payload)
+                         VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (delivery_id) DO NOTHING",
+                    )
+                    .bind::<Text, _>(&d.delivery_id)
+                    .bind::<Text, _>(&d.event)
+                    .bind::<Nullable<Text>, _>(d.action.as_deref())
+                    .bind::<Nullable<Int8>, _>(d.repository_id)
+                    .bind::<Nullable<Text>, _>(d.repo_full_name.as_deref())
+                    .bind::<Jsonb, _>(&d.payload)
+                    .execute(conn)
+                    .await?;
+                    if inserted == 0 {
+                        return Ok(false);
+                    }
+                    // The outbox: the job exists exactly when the delivery does.
+                    enqueue_in(conn, &job).await?;
+                    Ok(true)
+                })
+                .await
+                .map_err(errors::internal)
+            })
+            .await
+    }
+
+    async fn get(&self, delivery_id: &str) -> Result<Option<StoredDelivery>> {
+        let row: Option<DeliveryRow> = self
+            .db
+            .run(async |conn| {
+                diesel::sql_query(
+                    "SELECT delivery_id, event, action, repository_id, repo_full_name,
+                            received_at, processed_at, outcome, payload
+                       FROM github_deliveries WHERE delivery_id = $1",
+                )
+                .bind::<Text, _>(delivery_id)
+                .get_result(conn)
+                .await
+                .optional()
+                .map_err(errors::internal)
+            })
+            .await?;
+        row.map(|r| {
+            let outcome = match r.outcome.as_deref() {
+                None => None,
+                Some(s) => Some(DeliveryOutcome::parse(s).ok_or_else(|| {
+                    Error::internal(format!("github_deliveries.outcome holds {s:?}"))
+                })?),
+            };
+            Ok(StoredDelivery {
+                delivery: NewDelivery {
+                    delivery_id: r.delivery_id,
+                    event: r.event,
+                    action: r.action,
+                    repository_id: r.repository_id,
+                    repo_full_name: r.repo_full_name,
+                    payload: r.payload,
+                },
+                received_at: r.received_at,
+                processed_at: r.processed_at,
+                outcome,
+            })
+        })
+        .transpose()
+    }
+
+    async fn linked_projects(&self, repo_full_name: &str) -> Result<Vec<ProjectId>> {
+        let rows: Vec<IdRow> = self
+            .db
+            .run(async |conn| {
+                diesel::sql_query(
+                    "SELECT id FROM projects
+                      WHERE github_repo IS NOT NULL AND lower(github_repo) = lower($1)
+                      ORDER BY id",
+                )
+                .bind::<Text, _>(repo_full_name)
+                .load(conn)
+                .await
+                .map_err(errors::internal)
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ProjectId::from_uuid(r.id))
+            .collect())
+    }
+
+    async fn settle(&self, delivery_id: &str, s: &DeliverySettlement) -> Result<bool> {
+        let projects: Vec<Uuid> = s.dirty.iter().map(|m| m.project_id.into_uuid()).collect();
+        let ids: Vec<i64> = s.dirty.iter().map(|m| m.github_issue_id).collect();
+        let numbers: Vec<i64> = s.dirty.iter().map(|m| m.issue_number).collect();
+        let repos: Vec<&str> = s.dirty.iter().map(|m| m.repo_full_name.as_str()).collect();
+        let reasons: Vec<&str> = s.dirty.iter().map(|m| m.reason.as_str()).collect();
+        let settled = self
+            .db
+            .run(async |conn| {
+                conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                    // Claim the settlement first: a second attempt stops here.
+                    let claimed = diesel::sql_query(
+                        "UPDATE github_deliveries SET processed_at = now(), outcome = $2
+                          WHERE delivery_id = $1 AND processed_at IS NULL",
+                    )
+                    .bind::<Text, _>(delivery_id)
+                    .bind::<Text, _>(s.outcome.as_str())
+                    .execute(conn)
+                    .await?;
+                    if claimed == 0 {
+                        return Ok(None);
+                    }
+                    if !s.dirty.is_empty() {
+                        diesel::sql_query(
+                            "INSERT INTO github_dirty_issues AS d
+                                 (project_id, github_issue_id, issue_number, repo_full_name,
+                                  reason, delivery_id)
+                             SELECT m.p, m.i, m.n, m.r, m.why, $6
+                               FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::text[],
+                                           $5::text[]) AS m(p, i, n, r, why)
+                               JOIN projects ON projects.id = m.p
+                             ON CONFLICT (project_id, github_issue_id) DO UPDATE
+                                SET issue_number = EXCLUDED.issue_number,
+                                    repo_full_name = EXCLUDED.repo_full_name,
+                                    reason = EXCLUDED.reason,
+                                    delivery_id = EXCLUDED.delivery_id,
+                                    generation = d.generation + 1,
+                                    marked_at = now()",
+                        )
+                        .bind::<Array<SqlUuid>, _>(&projects)
+                        .bind::<Array<BigInt>, _>(&ids)
+                        .bind::<Array<BigInt>, _>(&numbers)
+                        .bind::<Array<Text>, _>(&repos)
+                        .bind::<Array<Text>, _>(&reasons)
+                        .bind::<Text, _>(delivery_id)
+                        .execute(conn)
+                        .await?;
+                    }
+                    if let Some(rename) = &s.rename {
+                        diesel::sql_query(
+                            "UPDATE projects SET github_repo = $2, updated_at = now()
+                              WHERE github_repo IS NOT NULL
+                                AND lower(github_repo) = lower($1)",
+                        )
+                        .bind::<Text, _>(&rename.from)
+                        .bind::<Text, _>(&rename.to)
+                        .execute(conn)
+                        .await?;
+                    }
+                    Ok(Some(()))
+                })
+                .await
+                .map_err(errors::internal)
+            })
+            .await?;
+        if settled.is_some() {
+            return Ok(true);
+        }
+        match self.get(delivery_id).await? {
+            Some(_) => Ok(false),
+            None => Err(Error::NotFound("delivery")),
+        }
+    }
+}
+
+#[async_trait]
+impl DirtyIssues for PgWebhookStore {
+    async fn list(&self, project: ProjectId, limit: u32) -> Result<Vec<DirtyIssue>> {
+        let rows: Vec<DirtyRow> = self
+            .db
+            .run(async |conn| {
+                diesel::sql_query(
+                    "SELECT project_id, github_issue_id, issue_number, repo_full_name, reason,
+                            delivery_id, generation, marked_at
+                       FROM github_dirty_issues WHERE project_id = $1
+                      ORDER BY marked_at, github_issue_id LIMIT $2",
+                )
+                .bind::<SqlUuid, _>(project.into_uuid())
+                .bind::<Int8, _>(i64::from(limit))
+                .load(conn)
+                .await
+                .map_err(errors::internal)
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DirtyIssue {
+                project_id: ProjectId::from_uuid(r.project_id),
+                github_issue_id: r.github_issue_id,
+                issue_number: r.issue_number,
+                repo_full_name: r.repo_full_name,
+                reason: r.reason,
+                delivery_id: r.delivery_id,
+                generation: r.generation,
+                marked_at: r.marked_at,
+            })
+            .collect())
+    }
+
+    async fn clear(
+        &self,
+        project: ProjectId,
+        github_issue_id: i64,
+        generation: i64,
+    ) -> Result<bool> {
+        let deleted = self
+            .db
+            .run(async |conn| {
+                diesel::sql_query(
+                    "DELETE FROM github_dirty_issues
+                      WHERE project_id = $1 AND github_issue_id = $2 AND generation = $3",
+                )
+                .bind::<SqlUuid, _>(project.into_uuid())
+                .bind::<Int8, _>(github_issue_id)
+                .bind::<Int8, _>(generation)
+                .execute(conn)
+                .await
+                .map_err(errors::internal)
+            })
+            .await?;
+        Ok(deleted == 1)
+    }
+}
