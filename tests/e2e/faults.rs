@@ -120,7 +120,7 @@ async fn server_errors_mid_import_then_the_retry_resumes_and_duplicates_nothing(
         failed.body
     );
     assert!(
-        world.issue_list_requests() >= 1 + 4,
+        world.issue_list_requests() > 4,
         "page 1, then page 2 tried once and retried 3 times"
     );
     assert_partial_import(&world, &slug).await;
