@@ -118,14 +118,19 @@ async fn concurrent_imports_create_each_task_once() {
     let (a, b) = tokio::join!(world.sync(&slug), world.sync(&slug));
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(b.status, 200, "{}", b.body);
-    let created = counts(&a.body).0 + counts(&b.body).0;
+    // One active import per project: the second request joins the first's run.
     assert_eq!(
-        created,
-        issues.len() as u64,
-        "between them, the runs create each task once: {} / {}",
-        a.body,
-        b.body
+        a.body["sync_run_id"], b.body["sync_run_id"],
+        "{} / {}",
+        a.body, b.body
     );
+    assert_eq!(
+        counts(&a.body).0,
+        issues.len() as u64,
+        "the one run creates each task once: {}",
+        a.body
+    );
+    assert_eq!(world.runs(&slug).await.len(), 1);
     assert_tasks_mirror_issues(&world.tasks(&slug).await, &issues);
 }
 

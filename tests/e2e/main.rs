@@ -13,10 +13,15 @@
     clippy::panic,
     reason = "tests: a failed unwrap, expect, index or panic is the failure report we want"
 )]
+#![allow(
+    clippy::cast_possible_truncation,
+    reason = "tests: counts of a few thousand issues compared across integer types"
+)]
 
 mod approval;
 mod faults;
 mod flow;
+mod jobs;
 mod push;
 mod support;
 mod webhooks;

@@ -31,7 +31,7 @@ async fn push_creates_an_issue_per_unlinked_task_once() {
 
     let pushed = world
         .api
-        .post(&format!("/api/v1/projects/{slug}/github/push"), &json!({}))
+        .post_and_wait(&format!("/api/v1/projects/{slug}/github/push"), &json!({}))
         .await
         .unwrap();
     assert_eq!(pushed.status, 200, "{}", pushed.body);
@@ -65,7 +65,7 @@ async fn push_creates_an_issue_per_unlinked_task_once() {
     // Pushing again creates nothing.
     let again = world
         .api
-        .post(&format!("/api/v1/projects/{slug}/github/push"), &json!({}))
+        .post_and_wait(&format!("/api/v1/projects/{slug}/github/push"), &json!({}))
         .await
         .unwrap();
     assert_eq!(again.status, 200, "{}", again.body);

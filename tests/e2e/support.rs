@@ -27,6 +27,7 @@ pub struct World {
     pub fake: FakeGithub,
     _github: Running,
     server: actix_web::dev::ServerHandle,
+    jobs: Option<pm_api::jobs::JobWorkers>,
     // Last: the server must stop using the database before it is dropped.
     _db: TestDb,
 }
@@ -67,9 +68,13 @@ impl World {
         .expect("settings");
         let app = Application::build(&settings).await.expect("pmhub");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let github_client = app.github();
         let server = app.into_server();
         let handle = server.handle();
         tokio::spawn(server);
+        // Imports and pushes run as jobs, beside the server as in `pmhub serve`.
+        let jobs =
+            pm_api::jobs::start_sharing(&settings, Some(github_client)).expect("job workers");
 
         let state = pm_api::startup::build_state(&settings, db.db.clone()).expect("state");
         let admin = state
@@ -85,6 +90,7 @@ impl World {
             fake,
             _github: github,
             server: handle,
+            jobs: Some(jobs),
             _db: db,
         }
     }
@@ -114,10 +120,10 @@ impl World {
         reply.body["slug"].as_str().expect("slug").to_string()
     }
 
-    /// `POST …/github/sync {"repo": REPO}`.
+    /// `POST …/github/sync {"repo": REPO}`, waiting for the run (`Prefer: wait=60`).
     pub async fn sync(&self, slug: &str) -> Reply {
         self.api
-            .post(
+            .post_and_wait(
                 &format!("/api/v1/projects/{slug}/github/sync"),
                 &json!({ "repo": REPO }),
             )
@@ -192,6 +198,9 @@ impl World {
 impl Drop for World {
     fn drop(&mut self) {
         drop(self.server.stop(false));
+        if let Some(jobs) = self.jobs.take() {
+            drop(jobs.shutdown());
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 use crate::config::Settings;
 use anyhow::{Context, bail};
+use pm_integrations::{GithubApi, SyncKind};
 use pm_postgres::{Database, DbConfig, PgJobQueue, spawn_job_listener};
 use pm_worker::{Registry, Runner, RunnerConfig, RunningRunner};
 use std::sync::Arc;
@@ -39,15 +40,29 @@ pub fn runner_config(settings: &Settings) -> anyhow::Result<RunnerConfig> {
     })
 }
 
-/// The handlers this process runs. Job kinds are registered here (and the
-/// built-in cleanup, added by [`start`]).
-pub fn registry(settings: &Settings, db: &Database) -> Registry {
+/// The handlers this process runs: imports and pushes, webhook deliveries (on the
+/// runner's own pool); the built-in cleanup is added by [`start`].
+pub fn registry(
+    settings: &Settings,
+    db: &Database,
+    github: Option<Arc<dyn GithubApi>>,
+) -> anyhow::Result<Registry> {
+    let state = match github {
+        Some(github) => crate::startup::build_state_with(settings, db.clone(), github)?,
+        None => crate::startup::build_state(settings, db.clone())?,
+    };
     let mut registry = Registry::new();
+    for kind in [SyncKind::Import, SyncKind::Push] {
+        registry.register(
+            pm_integrations::jobs::job_kind(kind),
+            Arc::new(state.sync_jobs.handler(kind)),
+        );
+    }
     crate::webhooks::DeliveryHandler::register(
         &mut registry,
         crate::webhooks::service(settings, db),
     );
-    registry
+    Ok(registry)
 }
 
 /// A started runner and its listener.
@@ -87,6 +102,15 @@ impl JobWorkers {
 /// Connects the runner's pool, registers the handlers and the periodic cleanup,
 /// and starts the runner (and the listener, unless `jobs.listen = false`).
 pub fn start(settings: &Settings) -> anyhow::Result<JobWorkers> {
+    start_sharing(settings, None)
+}
+
+/// [`start`] with the GitHub client of the server in the same process, so both
+/// share its per-token rate-limit gate and ETag cache.
+pub fn start_sharing(
+    settings: &Settings,
+    github: Option<Arc<dyn GithubApi>>,
+) -> anyhow::Result<JobWorkers> {
     let config = runner_config(settings)?;
     let url = settings
         .database
@@ -96,7 +120,7 @@ pub fn start(settings: &Settings) -> anyhow::Result<JobWorkers> {
     let mut db_config = DbConfig::new(url.clone());
     db_config.max_connections = config.workers + 2;
     let db = Database::connect(&db_config)?;
-    let registry = registry(settings, &db);
+    let registry = registry(settings, &db, github)?;
     let retention = Duration::from_secs(settings.jobs.retention_days.saturating_mul(86_400));
     let every = Duration::from_secs(settings.jobs.cleanup_interval_secs);
     let workers = config.workers;

@@ -101,7 +101,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             // Job workers beside the HTTP server unless jobs.enabled = false; both
             // start their graceful shutdown on the same signal.
             let jobs = if settings.jobs.enabled {
-                let jobs = pm_api::jobs::start(&settings)?;
+                let jobs = pm_api::jobs::start_sharing(&settings, Some(app.github()))?;
                 jobs.stop_on_signal();
                 Some(jobs)
             } else {

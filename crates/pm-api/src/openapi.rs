@@ -47,6 +47,8 @@ use utoipa::{Modify, OpenApi};
         routes::github::sync,
         routes::github::sync_runs,
         routes::github::push,
+        routes::github::sync_run,
+        routes::github::cancel_sync_run,
     ),
     components(schemas(
         problem::Problem,
@@ -88,6 +90,7 @@ use utoipa::{Modify, OpenApi};
         dto::SyncRequest,
         dto::SyncResponse,
         dto::SyncRunDto,
+        dto::SyncProgressDto,
         dto::SyncRunList,
         dto::SyncKindDto,
         dto::SyncStatusDto,

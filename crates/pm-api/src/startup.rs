@@ -20,11 +20,11 @@ use pm_crypto::RingTokenIssuer;
 use pm_github::{GithubClient, GithubConfig};
 use pm_integrations::{
     ConnectionService, GithubApi, GithubRepoProvisioner, IssueImporter, PushService, RepoService,
-    TokenSource,
+    SyncJobs, TokenSource,
 };
 use pm_postgres::{
-    Database, DbConfig, PgAccountStore, PgCredentialStore, PgProjectLeases, PgProjectRepository,
-    PgPushStore, PgSpecRepository, PgSyncStore, PgTaskStore,
+    Database, DbConfig, PgAccountStore, PgCredentialStore, PgJobQueue, PgProjectLeases,
+    PgProjectRepository, PgPushStore, PgSpecRepository, PgSyncStore, PgTaskStore,
 };
 use pm_projects::ProjectService;
 use pm_specs::SpecService;
@@ -42,6 +42,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub struct Application {
     port: u16,
     server: Server,
+    github: Arc<dyn GithubApi>,
 }
 
 impl Application {
@@ -50,6 +51,7 @@ impl Application {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let db = connect(settings)?;
         let state = build_state(settings, db)?;
+        let github = state.github.clone();
         crate::webhooks::log_configuration(settings);
 
         let listener = TcpListener::bind(&settings.server.bind)
@@ -63,7 +65,11 @@ impl Application {
         // per worker) and the rewriting of the dispatcher's own errors: see
         // [`server::serve`]. Bodies: see [`body_deadline`].
         let server = server::serve(server_settings, listener, factory)?;
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            github,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -73,6 +79,12 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+
+    /// The GitHub client the server uses; job workers in the same process share it
+    /// (and with it its per-token rate-limit gate and ETag cache).
+    pub fn github(&self) -> Arc<dyn GithubApi> {
+        self.github.clone()
     }
 
     pub fn into_server(self) -> Server {
@@ -150,9 +162,19 @@ pub fn account_service(db: &Database) -> AccountService {
 
 /// Adapters wired into the domain services.
 pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState> {
+    let github = Arc::new(github_client(settings, &db)?);
+    build_state_with(settings, db, github)
+}
+
+/// [`build_state`] with a given GitHub client (shared by the server and the job
+/// workers of one process).
+pub fn build_state_with(
+    settings: &Settings,
+    db: Database,
+    github: Arc<dyn GithubApi>,
+) -> anyhow::Result<AppState> {
     let projects_repo = Arc::new(PgProjectRepository::new(db.clone()));
     let accounts = account_service(&db);
-    let github: Arc<dyn GithubApi> = Arc::new(github_client(settings, &db)?);
     let cipher = Arc::new(keyring(settings)?);
     let credentials = Arc::new(PgCredentialStore::new(db.clone()));
     let tokens = TokenSource::new(
@@ -186,6 +208,15 @@ pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState
         Arc::new(PgPushStore::new(db.clone())),
         // Creates are paced per token, across instances, by the GitHub adapter.
         Arc::new(Unpaced),
+        leases.clone(),
+    );
+    let sync_jobs = SyncJobs::new(
+        projects_repo.clone(),
+        github.clone(),
+        tokens.clone(),
+        runs.clone(),
+        Arc::new(PgJobQueue::new(db.clone())),
+        pusher.clone(),
         leases,
     );
     Ok(AppState {
@@ -195,8 +226,10 @@ pub fn build_state(settings: &Settings, db: Database) -> anyhow::Result<AppState
         tasks,
         connections: ConnectionService::new(github.clone(), credentials, cipher),
         repos: RepoService::new(projects_repo.clone(), github.clone(), tokens.clone()),
-        importer: IssueImporter::new(projects_repo, github, tokens, runs),
+        importer: IssueImporter::new(projects_repo, github.clone(), tokens, runs),
         pusher,
+        sync_jobs,
+        github,
         webhooks: crate::webhooks::service(settings, &db),
         db,
     })

@@ -1,7 +1,7 @@
 //! What handlers reach: the domain services, built once at start-up.
 
 use pm_accounts::AccountService;
-use pm_integrations::{ConnectionService, IssueImporter, PushService, RepoService};
+use pm_integrations::{ConnectionService, IssueImporter, PushService, RepoService, SyncJobs};
 use pm_postgres::Database;
 use pm_projects::ProjectService;
 use pm_specs::SpecService;
@@ -18,5 +18,8 @@ pub struct AppState {
     pub repos: RepoService,
     pub importer: IssueImporter,
     pub pusher: PushService,
+    /// Imports and pushes as background jobs (what the routes use).
+    pub sync_jobs: SyncJobs,
+    pub github: std::sync::Arc<dyn pm_integrations::GithubApi>,
     pub webhooks: pm_integrations::WebhookService,
 }

@@ -126,8 +126,6 @@ async fn the_token_never_reaches_logs_responses_or_debug_output() {
             .mount(&server)
             .await;
     }
-    let p = app.create_project(&admin, "Secrets").await;
-    let slug = p["slug"].as_str().unwrap();
     for repo in [
         "octo/hello",
         "octo/unauth",
@@ -136,6 +134,10 @@ async fn the_token_never_reaches_logs_responses_or_debug_output() {
         // Last: once limited, the token makes no more requests.
         "octo/limited",
     ] {
+        // A project each: a failed attempt that is retried in the background keeps
+        // its project's import active, and a second sync would join it.
+        let p = app.create_project(&admin, &format!("Secrets {repo}")).await;
+        let slug = p["slug"].as_str().unwrap();
         let (_, body) = app
             .call(
                 Method::POST,

@@ -83,9 +83,23 @@ impl Api {
         path: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<Reply> {
+        self.send_with(method, path, body, &[]).await
+    }
+
+    /// [`Api::send`] with extra headers (e.g. `("prefer", "wait=60")`).
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Reply> {
         let mut request = self
             .client
             .request(method.clone(), format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
@@ -123,6 +137,13 @@ impl Api {
     }
 
     /// A POST without a body (submit, approve).
+    /// `POST` that waits for the run it starts (`Prefer: wait=60`): the one-call flow
+    /// of imports and pushes (200 with the counts when the run finished in time).
+    pub async fn post_and_wait(&self, path: &str, body: &Value) -> anyhow::Result<Reply> {
+        self.send_with(Method::POST, path, Some(body), &[("prefer", "wait=60")])
+            .await
+    }
+
     pub async fn post_empty(&self, path: &str) -> anyhow::Result<Reply> {
         self.send(Method::POST, path, None).await
     }

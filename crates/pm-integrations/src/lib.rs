@@ -10,6 +10,7 @@
 
 pub mod connection;
 pub mod import;
+pub mod jobs;
 pub mod link;
 pub mod models;
 pub mod ports;
@@ -22,6 +23,7 @@ pub mod webhooks;
 
 pub use connection::{ConnectionInfo, ConnectionService, RotationReport};
 pub use import::{ImportReport, IssueImporter};
+pub use jobs::{RunJobHandler, SyncJobs};
 pub use link::GITHUB_PROVIDER;
 pub use models::*;
 pub use ports::{CredentialStore, GithubApi, Pacer, PushStore, SecretCipher, SyncStore};

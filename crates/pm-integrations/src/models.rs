@@ -158,14 +158,30 @@ pm_kernel::string_enum!(
 pm_kernel::string_enum!(
     /// Where a sync run stands.
     SyncStatus, "status", {
-        /// Still going (or its process died; see [`STALE_RUN_AFTER`]).
+        /// Waiting for a worker (also between retries and after a shutdown).
+        Queued => "queued",
+        /// A worker is on it (or its process died; its job's lease tells).
         Running => "running",
+        /// Parked until `resumes_at` (a GitHub rate limit); continues by itself.
+        Waiting => "waiting",
         /// Finished without error.
         Succeeded => "succeeded",
         /// Stopped on an error; `error_code` says which.
         Failed => "failed",
+        /// Canceled (`DELETE …/sync-runs/{id}`).
+        Canceled => "canceled",
     }
 );
+
+impl SyncStatus {
+    /// Succeeded, failed or canceled: nothing more happens to the run.
+    pub const fn is_finished(self) -> bool {
+        matches!(
+            self,
+            SyncStatus::Succeeded | SyncStatus::Failed | SyncStatus::Canceled
+        )
+    }
+}
 
 /// The counts a run accumulates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -201,6 +217,36 @@ pub struct SyncRun {
     pub started_at: Timestamp,
     /// When it finished, if it did.
     pub finished_at: Option<Timestamp>,
+    /// The job that carries the run (runs started through the API); `None` for a
+    /// run made in-process (the direct path).
+    pub job_id: Option<uuid::Uuid>,
+    /// How far the run got (pages stored, tasks still to push).
+    pub progress: RunProgress,
+    /// While `waiting`: when the run continues by itself.
+    pub resumes_at: Option<Timestamp>,
+    /// How many times a worker took the run up (from its job; 0 without one).
+    pub attempts: u32,
+}
+
+/// A run asked for: the new one, or the active one it joined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedRun {
+    /// The run, as stored.
+    pub run: SyncRun,
+    /// True when an active run of the same kind was returned instead of a new one.
+    pub joined: bool,
+}
+
+/// How far a run got: stored as it goes, in the same transaction as the work.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunProgress {
+    /// Issue pages stored (an import).
+    pub pages: u32,
+    /// The `rel="next"` link after the last stored page: a resumed import
+    /// continues there instead of at page 1.
+    pub next_page: Option<String>,
+    /// Tasks still to push (a push; `None` until it has read its backlog).
+    pub tasks_remaining: Option<u32>,
 }
 
 /// One issue ready to become a task: the task, its link, and the key that makes

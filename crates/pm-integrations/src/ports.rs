@@ -3,9 +3,10 @@
 use crate::{
     GithubCredential, GithubIssue, GithubRepo, GithubUser, IssueImport, IssuePage,
     IssuePageRequest, NewIssue, NewRepoOptions, PageImported, PushBacklog, SealedSecret,
-    SyncCounts, SyncKind, SyncRun, SyncStatus,
+    StartedRun, SyncCounts, SyncKind, SyncRun, SyncStatus,
 };
 use async_trait::async_trait;
+use pm_jobs::NewJob;
 use pm_kernel::{GithubError, Limit, ProjectId, Result, SyncRunId, TaskId, Timestamp, WorkspaceId};
 use pm_projects::RepoFullName;
 use pm_tasks::ExternalLink;
@@ -136,6 +137,49 @@ pub trait SyncStore: Send + Sync {
         issues: &[IssueImport],
         extra: SyncCounts,
     ) -> Result<PageImported>;
+
+    /// Records a run of the project to be carried out by `job`, in one
+    /// transaction with the job (an outbox): both or neither. When an active job
+    /// has the same concurrency key, nothing is written and the run of that job is
+    /// returned with `joined: true`.
+    async fn enqueue_run(
+        &self,
+        run_id: SyncRunId,
+        project_id: ProjectId,
+        kind: SyncKind,
+        repo: &str,
+        job: NewJob,
+    ) -> Result<StartedRun>;
+
+    /// [`SyncStore::import_page`], and in the same transaction the run's position:
+    /// one more page stored, and `next_page` (the link to continue at, `None`
+    /// after the last page). A resumed import continues exactly there.
+    async fn store_page(
+        &self,
+        project_id: ProjectId,
+        run_id: SyncRunId,
+        issues: &[IssueImport],
+        extra: SyncCounts,
+        next_page: Option<String>,
+    ) -> Result<PageImported>;
+
+    /// Sets a run's non-final state (`queued`, `running`, `waiting`), with when it
+    /// resumes (waiting) and the error that sent it back, if any.
+    async fn set_run_state(
+        &self,
+        run_id: SyncRunId,
+        status: SyncStatus,
+        resumes_at: Option<Timestamp>,
+        error_code: Option<String>,
+    ) -> Result<()>;
+
+    /// A push's live counts and the tasks it still has to push.
+    async fn set_push_progress(
+        &self,
+        run_id: SyncRunId,
+        counts: SyncCounts,
+        tasks_remaining: u32,
+    ) -> Result<()>;
 
     /// Marks the run finished with its final status and, if failed, its error code.
     async fn finish_run(

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 /// How long a push's lease lasts without renewal. The push renews it before every
 /// create, so only a push that stopped making progress (a crash) loses it.
-const PUSH_LEASE: Duration = Duration::from_secs(5 * 60);
+pub(crate) const PUSH_LEASE: Duration = Duration::from_secs(5 * 60);
 
 /// What a finished push reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +50,28 @@ pub struct PushService {
     store: Arc<dyn PushStore>,
     pacer: Arc<dyn Pacer>,
     leases: Arc<dyn ProjectLeases>,
+}
+
+/// Asked before each create: the job path stops there at a safe point and shows
+/// its progress; the direct path goes on.
+#[async_trait::async_trait]
+pub(crate) trait PushHook: Send + Sync {
+    /// Before each create; false stops the push there (nothing more is created).
+    async fn go_on(&self) -> bool;
+    /// After each task is linked: the counts so far and the tasks still to push.
+    async fn progress(&self, counts: SyncCounts, remaining: u32) -> Result<()>;
+}
+
+struct GoOn;
+
+#[async_trait::async_trait]
+impl PushHook for GoOn {
+    async fn go_on(&self) -> bool {
+        true
+    }
+    async fn progress(&self, _: SyncCounts, _: u32) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Extends the push's lease; fails if another push took it (this one was too slow).
@@ -154,8 +176,9 @@ impl PushService {
         let run_id = run.id();
         let mut counts = SyncCounts::default();
         let outcome = self
-            .push_backlog(project, repo, token, run_id, lease, &mut counts)
-            .await;
+            .push_backlog(project, repo, token, run_id, lease, &mut counts, &GoOn)
+            .await
+            .map(|_| ());
         let counts = run.finish(counts, outcome).await?;
         Ok(PushReport {
             run_id,
@@ -165,7 +188,11 @@ impl PushService {
         })
     }
 
-    async fn push_backlog(
+    /// Pushes the backlog. `counts.created` may come in non-zero (issues an
+    /// earlier attempt of the same run created): those count as created, not
+    /// skipped. False when `hook` stopped it before a create.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn push_backlog(
         &self,
         project: &Project,
         repo: &RepoFullName,
@@ -173,21 +200,26 @@ impl PushService {
         run_id: SyncRunId,
         lease: &LeaseGuard<'_>,
         counts: &mut SyncCounts,
-    ) -> Result<()> {
+        hook: &dyn PushHook,
+    ) -> Result<bool> {
         let backlog = self.store.backlog(project.id).await?;
-        counts.skipped = backlog.linked;
+        counts.skipped = backlog.linked.saturating_sub(counts.created);
         counts.total_seen = backlog.linked + count(backlog.unlinked.len());
         let reconciled = self
             .reconcile(project, repo, token, &backlog.unlinked)
             .await?;
         counts.skipped += count(reconciled.len());
         let host = self.github.host();
-        for candidate in backlog
+        let todo: Vec<&PushCandidate> = backlog
             .unlinked
             .iter()
             .filter(|c| !reconciled.contains(&c.task.id))
-        {
+            .collect();
+        for (done, candidate) in todo.iter().enumerate() {
             let task = &candidate.task;
+            if !hook.go_on().await {
+                return Ok(false);
+            }
             self.pacer.before_create().await;
             // Still ours? Checked right before each create, so two pushes can
             // never both create an issue for the same task.
@@ -217,8 +249,9 @@ impl PushService {
             {
                 counts.created += 1;
             }
+            hook.progress(*counts, count(todo.len() - done - 1)).await?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Finds the issues of tasks whose earlier push never confirmed, by their

@@ -74,6 +74,9 @@ pub enum ConflictReason {
     LeaseLost,
     /// The project's GitHub repository was linked meanwhile.
     RepoAlreadyLinked,
+    /// The sync run has finished (succeeded, failed or canceled): it cannot be
+    /// canceled, or a waiting request reports that it was canceled.
+    RunFinished,
 }
 
 impl Error {

@@ -10,10 +10,11 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use pm_integrations::{
-    CredentialStore, GITHUB_PROVIDER, GithubCredential, IssueImport, PageImported, SealedSecret,
-    SyncCounts, SyncKind, SyncRun, SyncStatus, SyncStore,
+    CredentialStore, GITHUB_PROVIDER, GithubCredential, IssueImport, PageImported, RunProgress,
+    SealedSecret, StartedRun, SyncCounts, SyncKind, SyncRun, SyncStatus, SyncStore,
 };
-use pm_kernel::{Limit, ProjectId, Result, SyncRunId, WorkspaceId};
+use pm_jobs::NewJob;
+use pm_kernel::{Error, Limit, ProjectId, Result, SyncRunId, WorkspaceId};
 use std::collections::HashSet;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -202,6 +203,9 @@ struct SyncRunRow {
     error_code: Option<String>,
     started_at: OffsetDateTime,
     finished_at: Option<OffsetDateTime>,
+    job_id: Option<Uuid>,
+    progress: serde_json::Value,
+    resumes_at: Option<OffsetDateTime>,
 }
 
 impl SyncRunRow {
@@ -224,8 +228,26 @@ impl SyncRunRow {
             error_code: self.error_code,
             started_at: self.started_at,
             finished_at: self.finished_at,
+            job_id: self.job_id,
+            progress: RunProgress {
+                pages: progress_u32(&self.progress, "pages").unwrap_or_default(),
+                next_page: self
+                    .progress
+                    .get("next_page")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string),
+                tasks_remaining: progress_u32(&self.progress, "tasks_remaining"),
+            },
+            resumes_at: self.resumes_at,
+            attempts: 0,
         })
     }
+}
+
+fn progress_u32(progress: &serde_json::Value, key: &str) -> Option<u32> {
+    progress[key]
+        .as_u64()
+        .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 #[derive(QueryableByName)]
@@ -335,6 +357,7 @@ async fn import_page_tx(
     run_id: SyncRunId,
     issues: &[IssueImport],
     extra: SyncCounts,
+    position: Option<Option<&str>>,
 ) -> Result<PageImported, diesel::result::Error> {
     lock_project(conn, project_id).await?;
     let unique = first_of_each_key(issues);
@@ -344,7 +367,7 @@ async fn import_page_tx(
     clear_intents(conn, &reclaimed).await?;
     let created = create_tasks(conn, project_id, &fresh).await?;
     let skipped = count(unique.len()).saturating_sub(created);
-    add_to_run(conn, run_id, created, skipped, extra).await?;
+    add_to_run(conn, run_id, created, skipped, extra, position).await?;
     Ok(PageImported { created, skipped })
 }
 
@@ -481,14 +504,36 @@ async fn create_tasks(
     Ok(count(rows.len()))
 }
 
-/// Step 5. The run's counts move with the page.
+/// Step 5. The run's counts move with the page; for a job's run (`position`), in the
+/// same statement its progress: one more page, and the link to continue at.
 async fn add_to_run(
     conn: &mut AsyncPgConnection,
     run_id: SyncRunId,
     created: u32,
     skipped: u32,
     extra: SyncCounts,
+    position: Option<Option<&str>>,
 ) -> Result<(), diesel::result::Error> {
+    if let Some(next_page) = position {
+        diesel::sql_query(
+            "UPDATE sync_runs SET created = created + $2, skipped = skipped + $3,
+                    pull_requests_ignored = pull_requests_ignored + $4,
+                    total_seen = total_seen + $5,
+                    progress = progress || jsonb_build_object(
+                        'pages', COALESCE((progress->>'pages')::int, 0) + 1,
+                        'next_page', $6::text)
+              WHERE id = $1",
+        )
+        .bind::<SqlUuid, _>(run_id.into_uuid())
+        .bind::<diesel::sql_types::Integer, _>(as_i32(created))
+        .bind::<diesel::sql_types::Integer, _>(as_i32(skipped + extra.skipped))
+        .bind::<diesel::sql_types::Integer, _>(as_i32(extra.pull_requests_ignored))
+        .bind::<diesel::sql_types::Integer, _>(as_i32(extra.total_seen))
+        .bind::<diesel::sql_types::Nullable<Text>, _>(next_page)
+        .execute(conn)
+        .await?;
+        return Ok(());
+    }
     diesel::update(sync_runs::table.find(run_id.into_uuid()))
         .set((
             sync_runs::created.eq(sync_runs::created + as_i32(created)),
@@ -542,7 +587,9 @@ impl SyncStore for PgSyncStore {
                     sync_runs::table
                         .filter(sync_runs::project_id.eq(project_id.into_uuid()))
                         .filter(sync_runs::status.eq(SyncStatus::Running.as_str()))
-                        .filter(sync_runs::started_at.lt(started_before)),
+                        .filter(sync_runs::started_at.lt(started_before))
+                        // A job's run is the queue's business (lease expiry).
+                        .filter(sync_runs::job_id.is_null()),
                 )
                 .set((
                     sync_runs::status.eq(SyncStatus::Failed.as_str()),
@@ -557,6 +604,141 @@ impl SyncStore for PgSyncStore {
             .await
     }
 
+    async fn enqueue_run(
+        &self,
+        run_id: SyncRunId,
+        project_id: ProjectId,
+        kind: SyncKind,
+        repo: &str,
+        job: NewJob,
+    ) -> Result<StartedRun> {
+        job.validate()?;
+        let job_id = job.id.into_uuid();
+        let (row, joined) = self
+            .db
+            .run(async |conn| {
+                conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                    let enqueued = crate::jobs::enqueue_in(conn, &job).await?;
+                    if enqueued.joined {
+                        // The active job's run was committed with it.
+                        let row = sync_runs::table
+                            .filter(sync_runs::job_id.eq(enqueued.job.id.into_uuid()))
+                            .select(SyncRunRow::as_select())
+                            .first(conn)
+                            .await?;
+                        return Ok((row, true));
+                    }
+                    let row = diesel::insert_into(sync_runs::table)
+                        .values((
+                            sync_runs::id.eq(run_id.into_uuid()),
+                            sync_runs::project_id.eq(project_id.into_uuid()),
+                            sync_runs::kind.eq(kind.as_str()),
+                            sync_runs::repo.eq(repo),
+                            sync_runs::status.eq(SyncStatus::Queued.as_str()),
+                            sync_runs::started_at.eq(pm_kernel::now()),
+                            sync_runs::job_id.eq(Some(job_id)),
+                        ))
+                        .returning(SyncRunRow::as_returning())
+                        .get_result(conn)
+                        .await?;
+                    Ok((row, false))
+                })
+                .await
+                .map_err(errors::internal)
+            })
+            .await?;
+        Ok(StartedRun {
+            run: row.into_domain()?,
+            joined,
+        })
+    }
+
+    async fn store_page(
+        &self,
+        project_id: ProjectId,
+        run_id: SyncRunId,
+        issues: &[IssueImport],
+        extra: SyncCounts,
+        next_page: Option<String>,
+    ) -> Result<PageImported> {
+        self.db
+            .run(async |conn| {
+                conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                    import_page_tx(
+                        conn,
+                        project_id,
+                        run_id,
+                        issues,
+                        extra,
+                        Some(next_page.as_deref()),
+                    )
+                    .await
+                })
+                .await
+                .map_err(|e| match e {
+                    diesel::result::Error::NotFound => Error::NotFound("project"),
+                    other => errors::internal(other),
+                })
+            })
+            .await
+    }
+
+    async fn set_run_state(
+        &self,
+        run_id: SyncRunId,
+        status: SyncStatus,
+        resumes_at: Option<OffsetDateTime>,
+        error_code: Option<String>,
+    ) -> Result<()> {
+        self.db
+            .run(async |conn| {
+                // A finished run stays finished (a late write of a lost attempt).
+                diesel::update(
+                    sync_runs::table
+                        .find(run_id.into_uuid())
+                        .filter(sync_runs::finished_at.is_null()),
+                )
+                .set((
+                    sync_runs::status.eq(status.as_str()),
+                    sync_runs::resumes_at.eq(resumes_at),
+                    sync_runs::error_code.eq(error_code),
+                ))
+                .execute(conn)
+                .await
+                .map(|_| ())
+                .map_err(errors::internal)
+            })
+            .await
+    }
+
+    async fn set_push_progress(
+        &self,
+        run_id: SyncRunId,
+        counts: SyncCounts,
+        tasks_remaining: u32,
+    ) -> Result<()> {
+        self.db
+            .run(async |conn| {
+                diesel::sql_query(
+                    "UPDATE sync_runs SET created = $2, skipped = $3, pull_requests_ignored = $4,
+                            total_seen = $5,
+                            progress = progress || jsonb_build_object('tasks_remaining', $6::int)
+                      WHERE id = $1",
+                )
+                .bind::<SqlUuid, _>(run_id.into_uuid())
+                .bind::<diesel::sql_types::Integer, _>(as_i32(counts.created))
+                .bind::<diesel::sql_types::Integer, _>(as_i32(counts.skipped))
+                .bind::<diesel::sql_types::Integer, _>(as_i32(counts.pull_requests_ignored))
+                .bind::<diesel::sql_types::Integer, _>(as_i32(counts.total_seen))
+                .bind::<diesel::sql_types::Integer, _>(as_i32(tasks_remaining))
+                .execute(conn)
+                .await
+                .map(|_| ())
+                .map_err(errors::internal)
+            })
+            .await
+    }
+
     async fn import_page(
         &self,
         project_id: ProjectId,
@@ -567,7 +749,7 @@ impl SyncStore for PgSyncStore {
         self.db
             .run(async |conn| {
                 conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-                    import_page_tx(conn, project_id, run_id, issues, extra).await
+                    import_page_tx(conn, project_id, run_id, issues, extra, None).await
                 })
                 .await
                 .missing_row("project")
@@ -589,6 +771,7 @@ impl SyncStore for PgSyncStore {
                     sync_runs::status.eq(status.as_str()),
                     sync_runs::error_code.eq(error_code),
                     sync_runs::finished_at.eq(Some(pm_kernel::now())),
+                    sync_runs::resumes_at.eq(None::<OffsetDateTime>),
                 );
                 let result = match counts {
                     Some(c) => {

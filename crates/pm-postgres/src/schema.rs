@@ -114,6 +114,9 @@ diesel::table! {
         error_code -> Nullable<Text>,
         started_at -> Timestamptz,
         finished_at -> Nullable<Timestamptz>,
+        job_id -> Nullable<Uuid>,
+        progress -> Jsonb,
+        resumes_at -> Nullable<Timestamptz>,
     }
 }
 

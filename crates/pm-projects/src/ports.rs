@@ -131,6 +131,26 @@ impl<'a> LeaseGuard<'a> {
         Ok(guard.renew().await?.then_some(guard))
     }
 
+    /// [`LeaseGuard::acquire`] for a given, stable holder: the same work taken up
+    /// again (a job resumed after its process died) gets the lease back at once,
+    /// without waiting for the dead holder's lease to expire.
+    pub async fn acquire_as(
+        leases: &'a dyn ProjectLeases,
+        project_id: ProjectId,
+        purpose: LeasePurpose,
+        holder: uuid::Uuid,
+        ttl: std::time::Duration,
+    ) -> Result<Option<Self>> {
+        let guard = Self {
+            leases,
+            project_id,
+            purpose,
+            holder,
+            ttl,
+        };
+        Ok(guard.renew().await?.then_some(guard))
+    }
+
     /// Extends the lease by its `ttl` from now. False when another holder took it
     /// over meanwhile (this one was slower than `ttl`): the work must stop.
     pub async fn renew(&self) -> Result<bool> {

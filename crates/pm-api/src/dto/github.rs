@@ -115,7 +115,7 @@ impl From<pm_integrations::ImportReport> for SyncResponse {
 }
 
 api_enum!(SyncKindDto <=> SyncKind { Import, Push });
-api_enum!(SyncStatusDto <=> SyncStatus { Running, Succeeded, Failed });
+api_enum!(SyncStatusDto <=> SyncStatus { Queued, Running, Waiting, Succeeded, Failed, Canceled });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncRunDto {
@@ -127,14 +127,34 @@ pub struct SyncRunDto {
     pub skipped: u32,
     pub pull_requests_ignored: u32,
     pub total_seen: u32,
-    /// For a failed run, e.g. `GITHUB_RATE_LIMITED`.
+    /// For a failed run, e.g. `GITHUB_RATE_LIMITED`; for a queued or waiting run,
+    /// the error that sent it back (it is retried or resumes by itself).
     pub error_code: Option<String>,
+    /// When the run was asked for.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub started_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub finished_at: Option<OffsetDateTime>,
+    /// While `waiting` (a GitHub rate limit): when the run continues by itself.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub resumes_at: Option<OffsetDateTime>,
+    /// How many times a worker took the run up (0 while it is first queued).
+    pub attempts: u32,
+    pub progress: SyncProgressDto,
+}
+
+/// How far a run got.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncProgressDto {
+    /// Issue pages stored (an import; 100 issues a page).
+    pub pages: u32,
+    /// A push's tasks pushed so far (issues created and linked).
+    pub tasks_done: Option<u32>,
+    /// A push's tasks still to push (`null` until the push has read its backlog).
+    pub tasks_remaining: Option<u32>,
 }
 
 impl From<pm_integrations::SyncRun> for SyncRunDto {
@@ -151,6 +171,13 @@ impl From<pm_integrations::SyncRun> for SyncRunDto {
             error_code: r.error_code,
             started_at: r.started_at,
             finished_at: r.finished_at,
+            resumes_at: r.resumes_at,
+            attempts: r.attempts,
+            progress: SyncProgressDto {
+                pages: r.progress.pages,
+                tasks_done: (r.kind == SyncKind::Push).then_some(r.counts.created),
+                tasks_remaining: r.progress.tasks_remaining,
+            },
         }
     }
 }
@@ -166,6 +193,30 @@ pub struct PushResponse {
     /// Tasks already linked to an issue (including issues found again after an
     /// interrupted push).
     pub skipped: u32,
+}
+
+impl From<&pm_integrations::SyncRun> for SyncResponse {
+    fn from(r: &pm_integrations::SyncRun) -> Self {
+        Self {
+            sync_run_id: r.id.into_uuid(),
+            repo: r.repo.clone(),
+            created: r.counts.created,
+            skipped: r.counts.skipped,
+            pull_requests_ignored: r.counts.pull_requests_ignored,
+            total_seen: r.counts.total_seen,
+        }
+    }
+}
+
+impl From<&pm_integrations::SyncRun> for PushResponse {
+    fn from(r: &pm_integrations::SyncRun) -> Self {
+        Self {
+            sync_run_id: r.id.into_uuid(),
+            repo: r.repo.clone(),
+            created: r.counts.created,
+            skipped: r.counts.skipped,
+        }
+    }
 }
 
 impl From<pm_integrations::PushReport> for PushResponse {

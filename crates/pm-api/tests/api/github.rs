@@ -393,10 +393,11 @@ async fn github_failures_map_to_codes_and_are_recorded() {
     let p = app.create_project(&admin, "Fail").await;
     let slug = p["slug"].as_str().unwrap();
     Mock::given(method("GET"))
-        .and(path("/repos/octo/gone/issues"))
+        .and(path("/repos/octo/gone"))
         .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
         .mount(&server)
         .await;
+    // A repository the token cannot see is refused before any run is queued.
     let (status, problem) = app
         .call(
             Method::POST,
@@ -406,6 +407,7 @@ async fn github_failures_map_to_codes_and_are_recorded() {
         )
         .await;
     assert_problem(status, &problem, 404, "GITHUB_NOT_FOUND");
+    assert_eq!(app.count("sync_runs").await, 0);
 
     Mock::given(method("GET"))
         .and(path("/repos/octo/limited/issues"))
@@ -424,24 +426,29 @@ async fn github_failures_map_to_codes_and_are_recorded() {
         )
         .mount(&server)
         .await;
-    let resp = app
-        .client
-        .post(format!("{}/api/v1/projects/{slug}/github/sync", app.base))
-        .bearer_auth(&admin)
-        .json(&json!({"repo": "octo/limited"}))
-        .send()
-        .await
-        .unwrap();
-    let retry_after: u64 = resp
-        .headers()
-        .get("retry-after")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((60..=130).contains(&retry_after), "{retry_after}");
-    expect_problem(resp, 429, "GITHUB_RATE_LIMITED").await;
+    // A rate limit parks the run until GitHub's reset: waiting past the request's
+    // wait, so it answers 202 with the run at once.
+    let started = std::time::Instant::now();
+    let (status, run) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/projects/{slug}/github/sync"),
+            Some(&admin),
+            Some(json!({"repo": "octo/limited"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{run}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(run["status"], "waiting", "{run}");
+    assert_eq!(run["error_code"], "GITHUB_RATE_LIMITED");
+    let resumes_at = time::OffsetDateTime::parse(
+        run["resumes_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let in_secs = (resumes_at - time::OffsetDateTime::now_utc()).whole_seconds();
+    assert!((60..=130).contains(&in_secs), "{in_secs}");
+    assert_eq!(run["attempts"], 0, "a park gives its attempt back");
 
     // While limited, the token asks GitHub nothing: the next sync is refused here.
     let before = server.received_requests().await.unwrap().len();
@@ -470,13 +477,25 @@ async fn github_failures_map_to_codes_and_are_recorded() {
         .iter()
         .map(|r| (r["status"].clone(), r["error_code"].clone()))
         .collect();
+    assert_eq!(codes, [(json!("waiting"), json!("GITHUB_RATE_LIMITED"))]);
+
+    // Canceling the parked run ends it at once.
+    let run_url = format!(
+        "/api/v1/projects/{slug}/github/sync-runs/{}",
+        run["id"].as_str().unwrap()
+    );
+    let (status, canceled) = app.call(Method::DELETE, &run_url, Some(&admin), None).await;
+    assert_eq!(status, 200, "{canceled}");
+    assert_eq!(canceled["status"], "canceled");
+    let (status, problem) = app.call(Method::DELETE, &run_url, Some(&admin), None).await;
     assert_eq!(
-        codes,
-        [
-            (json!("failed"), json!("GITHUB_RATE_LIMITED")),
-            (json!("failed"), json!("GITHUB_RATE_LIMITED")),
-            (json!("failed"), json!("GITHUB_NOT_FOUND"))
-        ]
+        (status.as_u16(), &problem["status"]),
+        (200, &json!("canceled"))
+    );
+    let (status, shown) = app.call(Method::GET, &run_url, Some(&admin), None).await;
+    assert_eq!(
+        (status.as_u16(), &shown["status"]),
+        (200, &json!("canceled"))
     );
 }
 

@@ -35,6 +35,21 @@ pub async fn github_double() -> MockServer {
         )
         .mount(&server)
         .await;
+    // Syncs and pushes first check that the token sees the repository
+    // (`GET /repos/{o}/{r}`): every repository exists unless a test mounts otherwise
+    // (this mock has the lowest priority).
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(r"^/repos/[^/]+/[^/]+$"))
+        .respond_with(move |req: &wiremock::Request| {
+            let full_name = req.url.path().trim_start_matches("/repos/").to_string();
+            let mut repo =
+                fixture("rest/official-examples/create-org-repo.201.full-repository.json");
+            repo["full_name"] = serde_json::json!(full_name);
+            ResponseTemplate::new(200).set_body_json(repo)
+        })
+        .with_priority(10)
+        .mount(&server)
+        .await;
     server
 }
 

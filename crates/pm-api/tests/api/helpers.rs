@@ -14,6 +14,7 @@ pub struct TestApp {
     pub db: TestDb,
     pub settings: Settings,
     handle: actix_web::dev::ServerHandle,
+    jobs: Option<pm_api::jobs::JobWorkers>,
 }
 
 pub fn settings_for(db: &TestDb, overrides: &[(&str, &str)]) -> Settings {
@@ -23,6 +24,7 @@ pub fn settings_for(db: &TestDb, overrides: &[(&str, &str)]) -> Settings {
         .merge(("server.workers", 2))
         .merge(("server.shutdown_timeout_secs", 1))
         .merge(("github.api_url", "http://127.0.0.1:9"))
+        .merge(("jobs.poll_interval_ms", 100))
         .merge(("crypto.key", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMzJieSE="));
     for (k, v) in overrides {
         // Numbers stay numbers, as figment's environment provider would parse them.
@@ -45,10 +47,18 @@ impl TestApp {
         let settings = settings_for(&db, overrides);
         let app = Application::build(&settings).await.expect("build app");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let github = app.github();
         let server = app.into_server();
         let handle = server.handle();
         tokio::spawn(server);
+        // Imports and pushes run as jobs: the workers run beside the server, as in
+        // `pmhub serve`.
+        let jobs = settings
+            .jobs
+            .enabled
+            .then(|| pm_api::jobs::start_sharing(&settings, Some(github)).expect("job workers"));
         Self {
+            jobs,
             base,
             client: reqwest::Client::new(),
             db,
@@ -89,7 +99,15 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        // Imports and pushes answer 202 and run in the background; the tests written
+        // for the one-call flow ask to wait for the run (`Prefer: wait=60`), which
+        // answers as the synchronous endpoints did.
+        let one_call = method == Method::POST
+            && (path.ends_with("/github/sync") || path.ends_with("/github/push"));
         let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if one_call {
+            req = req.header("prefer", "wait=60");
+        }
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -173,7 +191,13 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         let handle = self.handle.clone();
-        tokio::spawn(async move { handle.stop(false).await });
+        let jobs = self.jobs.take();
+        tokio::spawn(async move {
+            handle.stop(false).await;
+            if let Some(jobs) = jobs {
+                jobs.shutdown().await;
+            }
+        });
     }
 }
 

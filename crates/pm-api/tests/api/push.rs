@@ -230,15 +230,11 @@ async fn a_rate_limit_mid_push_stops_cleanly_with_counts_recorded() {
     let slug = project_with_tasks(&app, &admin, &server, 4).await;
     let push = format!("/api/v1/projects/{slug}/github/push");
 
-    let resp = app
-        .client
-        .post(format!("{}{push}", app.base))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.headers().get("retry-after").unwrap(), "60");
-    expect_problem(resp, 429, "GITHUB_RATE_LIMITED").await;
+    // The rate limit parks the push (`waiting`) past the request's wait: 202 at once.
+    let (status, parked) = app.call(Method::POST, &push, Some(&admin), None).await;
+    assert_eq!(status, 202, "{parked}");
+    assert_eq!(parked["status"], "waiting", "{parked}");
+    assert!(parked["resumes_at"].is_string());
     let (_, runs) = app
         .call(
             Method::GET,
@@ -250,9 +246,11 @@ async fn a_rate_limit_mid_push_stops_cleanly_with_counts_recorded() {
     let run = &runs["items"][0];
     assert_eq!(
         (run["status"].as_str(), run["error_code"].as_str()),
-        (Some("failed"), Some("GITHUB_RATE_LIMITED"))
+        (Some("waiting"), Some("GITHUB_RATE_LIMITED"))
     );
     assert_eq!(run["created"], 2);
+    assert_eq!(run["progress"]["tasks_done"], 2);
+    assert_eq!(run["progress"]["tasks_remaining"], 2);
     assert_eq!(app.count("external_links").await, 2);
     assert_eq!(
         app.count("push_intents").await,

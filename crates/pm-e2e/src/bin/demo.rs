@@ -346,6 +346,50 @@ impl<'a> Walkthrough<'a> {
         Ok(reply)
     }
 
+    /// `POST` with `Prefer: wait=60`, expecting 200.
+    async fn call_waiting(&self, path: &str, body: &Value) -> anyhow::Result<Reply> {
+        println!("  → POST {path} {} (Prefer: wait=60)", shown(body));
+        let reply = self.api.post_and_wait(path, body).await?;
+        if reply.status != 200 {
+            println!("  ← {} {}", reply.status, reply.body);
+            bail!("{path}: expected HTTP 200, got {}", reply.status);
+        }
+        Ok(reply)
+    }
+
+    /// Polls a background run (`GET …/sync-runs/{id}`), printing its progress as it
+    /// changes, until it finished; the finished run.
+    async fn follow_run(&self, location: &str) -> anyhow::Result<Reply> {
+        println!("  → GET {location} (every 100 ms until it finished)");
+        let mut last = String::new();
+        let deadline = Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let run = self.api.get(location).await?;
+            if run.status != 200 {
+                bail!(
+                    "{location}: expected HTTP 200, got {} {}",
+                    run.status,
+                    run.body
+                );
+            }
+            let status = text(&run.body["status"]).to_string();
+            let line = format!(
+                "{status}: {} pages stored, {} tasks created, attempt {}",
+                run.body["progress"]["pages"], run.body["created"], run.body["attempts"]
+            );
+            if line != last {
+                println!("  ← 200  {line}");
+                last = line;
+            }
+            match status.as_str() {
+                "succeeded" => return Ok(run),
+                "failed" | "canceled" => bail!("the run ended {status}: {}", run.body),
+                _ if Instant::now() > deadline => bail!("the run did not finish in 120 s"),
+                _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+    }
+
     /// A call to the fake's control API (what a test would do to GitHub).
     async fn control(
         &self,
@@ -478,14 +522,24 @@ impl<'a> Walkthrough<'a> {
         let before = self.issue_list_requests().await?;
         let started = Instant::now();
         let sync_path = format!("/api/v1/projects/{slug}/github/sync");
-        let first = self
+        let accepted = self
             .call(
                 Method::POST,
                 &sync_path,
                 Some(&json!({ "repo": repo })),
-                200,
+                202,
             )
             .await?;
+        let location = accepted
+            .header("location")
+            .context("202 without Location")?
+            .to_string();
+        println!(
+            "  ← 202  run {} is {}; Location: {location}",
+            text(&accepted.body["id"]),
+            text(&accepted.body["status"])
+        );
+        let first = self.follow_run(&location).await?;
         let took = started.elapsed();
         let pages = self.issue_list_requests().await? - before;
         Self::answer(&first, sync_summary(&first.body));
@@ -498,13 +552,11 @@ impl<'a> Walkthrough<'a> {
         self.heading("Import again: nothing changed on GitHub");
         let before = self.issue_list_requests().await?;
         let used_before = self.rate_limit_used().await?;
+        println!(
+            "  (Prefer: wait=60: one call, answered 200 with the counts once the run finished)"
+        );
         let second = self
-            .call(
-                Method::POST,
-                &sync_path,
-                Some(&json!({ "repo": repo })),
-                200,
-            )
+            .call_waiting(&sync_path, &json!({ "repo": repo }))
             .await?;
         let pages = self.issue_list_requests().await? - before;
         let charged = self.rate_limit_used().await? - used_before;
@@ -603,7 +655,7 @@ impl<'a> Walkthrough<'a> {
         let push_path = format!("/api/v1/projects/{slug}/github/push");
         let started = Instant::now();
         println!("  → POST {push_path} {{}}");
-        let pushed = self.api.post(&push_path, &json!({})).await?;
+        let pushed = self.api.post_and_wait(&push_path, &json!({})).await?;
         // The project exists, so a 404 here means the route does not (a pmhub without push).
         if pushed.status == 404 {
             println!("  ← 404  push is not available in this build of pmhub; skipped");

@@ -151,8 +151,11 @@ export interface paths {
         put?: never;
         /**
          * Creates an issue in the project's repository for each task that has no GitHub
-         *     link, and links it. Repeating it creates nothing new, also after an
-         *     interrupted push. Creates are spaced about a second apart.
+         *     link, and links it, in the background: answers 202 with the run at once (or
+         *     with the push already queued or running). With `Prefer: wait=N` (N ≤ 60)
+         *     answers 200 with the counts if it finished in time. Repeating it creates
+         *     nothing new, also after an interrupted push. Creates are spaced about a second
+         *     apart.
          */
         post: operations["pushTasksToGithub"];
         delete?: never;
@@ -172,7 +175,12 @@ export interface paths {
         put?: never;
         /**
          * Imports the repository's issues (default: the project's `github_repo`) as
-         *     tasks. Idempotent: issues already linked are skipped; pull requests are ignored.
+         *     tasks, in the background: answers 202 with the run (and its URL in `Location`)
+         *     at once; while an import of the project is queued or running, answers 202 with
+         *     that run. With `Prefer: wait=N` (N ≤ 60) waits up to N seconds and answers 200
+         *     with the counts if the run has finished by then. Idempotent: issues already
+         *     linked are skipped; pull requests are ignored. Checked before queueing: the
+         *     body, the token, and that GitHub shows the repository to it.
          */
         post: operations["syncGithubIssues"];
         delete?: never;
@@ -193,6 +201,32 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{slug}/github/sync-runs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One import or push: its status (`queued`, `running`, `waiting` with
+         *     `resumes_at`, `succeeded`, `failed`, `canceled`), live counts, progress,
+         *     attempts and error code.
+         */
+        get: operations["getSyncRun"];
+        put?: never;
+        post?: never;
+        /**
+         * Cancels a queued or waiting run at once (200), or asks a running one to stop at
+         *     its next page or create (202; its status turns `canceled` then). What was stored
+         *     or created stays.
+         */
+        delete: operations["cancelSyncRun"];
         options?: never;
         head?: never;
         patch?: never;
@@ -651,6 +685,24 @@ export interface components {
         SpecStatusDto: "draft" | "interviewing" | "review";
         /** @enum {string} */
         SyncKindDto: "import" | "push";
+        /** @description How far a run got. */
+        SyncProgressDto: {
+            /**
+             * Format: int32
+             * @description Issue pages stored (an import; 100 issues a page).
+             */
+            pages: number;
+            /**
+             * Format: int32
+             * @description A push's tasks pushed so far (issues created and linked).
+             */
+            tasks_done?: number | null;
+            /**
+             * Format: int32
+             * @description A push's tasks still to push (`null` until the push has read its backlog).
+             */
+            tasks_remaining?: number | null;
+        };
         /**
          * @example {
          *       "repo": "octo/hello"
@@ -674,21 +726,38 @@ export interface components {
             total_seen: number;
         };
         SyncRunDto: {
+            /**
+             * Format: int32
+             * @description How many times a worker took the run up (0 while it is first queued).
+             */
+            attempts: number;
             /** Format: int32 */
             created: number;
-            /** @description For a failed run, e.g. `GITHUB_RATE_LIMITED`. */
+            /**
+             * @description For a failed run, e.g. `GITHUB_RATE_LIMITED`; for a queued or waiting run,
+             *     the error that sent it back (it is retried or resumes by itself).
+             */
             error_code?: string | null;
             /** Format: date-time */
             finished_at?: string | null;
             /** Format: uuid */
             id: string;
             kind: components["schemas"]["SyncKindDto"];
+            progress: components["schemas"]["SyncProgressDto"];
             /** Format: int32 */
             pull_requests_ignored: number;
             repo: string;
+            /**
+             * Format: date-time
+             * @description While `waiting` (a GitHub rate limit): when the run continues by itself.
+             */
+            resumes_at?: string | null;
             /** Format: int32 */
             skipped: number;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the run was asked for.
+             */
             started_at: string;
             status: components["schemas"]["SyncStatusDto"];
             /** Format: int32 */
@@ -700,7 +769,7 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @enum {string} */
-        SyncStatusDto: "running" | "succeeded" | "failed";
+        SyncStatusDto: "queued" | "running" | "waiting" | "succeeded" | "failed" | "canceled";
         TaskDto: {
             /** Format: date-time */
             created_at: string;
@@ -1900,7 +1969,10 @@ export interface operations {
     pushTasksToGithub: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `wait=N` (RFC 7240): wait up to N seconds (at most 60) for the run to finish */
+                Prefer?: string | null;
+            };
             path: {
                 /** @description The project's slug. */
                 slug: string;
@@ -1909,13 +1981,24 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description With `Prefer: wait`: the push finished in time (`Preference-Applied: wait=N`) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PushResponse"];
+                };
+            };
+            /** @description Accepted: the run (new, or the one already queued or running); `Location` is its URL */
+            202: {
+                headers: {
+                    /** @description /api/v1/projects/{slug}/github/sync-runs/{id} */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncRunDto"];
                 };
             };
             /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
@@ -2001,7 +2084,10 @@ export interface operations {
     syncGithubIssues: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `wait=N` (RFC 7240): wait up to N seconds (at most 60) for the run to finish */
+                Prefer?: string | null;
+            };
             path: {
                 /** @description The project's slug. */
                 slug: string;
@@ -2015,13 +2101,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
+            /** @description With `Prefer: wait`: the run finished in time (`Preference-Applied: wait=N`) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SyncResponse"];
+                };
+            };
+            /** @description Accepted: the run (new, or the one already queued or running); `Location` is its URL */
+            202: {
+                headers: {
+                    /** @description /api/v1/projects/{slug}/github/sync-runs/{id} */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncRunDto"];
                 };
             };
             /** @description 400 VALIDATION_FAILED: the body is not JSON. */
@@ -2184,6 +2281,172 @@ export interface operations {
              *     the connection itself, INTEGRATION_NOT_CONNECTED.
              */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSyncRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's slug. */
+                slug: string;
+                /** @description The run's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncRunDto"];
+                };
+            };
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancelSyncRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's slug. */
+                slug: string;
+                /** @description The run's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Canceled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncRunDto"];
+                };
+            };
+            /** @description Accepted: the running run stops at its next safe point */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncRunDto"];
+                };
+            };
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 409 CONFLICT: the current state does not allow it (e.g. an approved spec, the last
+             *     admin, a taken e-mail, another push running), or INTEGRATION_NOT_CONNECTED when the
+             *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
+             */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

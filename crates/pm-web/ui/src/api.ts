@@ -91,3 +91,41 @@ export function isUiError(value: unknown): value is UiError {
 export function asUiError(value: unknown): UiError {
   return isUiError(value) ? value : toUiError(value);
 }
+
+type Run = import("@pmhub/client").Schemas["SyncRunDto"];
+
+/** A 202 answer of sync or push: the run, still going (it has a `status`; the counts of a
+ * finished run answered with 200 have none). */
+export function isRun(value: unknown): value is Run {
+  return typeof value === "object" && value !== null && typeof (value as { status?: unknown }).status === "string";
+}
+
+const FINISHED = ["succeeded", "failed", "canceled"];
+
+/**
+ * Follows a background run (import or push) until it finishes, polling its URL and handing
+ * every state to `onRun` (live counts and progress). Resolves with the succeeded run; a failed
+ * or canceled run rejects with its error code, as the synchronous answer would have.
+ */
+export async function followRun(
+  api: PmhubClient,
+  slug: string,
+  first: Run,
+  onRun: (run: Run) => void,
+  everyMs = 500,
+): Promise<Run> {
+  let run = first;
+  onRun(run);
+  while (!FINISHED.includes(run.status)) {
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+    run = await call(
+      api.GET("/api/v1/projects/{slug}/github/sync-runs/{id}", { params: { path: { slug, id: run.id } } }),
+    );
+    onRun(run);
+  }
+  if (run.status !== "succeeded") {
+    const code = run.status === "canceled" ? "CONFLICT" : (run.error_code ?? "INTERNAL");
+    throw toUiError({ type: "about:blank", title: "Run " + run.status, status: 0, detail: `The run ${run.status}.`, code });
+  }
+  return run;
+}

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Schemas } from "@pmhub/client";
-import { asUiError, call, type UiError } from "./api";
+import { asUiError, call, followRun, isRun, type UiError } from "./api";
 import { Dialog, ErrorBox, Field } from "./common";
 import type { Session } from "./main";
 
@@ -23,6 +23,7 @@ export function SyncDialog(props: {
   const [running, setRunning] = useState(false);
   const [elapsed, setElapsed] = useState(0);
   const [result, setResult] = useState<Schemas["SyncResponse"] | null>(null);
+  const [live, setLive] = useState<Schemas["SyncRunDto"] | null>(null);
   const [error, setError] = useState<UiError | null>(null);
   const timer = useRef<number | undefined>(undefined);
 
@@ -41,17 +42,32 @@ export function SyncDialog(props: {
     setRunning(true);
     setError(null);
     setResult(null);
+    setLive(null);
     setElapsed(0);
     const started = Date.now();
     timer.current = window.setInterval(() => setElapsed(Math.round((Date.now() - started) / 1000)), 500);
     try {
+      // Waits up to a minute for the run; a longer import answers 202 with the run, which is
+      // then followed (live counts) until it finishes.
       const answer = await call(
         props.session.api.POST("/api/v1/projects/{slug}/github/sync", {
-          params: { path: { slug: props.project.slug } },
+          params: { path: { slug: props.project.slug }, header: { Prefer: "wait=60" } },
           body: { repo: fullName },
         }),
       );
-      setResult(answer);
+      if (isRun(answer)) {
+        const run = await followRun(props.session.api, props.project.slug, answer, setLive);
+        setResult({
+          sync_run_id: run.id,
+          repo: run.repo,
+          created: run.created,
+          skipped: run.skipped,
+          pull_requests_ignored: run.pull_requests_ignored,
+          total_seen: run.total_seen,
+        });
+      } else {
+        setResult(answer);
+      }
       props.onSynced();
     } catch (err) {
       setError(asUiError(err));
@@ -131,6 +147,13 @@ export function SyncDialog(props: {
         {running && (
           <p role="status" class="progress">
             <span class="spinner" aria-hidden="true" /> Syncing {fullName}… {elapsed} s
+            {live && (
+              <span data-live-status={live.status}>
+                {" "}
+                · {live.status === "waiting" ? `waiting for GitHub's rate limit until ${live.resumes_at ?? "its reset"}` : live.status}
+                {" "}· {live.progress.pages} pages, {live.created} tasks created, {live.skipped} skipped
+              </span>
+            )}
           </p>
         )}
         {result && (

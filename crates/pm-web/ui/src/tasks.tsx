@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Schemas } from "@pmhub/client";
-import { asUiError, call, type UiError } from "./api";
+import { asUiError, call, followRun, isRun, type UiError } from "./api";
 import { Dialog, ErrorBox, Field, formatTime } from "./common";
 import type { Session } from "./main";
 import { SyncDialog } from "./sync";
@@ -25,6 +25,7 @@ export function TasksPage({ session, slug }: { session: Session; slug: string })
   const [pushing, setPushing] = useState(false);
   const [pushResult, setPushResult] = useState<Schemas["PushResponse"] | null>(null);
   const [pushError, setPushError] = useState<UiError | null>(null);
+  const [pushLive, setPushLive] = useState<Schemas["SyncRunDto"] | null>(null);
   const refresh = () => setVersion((v) => v + 1);
   const path = { slug };
 
@@ -52,7 +53,15 @@ export function TasksPage({ session, slug }: { session: Session; slug: string })
     setPushError(null);
     setPushResult(null);
     try {
-      setPushResult(await call(session.api.POST("/api/v1/projects/{slug}/github/push", { params: { path } })));
+      const answer = await call(
+        session.api.POST("/api/v1/projects/{slug}/github/push", { params: { path, header: { Prefer: "wait=60" } } }),
+      );
+      if (isRun(answer)) {
+        const run = await followRun(session.api, path.slug, answer, setPushLive);
+        setPushResult({ sync_run_id: run.id, repo: run.repo, created: run.created, skipped: run.skipped });
+      } else {
+        setPushResult(answer);
+      }
       refresh();
     } catch (e) {
       setPushError(asUiError(e));
@@ -90,6 +99,7 @@ export function TasksPage({ session, slug }: { session: Session; slug: string })
       {pushing && (
         <p role="status" class="progress">
           Pushing tasks to GitHub…
+          {pushLive && ` ${pushLive.status} · ${pushLive.progress.tasks_done ?? 0} pushed, ${pushLive.progress.tasks_remaining ?? "?"} to go`}
         </p>
       )}
       {pushResult && (
