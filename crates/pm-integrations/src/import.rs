@@ -8,10 +8,10 @@ use crate::run::{PageGuard, Run, count_page, page_extra};
 use crate::tokens::TokenSource;
 use crate::{
     GithubApi, GithubIssue, IssueImport, IssuePageRequest, IssueState, SyncCounts, SyncKind,
-    SyncRun, SyncStore,
+    SyncStore,
 };
 use futures_util::future::join;
-use pm_kernel::{Actor, Cursor, Error, Limit, Page, Result, SyncRunId};
+use pm_kernel::{Actor, Error, Result, SyncRunId};
 use pm_projects::{ProjectRepository, RepoFullName, Slug, project_of};
 use pm_tasks::{Labels, NewTask, Priority, TaskDescription, TaskSource, TaskStatus, TaskTitle};
 use std::sync::Arc;
@@ -85,22 +85,6 @@ impl IssueImporter {
             repo,
             counts,
         })
-    }
-
-    /// The project's runs (imports and pushes), newest first.
-    pub async fn history(
-        &self,
-        actor: &Actor,
-        slug: &Slug,
-        cursor: Option<&Cursor>,
-        limit: Limit,
-    ) -> Result<Page<SyncRun>> {
-        let before = cursor
-            .map(|c| c.parse_key::<uuid::Uuid>().map(SyncRunId::from_uuid))
-            .transpose()?;
-        let project = project_of(self.projects.as_ref(), actor, slug).await?;
-        let rows = self.runs.list_runs(project.id, before, limit).await?;
-        Ok(Page::from_rows(rows, limit, |r| r.id.to_string()))
     }
 
     /// Reads and stores the pages in order. While one page is being stored, the
