@@ -3,8 +3,10 @@
 //! errors and panics (`make demo` must stop everything it started).
 
 use anyhow::{Context, bail};
+use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -110,4 +112,46 @@ impl Drop for ChildProcess {
 pub fn free_loopback_port() -> anyhow::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?.port())
+}
+
+/// The `pmhub` and `github-fake` executables a program drives.
+pub struct Binaries {
+    /// `pmhub`.
+    pub pmhub: PathBuf,
+    /// `github-fake`.
+    pub github_fake: PathBuf,
+}
+
+impl Binaries {
+    /// Finds both in `bin_dir`, or beside the running program when `None`; a missing
+    /// one is an error that says how to build it (`build_hint`, a command).
+    pub fn locate(bin_dir: Option<&Path>, build_hint: &str) -> anyhow::Result<Self> {
+        let dir = match bin_dir {
+            Some(dir) => dir.to_path_buf(),
+            None => std::env::current_exe()?
+                .parent()
+                .context("this program has no folder")?
+                .to_path_buf(),
+        };
+        let executable = |name: &str| -> anyhow::Result<PathBuf> {
+            let path = dir.join(name);
+            if !path.is_file() {
+                bail!(
+                    "{} not found: build it first ({build_hint})",
+                    path.display()
+                );
+            }
+            Ok(path)
+        };
+        Ok(Self {
+            pmhub: executable("pmhub")?,
+            github_fake: executable("github-fake")?,
+        })
+    }
+}
+
+/// Creates (or truncates) `dir/name` for a child process's log.
+pub fn log_file(dir: &Path, name: &str) -> anyhow::Result<File> {
+    let path = dir.join(name);
+    File::create(&path).with_context(|| format!("creating {}", path.display()))
 }

@@ -19,12 +19,11 @@ use anyhow::{Context, anyhow, bail};
 use clap::Parser;
 use pm_e2e::api::{Api, Reply};
 use pm_e2e::db::{ScratchDatabase, redact};
-use pm_e2e::process::{ChildProcess, free_loopback_port};
+use pm_e2e::process::{Binaries, ChildProcess, free_loopback_port, log_file};
 use pm_github_fake::{GenerateIssues, Seed, SeedOrg, SeedRepo, SeedUser};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -116,15 +115,11 @@ struct Stack {
 
 impl Stack {
     async fn start(args: &Args) -> anyhow::Result<Self> {
-        let bin_dir = match &args.bin_dir {
-            Some(dir) => dir.clone(),
-            None => std::env::current_exe()?
-                .parent()
-                .context("this program has no folder")?
-                .to_path_buf(),
-        };
-        let pmhub_bin = executable(&bin_dir, "pmhub")?;
-        let fake_bin = executable(&bin_dir, "github-fake")?;
+        let binaries = Binaries::locate(
+            args.bin_dir.as_deref(),
+            "make demo does: cargo build --release -p pm-api -p pm-github-fake",
+        )?;
+        let (pmhub_bin, fake_bin) = (binaries.pmhub, binaries.github_fake);
         std::fs::create_dir_all(&args.work_dir)
             .with_context(|| format!("creating {}", args.work_dir.display()))?;
 
@@ -232,22 +227,6 @@ impl Stack {
         self.github.stop();
         self.db.drop_now().await
     }
-}
-
-fn executable(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
-    let path = dir.join(name);
-    if !path.is_file() {
-        bail!(
-            "{} not found: build it first (make demo does: cargo build --release -p pm-api -p pm-github-fake)",
-            path.display()
-        );
-    }
-    Ok(path)
-}
-
-fn log_file(dir: &Path, name: &str) -> anyhow::Result<File> {
-    let path = dir.join(name);
-    File::create(&path).with_context(|| format!("creating {}", path.display()))
 }
 
 async fn wait_ready(pmhub: &mut ChildProcess, url: &str, log: &Path) -> anyhow::Result<()> {

@@ -13,10 +13,9 @@ use anyhow::{Context, anyhow, bail};
 use clap::Parser;
 use pm_e2e::api::Api;
 use pm_e2e::db::ScratchDatabase;
-use pm_e2e::process::{ChildProcess, free_loopback_port};
+use pm_e2e::process::{Binaries, ChildProcess, free_loopback_port, log_file};
 use pm_github_fake::{GenerateIssues, Seed, SeedOrg, SeedRepo, SeedUser};
 use serde_json::json;
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -66,15 +65,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: &Args) -> anyhow::Result<()> {
-    let bin_dir = match &args.bin_dir {
-        Some(dir) => dir.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("this program has no folder")?
-            .to_path_buf(),
-    };
-    let pmhub_bin = executable(&bin_dir, "pmhub")?;
-    let fake_bin = executable(&bin_dir, "github-fake")?;
+    let binaries = Binaries::locate(
+        args.bin_dir.as_deref(),
+        "cargo build -p pm-api -p pm-github-fake",
+    )?;
+    let (pmhub_bin, fake_bin) = (binaries.pmhub, binaries.github_fake);
     std::fs::create_dir_all(&args.work_dir)
         .with_context(|| format!("creating {}", args.work_dir.display()))?;
 
@@ -242,20 +237,4 @@ fn seed(items: u64) -> Seed {
             },
         ],
     }
-}
-
-fn executable(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
-    let path = dir.join(name);
-    if !path.is_file() {
-        bail!(
-            "{} not found: build it first (cargo build -p pm-api -p pm-github-fake)",
-            path.display()
-        );
-    }
-    Ok(path)
-}
-
-fn log_file(dir: &Path, name: &str) -> anyhow::Result<File> {
-    let path = dir.join(name);
-    File::create(&path).with_context(|| format!("creating {}", path.display()))
 }
