@@ -70,6 +70,11 @@ pub(crate) struct WireIssue {
     #[serde(default)]
     labels: Option<Vec<WireLabel>>,
     html_url: String,
+    #[serde(default)]
+    updated_at: Option<String>,
+    /// `https://api.github.com/repos/{owner}/{repo}`: where the issue is now.
+    #[serde(default)]
+    repository_url: Option<String>,
     /// Present and non-null only on pull requests (GitHub lists PRs as issues). A
     /// legacy media type sends `"pull_request": null` on plain issues, hence Option.
     #[serde(default)]
@@ -119,8 +124,20 @@ impl From<WireIssue> for GithubIssue {
             state_reason: i.state_reason,
             labels,
             html_url: i.html_url,
+            updated_at: i.updated_at.as_deref().and_then(|t| {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            }),
+            repo_full_name: i.repository_url.as_deref().and_then(repo_of_api_url),
         }
     }
+}
+
+/// `owner/name` from `…/repos/{owner}/{name}` (an issue's `repository_url`).
+fn repo_of_api_url(url: &str) -> Option<String> {
+    let tail = url.rsplit_once("/repos/")?.1.trim_end_matches('/');
+    let (owner, name) = tail.split_once('/')?;
+    (!owner.is_empty() && !name.is_empty() && !name.contains('/'))
+        .then(|| format!("{owner}/{name}"))
 }
 
 /// One page of `GET /user/repos` and where the next one is.

@@ -150,7 +150,9 @@ pub fn issue_import(host: &str, repo: &RepoFullName, issue: &GithubIssue) -> Iss
         link,
         task: NewTask {
             title: TaskTitle::lenient(&issue.title),
-            description: TaskDescription::lenient(issue.body.as_deref().unwrap_or_default()),
+            description: TaskDescription::lenient(crate::link::strip_marker(
+                issue.body.as_deref().unwrap_or_default(),
+            )),
             status: task_status(issue),
             priority: Priority::None,
             labels: Labels::lenient(issue.labels.iter().map(String::as_str)),

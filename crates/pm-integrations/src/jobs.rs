@@ -432,13 +432,12 @@ impl SyncJobs {
                 .map(|issue| issue_import(&host, repo, issue))
                 .collect();
             let extra = SyncCounts {
-                created: 0,
-                skipped: 0,
                 pull_requests_ignored: page.pull_requests_skipped,
                 // A page holds at most 100 items (GitHub's per_page maximum).
                 total_seen: u32::try_from(page.issues.len())
                     .unwrap_or(u32::MAX)
                     .saturating_add(page.pull_requests_skipped),
+                ..SyncCounts::default()
             };
             let next = guard.next(page.next.take())?;
             let store = self

@@ -19,6 +19,7 @@ pub mod repos;
 mod run;
 pub mod throttle;
 pub mod tokens;
+pub mod two_way;
 pub mod webhooks;
 
 pub use connection::{ConnectionInfo, ConnectionService, RotationReport};

@@ -63,6 +63,25 @@ pub fn marked_task(body: &str) -> Option<TaskId> {
     id.parse::<uuid::Uuid>().ok().map(TaskId::from_uuid)
 }
 
+/// The body without pmhub's marker (and the blank line before it): what the
+/// task's description holds. A body without a marker comes back as it was.
+pub fn strip_marker(body: &str) -> &str {
+    let Some(start) = body.rfind(MARKER_START) else {
+        return body;
+    };
+    let rest = body.get(start..).unwrap_or_default();
+    match rest.find(MARKER_END) {
+        Some(end)
+            if rest
+                .get(end + MARKER_END.len()..)
+                .is_some_and(|t| t.trim().is_empty()) =>
+        {
+            body.get(..start).unwrap_or(body).trim_end()
+        }
+        _ => body,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +89,8 @@ mod tests {
 
     fn issue(html_url: &str) -> GithubIssue {
         GithubIssue {
+            updated_at: None,
+            repo_full_name: None,
             id: 42,
             number: 7,
             title: "t".into(),
@@ -88,6 +109,14 @@ mod tests {
         assert_eq!(marked_task(&body), Some(task));
         assert_eq!(marked_task("<!-- pmhub:task:not-a-uuid -->"), None);
         assert_eq!(marked_task("no marker"), None);
+        assert_eq!(strip_marker(&body), "text");
+        assert_eq!(strip_marker("no marker"), "no marker");
+        let inside = format!("{} and more", marker(task));
+        assert_eq!(
+            strip_marker(&inside),
+            inside,
+            "a marker mid-text is the user's text"
+        );
     }
 
     #[test]

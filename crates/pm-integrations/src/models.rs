@@ -58,6 +58,11 @@ pub struct GithubIssue {
     pub labels: Vec<String>,
     /// GitHub's web URL.
     pub html_url: String,
+    /// When it last changed on GitHub (`updated_at`); the reconcile's watermark.
+    pub updated_at: Option<Timestamp>,
+    /// The repository it is in now (`owner/name`, from `repository_url`): differs
+    /// from the one asked for when the issue was transferred (GitHub redirects).
+    pub repo_full_name: Option<String>,
 }
 
 /// Where to read issues: the first page of a repository, or a `rel="next"` link
@@ -68,6 +73,14 @@ pub enum IssuePageRequest {
     First {
         /// A repository's first page.
         repo: RepoFullName,
+    },
+    /// The first page of a repository's issues changed since `since`, least
+    /// recently updated first (`sort=updated&direction=asc&since=…`): the reconcile.
+    UpdatedSince {
+        /// The repository.
+        repo: RepoFullName,
+        /// GitHub's `since` (ISO 8601); issues updated at or after it.
+        since: Timestamp,
     },
     /// The page a `next` link names.
     Next {
@@ -85,6 +98,87 @@ pub struct IssuePage {
     pub pull_requests_skipped: u32,
     /// The `rel="next"` URL, if there is a next page.
     pub next: Option<String>,
+    /// GitHub answered `304 Not Modified` (the page is the cached one): nothing
+    /// changed since the last time this page was read.
+    pub not_modified: bool,
+}
+
+/// Changes to an issue (`PATCH /repos/{owner}/{repo}/issues/{number}`); `None`
+/// leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssuePatch {
+    /// A new title.
+    pub title: Option<String>,
+    /// A new body.
+    pub body: Option<String>,
+    /// Open or close it.
+    pub state: Option<IssueState>,
+    /// With `state: closed`: `completed` or `not_planned`.
+    pub state_reason: Option<String>,
+    /// New labels (replacing all).
+    pub labels: Option<Vec<String>>,
+}
+
+impl IssuePatch {
+    /// True when the patch changes nothing (no request is sent).
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.body.is_none()
+            && self.state.is_none()
+            && self.state_reason.is_none()
+            && self.labels.is_none()
+    }
+}
+
+/// What `GET /repos/{owner}/{repo}/issues/{number}` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueRead {
+    /// The issue (followed through a redirect if it was transferred: compare its
+    /// `repo_full_name`), with the ETag to send next time.
+    Found {
+        /// The issue (boxed: the other answers carry nothing).
+        issue: Box<GithubIssue>,
+        /// GitHub's `ETag`.
+        etag: Option<String>,
+    },
+    /// `304`: unchanged since the ETag that was sent.
+    NotModified,
+    /// `410 Gone`: the issue was deleted.
+    Deleted,
+    /// `404`: not visible to the token (deleted with its repository, or access lost).
+    Missing,
+}
+
+/// A repository webhook to create (`POST /repos/{owner}/{repo}/hooks`).
+#[derive(Clone)]
+pub struct NewHook {
+    /// Where GitHub sends deliveries: `{server.public_url}/api/v1/webhooks/github`.
+    pub url: String,
+    /// The secret GitHub signs deliveries with.
+    pub secret: secrecy::SecretString,
+    /// The events, e.g. `issues` and `repository`.
+    pub events: Vec<String>,
+}
+
+impl fmt::Debug for NewHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewHook")
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What creating a webhook did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookRegistration {
+    /// Created, with GitHub's hook id.
+    Created {
+        /// The hook's id.
+        id: i64,
+    },
+    /// A hook with this URL exists already (GitHub's 422 "Hook already exists").
+    AlreadyExists,
 }
 
 /// An issue to create (`POST /repos/{owner}/{repo}/issues`).
@@ -188,8 +282,15 @@ impl SyncStatus {
 pub struct SyncCounts {
     /// Tasks or issues created.
     pub created: u32,
-    /// Items already linked, left as they were.
+    /// Items already linked: `updated + unchanged` in a two-way project (kept for
+    /// older clients), every linked item in an `import_only` one.
     pub skipped: u32,
+    /// Linked items the merge changed (on either side).
+    pub updated: u32,
+    /// Linked items already equal on both sides.
+    pub unchanged: u32,
+    /// Fields changed on both sides to different values (the policy chose).
+    pub conflicts: u32,
     /// Pull requests left out of the issue pages.
     pub pull_requests_ignored: u32,
     /// Everything the run saw.

@@ -1,9 +1,9 @@
 //! The ports of the integration. Each documents the errors it may return.
 
 use crate::{
-    GithubCredential, GithubIssue, GithubRepo, GithubUser, IssueImport, IssuePage,
-    IssuePageRequest, NewIssue, NewRepoOptions, PageImported, PushBacklog, SealedSecret,
-    StartedRun, SyncCounts, SyncKind, SyncRun, SyncStatus,
+    GithubCredential, GithubIssue, GithubRepo, GithubUser, HookRegistration, IssueImport,
+    IssuePage, IssuePageRequest, IssuePatch, IssueRead, NewHook, NewIssue, NewRepoOptions,
+    PageImported, PushBacklog, SealedSecret, StartedRun, SyncCounts, SyncKind, SyncRun, SyncStatus,
 };
 use async_trait::async_trait;
 use pm_jobs::NewJob;
@@ -49,6 +49,37 @@ pub trait GithubApi: Send + Sync {
         repo: &RepoFullName,
         issue: &NewIssue,
     ) -> Result<GithubIssue, GithubError>;
+
+    /// `GET /repos/{owner}/{repo}/issues/{number}`, conditional on `etag` when
+    /// given. A transferred issue is followed (GitHub answers `301`); a deleted one
+    /// is [`IssueRead::Deleted`], an invisible one [`IssueRead::Missing`] — neither is
+    /// an error. A pull request is `Missing` (pmhub never syncs them).
+    async fn get_issue(
+        &self,
+        token: &SecretString,
+        repo: &RepoFullName,
+        number: i64,
+        etag: Option<String>,
+    ) -> Result<IssueRead, GithubError>;
+
+    /// `PATCH /repos/{owner}/{repo}/issues/{number}` with the fields the patch sets;
+    /// returns the issue as GitHub stored it. Content-creating: callers pace it.
+    async fn update_issue(
+        &self,
+        token: &SecretString,
+        repo: &RepoFullName,
+        number: i64,
+        patch: &IssuePatch,
+    ) -> Result<GithubIssue, GithubError>;
+
+    /// `POST /repos/{owner}/{repo}/hooks` (`content_type: json`). Needs admin rights
+    /// on the repository: without them GitHub answers 403/404 (`Forbidden`/`NotFound`).
+    async fn create_hook(
+        &self,
+        token: &SecretString,
+        repo: &RepoFullName,
+        hook: &NewHook,
+    ) -> Result<HookRegistration, GithubError>;
 
     /// `POST /orgs/{org}/repos` with `private: true`. When the name exists, retries
     /// once as `{name}-{nanoid(4)}`; a second clash is `RepoNameTaken`.

@@ -48,10 +48,9 @@ fn count(n: usize) -> u32 {
 /// requests it left out and everything it showed.
 pub(crate) fn page_extra(page: &IssuePage) -> SyncCounts {
     SyncCounts {
-        created: 0,
-        skipped: 0,
         pull_requests_ignored: page.pull_requests_skipped,
         total_seen: count(page.issues.len()).saturating_add(page.pull_requests_skipped),
+        ..SyncCounts::default()
     }
 }
 

@@ -224,6 +224,7 @@ impl SyncRunRow {
                 skipped: count(self.skipped),
                 pull_requests_ignored: count(self.pull_requests_ignored),
                 total_seen: count(self.total_seen),
+                ..SyncCounts::default()
             },
             error_code: self.error_code,
             started_at: self.started_at,

@@ -16,8 +16,8 @@ use pm_crypto::Keyring;
 use pm_integrations::tokens::TokenSource;
 use pm_integrations::{
     ConnectionService, CredentialStore, GithubApi, GithubIssue, GithubRepo, GithubUser,
-    IssueImporter, IssuePage, IssuePageRequest, IssueState, NewIssue, NewRepoOptions, SecretCipher,
-    SyncStatus, SyncStore,
+    HookRegistration, IssueImporter, IssuePage, IssuePageRequest, IssuePatch, IssueRead,
+    IssueState, NewHook, NewIssue, NewRepoOptions, SecretCipher, SyncStatus, SyncStore,
 };
 use pm_kernel::{Actor, GithubError, Limit, Role, WorkspaceId};
 use pm_postgres::testing::TestDb;
@@ -86,6 +86,34 @@ impl GithubApi for ScriptedGithub {
             message: "Not Found".into(),
         })
     }
+    async fn get_issue(
+        &self,
+        _: &SecretString,
+        _: &RepoFullName,
+        _: i64,
+        _: Option<String>,
+    ) -> Result<IssueRead, GithubError> {
+        Ok(IssueRead::Missing)
+    }
+    async fn update_issue(
+        &self,
+        _: &SecretString,
+        _: &RepoFullName,
+        _: i64,
+        _: &IssuePatch,
+    ) -> Result<GithubIssue, GithubError> {
+        Err(GithubError::NotFound {
+            message: "Not Found".into(),
+        })
+    }
+    async fn create_hook(
+        &self,
+        _: &SecretString,
+        _: &RepoFullName,
+        _: &NewHook,
+    ) -> Result<HookRegistration, GithubError> {
+        Ok(HookRegistration::AlreadyExists)
+    }
     async fn list_issues(
         &self,
         _: &SecretString,
@@ -93,7 +121,7 @@ impl GithubApi for ScriptedGithub {
     ) -> Result<IssuePage, GithubError> {
         self.list_calls.fetch_add(1, Ordering::SeqCst);
         let page = match request {
-            IssuePageRequest::First { .. } => 1,
+            IssuePageRequest::First { .. } | IssuePageRequest::UpdatedSince { .. } => 1,
             IssuePageRequest::Next { url } => url.rsplit('=').next().unwrap().parse().unwrap(),
         };
         if *self.fail_on_page.lock().unwrap() == Some(page) {
@@ -109,6 +137,8 @@ impl GithubApi for ScriptedGithub {
             .skip((page - 1) * 100)
             .take(100)
             .map(|&(id, number)| GithubIssue {
+                updated_at: None,
+                repo_full_name: None,
                 id,
                 number,
                 title: format!("Issue {number}"),
@@ -134,6 +164,7 @@ impl GithubApi for ScriptedGithub {
             )
         });
         Ok(IssuePage {
+            not_modified: false,
             issues: chunk,
             pull_requests_skipped: 0,
             next,
@@ -507,6 +538,8 @@ async fn import_page_uses_a_constant_number_of_statements() {
                     "github.com",
                     &repo_name,
                     &GithubIssue {
+                        updated_at: None,
+                        repo_full_name: None,
                         id: n,
                         number: n,
                         title: "t".into(),

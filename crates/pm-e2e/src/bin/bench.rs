@@ -656,10 +656,9 @@ async fn breakdown(bench: &Bench) -> anyhow::Result<Breakdown> {
             .map(|issue| issue_import(&host, &repo, issue))
             .collect();
         let extra = SyncCounts {
-            created: 0,
-            skipped: 0,
             pull_requests_ignored: page.pull_requests_skipped,
             total_seen: page.issues.len() as u32 + page.pull_requests_skipped,
+            ..SyncCounts::default()
         };
         let page_started = Instant::now();
         store

@@ -19,6 +19,8 @@ fn project(ws: WorkspaceId, repo: Option<&str>) -> Project {
 
 fn issue(id: i64, number: i64, state: IssueState, reason: Option<&str>) -> GithubIssue {
     GithubIssue {
+        updated_at: None,
+        repo_full_name: None,
         id,
         number,
         title: format!("Issue {number}"),
@@ -106,6 +108,7 @@ async fn imports_every_page_and_records_success() {
     let p = project(actor.workspace_id, Some("octo/hello"));
     let github = github_with_pages(vec![
         IssuePage {
+            not_modified: false,
             issues: vec![
                 issue(11, 1, IssueState::Open, None),
                 issue(12, 2, IssueState::Open, None),
@@ -114,6 +117,7 @@ async fn imports_every_page_and_records_success() {
             next: Some("https://api.github.com/repositories/1/issues?page=2".into()),
         },
         IssuePage {
+            not_modified: false,
             issues: vec![issue(13, 3, IssueState::Closed, Some("completed"))],
             pull_requests_skipped: 0,
             next: None,
@@ -138,7 +142,8 @@ async fn imports_every_page_and_records_success() {
             created: 2,
             skipped: 1,
             pull_requests_ignored: 1,
-            total_seen: 4
+            total_seen: 4,
+            ..SyncCounts::default()
         }
     );
 }
@@ -159,6 +164,7 @@ async fn second_page_follows_the_next_link_as_given() {
         .times(1)
         .returning(|_, _| {
             Ok(IssuePage {
+                not_modified: false,
                 issues: vec![],
                 pull_requests_skipped: 0,
                 next: Some("https://api.github.com/repositories/9/issues?page=2".into()),
@@ -195,6 +201,7 @@ async fn a_failure_mid_run_is_recorded_with_its_code() {
         .in_sequence(&mut seq)
         .returning(|_, _| {
             Ok(IssuePage {
+                not_modified: false,
                 issues: vec![issue(1, 1, IssueState::Open, None)],
                 pull_requests_skipped: 0,
                 next: Some("https://api.github.com/x?page=2".into()),

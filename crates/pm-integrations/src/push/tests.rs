@@ -37,6 +37,8 @@ fn task(number: i64) -> Task {
 
 fn issue(id: i64, number: i64, body: &str) -> GithubIssue {
     GithubIssue {
+        updated_at: None,
+        repo_full_name: None,
         id,
         number,
         title: "t".into(),
@@ -214,6 +216,7 @@ async fn a_pending_intent_is_reconciled_by_its_marker_not_created_again() {
     github.expect_host().returning(|| "github.com".into());
     github.expect_list_issues().times(1).returning(move |_, _| {
         Ok(IssuePage {
+            not_modified: false,
             issues: vec![
                 issue(7, 1, "other"),
                 issue(8, 2, &format!("Do it\n\n{crashed_marker}")),
