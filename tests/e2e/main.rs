@@ -20,6 +20,7 @@
 
 mod approval;
 mod faults;
+mod fleet;
 mod flow;
 mod jobs;
 mod push;
