@@ -5,6 +5,7 @@
 
 pub mod fields;
 pub mod journal;
+pub mod merge;
 pub mod settings;
 pub mod store;
 
