@@ -6,6 +6,7 @@
 pub mod fields;
 pub mod journal;
 pub mod merge;
+pub mod merger;
 pub mod settings;
 pub mod store;
 
