@@ -575,7 +575,7 @@ impl SyncJobs {
 /// The repository a run of `kind` works on: an import's may be given, a push's
 /// is the project's. Reconciles are not started through [`SyncJobs`] (their job
 /// records its run when GitHub has something to show).
-fn run_repo(
+pub(crate) fn run_repo(
     project: &pm_projects::Project,
     kind: SyncKind,
     repo: Option<RepoFullName>,

@@ -11,6 +11,8 @@ pub mod merger;
 pub mod reconcile;
 pub mod settings;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use fields::{IssueFields, IssueStatus};
 pub use jobs::{MergeJobHandler, TwoWaySync};
