@@ -6,6 +6,7 @@
 use crate::link::{issue_link, marked_task};
 use crate::run::{PageGuard, Run, count_page, page_extra};
 use crate::tokens::TokenSource;
+use crate::two_way::TwoWaySync;
 use crate::{
     GithubApi, GithubIssue, IssueImport, IssuePageRequest, IssueState, SyncCounts, SyncKind,
     SyncStore,
@@ -37,6 +38,7 @@ pub struct IssueImporter {
     github: Arc<dyn GithubApi>,
     tokens: TokenSource,
     runs: Arc<dyn SyncStore>,
+    two_way: Option<TwoWaySync>,
 }
 
 impl IssueImporter {
@@ -52,7 +54,15 @@ impl IssueImporter {
             github,
             tokens,
             runs,
+            two_way: None,
         }
+    }
+
+    /// Imports into a project that syncs both ways also merge the linked issues
+    /// of each page (ADR 0024); without this, every import is `import_only`.
+    pub fn with_two_way(mut self, two_way: TwoWaySync) -> Self {
+        self.two_way = Some(two_way);
+        self
     }
 
     /// Imports every issue of `repo` (default: the project's linked repository)
@@ -99,6 +109,10 @@ impl IssueImporter {
         totals: &mut SyncCounts,
     ) -> Result<()> {
         let host = self.github.host();
+        let plan = match &self.two_way {
+            Some(two_way) => two_way.plan(project_id, repo).await?,
+            None => None,
+        };
         let first = IssuePageRequest::First { repo: repo.clone() };
         let mut page = self.github.list_issues(token, &first).await?;
         let mut pages = PageGuard::default();
@@ -109,7 +123,15 @@ impl IssueImporter {
                 .map(|issue| issue_import(&host, repo, issue))
                 .collect();
             let extra = page_extra(&page);
-            let store = self.runs.import_page(project_id, run_id, &imports, extra);
+            let issues = &page.issues;
+            let store = async {
+                if let (Some(two_way), Some(plan)) = (&self.two_way, &plan) {
+                    two_way.merge_page(plan, token, run_id, issues).await?;
+                }
+                self.runs
+                    .import_page(project_id, run_id, &imports, extra)
+                    .await
+            };
             let next = pages
                 .next(page.next.take())?
                 .map(|url| IssuePageRequest::Next { url });

@@ -12,6 +12,7 @@ use crate::import::issue_import;
 use crate::push::PushHook;
 use crate::run::PageGuard;
 use crate::tokens::TokenSource;
+use crate::two_way::jobs::TwoWaySync;
 use crate::{
     GithubApi, IssueImport, IssuePageRequest, PushService, SyncCounts, SyncKind, SyncRun,
     SyncStatus, SyncStore,
@@ -52,6 +53,7 @@ pub const fn job_kind(kind: SyncKind) -> &'static str {
     match kind {
         SyncKind::Import => IMPORT_JOB,
         SyncKind::Push => PUSH_JOB,
+        SyncKind::Reconcile => crate::two_way::RECONCILE_JOB,
     }
 }
 
@@ -60,6 +62,7 @@ pub fn concurrency_key(kind: SyncKind, project_id: ProjectId) -> String {
     let kind = match kind {
         SyncKind::Import => "import",
         SyncKind::Push => "push",
+        SyncKind::Reconcile => "reconcile",
     };
     format!("github:{kind}:project:{project_id}")
 }
@@ -103,6 +106,7 @@ pub struct SyncJobs {
     queue: Arc<dyn JobQueue>,
     pusher: PushService,
     leases: Arc<dyn pm_projects::ProjectLeases>,
+    two_way: Option<TwoWaySync>,
 }
 
 impl SyncJobs {
@@ -125,7 +129,15 @@ impl SyncJobs {
             queue,
             pusher,
             leases,
+            two_way: None,
         }
+    }
+
+    /// Imports of a project that syncs both ways also merge the linked issues of
+    /// each page (ADR 0024); without this, every import behaves as `import_only`.
+    pub fn with_two_way(mut self, two_way: TwoWaySync) -> Self {
+        self.two_way = Some(two_way);
+        self
     }
 
     /// Checks what needs no long work (the project, the repository to use, the
@@ -139,28 +151,43 @@ impl SyncJobs {
         repo: Option<RepoFullName>,
     ) -> Result<(SyncRun, bool)> {
         let project = project_of(self.projects.as_ref(), actor, slug).await?;
-        let repo = match kind {
-            SyncKind::Import => repo
-                .or_else(|| project.github_repo.clone())
-                .ok_or_else(|| {
-                    Error::invalid(
-                        "repo",
-                        "the project has no GitHub repository: give `repo` or link one first",
-                    )
-                })?,
-            SyncKind::Push => project.github_repo.clone().ok_or_else(|| {
-                Error::invalid(
-                    "github_repo",
-                    "the project has no GitHub repository: link one or approve its spec first",
-                )
-            })?,
-        };
+        let repo = run_repo(&project, kind, repo)?;
         let token = self.tokens.token_for(actor.workspace_id).await?;
         self.github.get_repo(&token, &repo).await?;
+        self.enqueue(&project, kind, repo).await
+    }
+
+    /// Queues a run nobody asked for through the API (the merge job pushes new
+    /// tasks of a project with `push_new_tasks`): no caller's role to check, and
+    /// no GitHub call — the run's job reports a token or repository problem
+    /// itself. Joins an active run of the same kind like [`SyncJobs::start`].
+    pub async fn start_unattended(
+        &self,
+        workspace_id: WorkspaceId,
+        slug: &Slug,
+        kind: SyncKind,
+    ) -> Result<(SyncRun, bool)> {
+        let project = self
+            .projects
+            .get(workspace_id, slug)
+            .await?
+            .ok_or(Error::NotFound("project"))?;
+        let repo = run_repo(&project, kind, None)?;
+        self.enqueue(&project, kind, repo).await
+    }
+
+    /// Records the run and its job in one transaction (or joins the active one).
+    async fn enqueue(
+        &self,
+        project: &pm_projects::Project,
+        kind: SyncKind,
+        repo: RepoFullName,
+    ) -> Result<(SyncRun, bool)> {
+        let workspace_id = project.workspace_id;
         let run_id = SyncRunId::new();
         let payload = RunPayload {
             run_id: run_id.into_uuid(),
-            workspace_id: actor.workspace_id.into_uuid(),
+            workspace_id: workspace_id.into_uuid(),
             project_id: project.id.into_uuid(),
             slug: project.slug.to_string(),
         };
@@ -169,7 +196,7 @@ impl SyncJobs {
             serde_json::to_value(&payload).map_err(Error::internal)?,
         )
         .concurrency_key(concurrency_key(kind, project.id))
-        .workspace(actor.workspace_id)
+        .workspace(workspace_id)
         .project(project.id);
         job.validate()?;
         let started = self
@@ -310,6 +337,10 @@ impl SyncJobs {
                     self.push(ctx, job, &payload, &run, &repo, &token, workspace_id)
                         .await
                 }
+                SyncKind::Reconcile => Err(Error::invalid(
+                    "kind",
+                    "a reconcile runs as its own job (github.reconcile)",
+                )),
             }
         }
         .await;
@@ -421,6 +452,10 @@ impl SyncJobs {
             tracing::info!(run_id = %run.id, pages = run.progress.pages, "import resumes at its checkpoint");
         }
         let host = self.github.host();
+        let plan = match &self.two_way {
+            Some(two_way) => two_way.plan(run.project_id, repo).await?,
+            None => None,
+        };
         let mut pages_stored = run.progress.pages;
         let mut guard = PageGuard::default();
         let mut last_checkpoint = std::time::Instant::now();
@@ -440,9 +475,17 @@ impl SyncJobs {
                 ..SyncCounts::default()
             };
             let next = guard.next(page.next.take())?;
-            let store = self
-                .runs
-                .store_page(run.project_id, run.id, &imports, extra, next.clone());
+            let issues = &page.issues;
+            let store = async {
+                // Two-way: the linked issues are merged before the page (and the
+                // run's position) is stored, so a crash redoes them, harmlessly.
+                if let (Some(two_way), Some(plan)) = (&self.two_way, &plan) {
+                    two_way.merge_page(plan, token, run.id, issues).await?;
+                }
+                self.runs
+                    .store_page(run.project_id, run.id, &imports, extra, next.clone())
+                    .await
+            };
             let (stored, fetched) = match &next {
                 Some(url) => {
                     let request = IssuePageRequest::Next { url: url.clone() };
@@ -529,10 +572,39 @@ impl SyncJobs {
     }
 }
 
+/// The repository a run of `kind` works on: an import's may be given, a push's
+/// is the project's. Reconciles are not started through [`SyncJobs`] (their job
+/// records its run when GitHub has something to show).
+pub(crate) fn run_repo(
+    project: &pm_projects::Project,
+    kind: SyncKind,
+    repo: Option<RepoFullName>,
+) -> Result<RepoFullName> {
+    match kind {
+        SyncKind::Import => repo.or_else(|| project.github_repo.clone()).ok_or_else(|| {
+            Error::invalid(
+                "repo",
+                "the project has no GitHub repository: give `repo` or link one first",
+            )
+        }),
+        SyncKind::Push => project.github_repo.clone().ok_or_else(|| {
+            Error::invalid(
+                "github_repo",
+                "the project has no GitHub repository: link one or approve its spec first",
+            )
+        }),
+        SyncKind::Reconcile => Err(Error::invalid(
+            "kind",
+            "a reconcile is started by its periodic job, not as a run",
+        )),
+    }
+}
+
 fn what(kind: SyncKind) -> &'static str {
     match kind {
         SyncKind::Import => "issue import",
         SyncKind::Push => "push",
+        SyncKind::Reconcile => "reconcile",
     }
 }
 

@@ -246,6 +246,9 @@ pm_kernel::string_enum!(
         Import => "import",
         /// Tasks written out as issues.
         Push => "push",
+        /// A periodic two-way reconcile: issues changed since the watermark merged,
+        /// new ones imported (recorded only when GitHub had something to show).
+        Reconcile => "reconcile",
     }
 );
 

@@ -152,6 +152,18 @@ impl<'a> Run<'a> {
                 created = counts.created, error_code = err.code(), detail = %err,
                 "push stopped; what was created is linked and recorded"
             ),
+
+            (SyncKind::Reconcile, Ok(())) => tracing::info!(
+                slug = %slug, repo = %repo, run_id = %run_id,
+                created = counts.created, updated = counts.updated,
+                unchanged = counts.unchanged, conflicts = counts.conflicts,
+                "reconcile finished"
+            ),
+            (SyncKind::Reconcile, Err(err)) => tracing::warn!(
+                slug = %slug, repo = %repo, run_id = %run_id,
+                error_code = err.code(), detail = %err,
+                "reconcile failed; what was merged is kept"
+            ),
         }
     }
 }

@@ -114,7 +114,7 @@ impl From<pm_integrations::ImportReport> for SyncResponse {
     }
 }
 
-api_enum!(SyncKindDto <=> SyncKind { Import, Push });
+api_enum!(SyncKindDto <=> SyncKind { Import, Push, Reconcile });
 api_enum!(SyncStatusDto <=> SyncStatus { Queued, Running, Waiting, Succeeded, Failed, Canceled });
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -4,14 +4,25 @@
 //! reconcile), and the journal of what it decided.
 
 pub mod fields;
+pub mod jobs;
 pub mod journal;
+pub mod merge;
+pub mod merger;
+pub mod reconcile;
 pub mod settings;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use fields::{IssueFields, IssueStatus};
+pub use jobs::{MergeJobHandler, TwoWaySync};
 pub use journal::{
     Conflict, NewConflict, NewSyncEvent, SyncDirectionOfChange, SyncEvent, SyncEventKind,
     SyncField, SyncHealth, SyncJournal,
+};
+pub use merger::{MergeScope, Merged, TwoWayMerger};
+pub use reconcile::{
+    DEFAULT_RECONCILE_INTERVAL_SECS, ReconcileJobHandler, ReconcileTickHandler, reconcile_job,
 };
 pub use settings::{
     ConflictPolicy, SyncDirection, SyncSettings, SyncSettingsPatch, SyncSettingsStore,

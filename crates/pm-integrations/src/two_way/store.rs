@@ -153,4 +153,9 @@ pub trait MergeStore: Send + Sync {
 
     /// Every project with a repository that syncs both ways.
     async fn two_way_projects(&self) -> Result<Vec<TwoWayProject>>;
+
+    /// One project with its slug and repository, whatever its direction (the merge
+    /// and reconcile jobs' payloads name only the project); `None` when the project
+    /// is gone or has no repository.
+    async fn project(&self, project_id: ProjectId) -> Result<Option<TwoWayProject>>;
 }

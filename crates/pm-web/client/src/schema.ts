@@ -684,7 +684,7 @@ export interface components {
         /** @enum {string} */
         SpecStatusDto: "draft" | "interviewing" | "review";
         /** @enum {string} */
-        SyncKindDto: "import" | "push";
+        SyncKindDto: "import" | "push" | "reconcile";
         /** @description How far a run got. */
         SyncProgressDto: {
             /**
