@@ -21,6 +21,7 @@
 mod approval;
 mod faults;
 mod flow;
+mod github_contract;
 mod jobs;
 mod push;
 mod support;
