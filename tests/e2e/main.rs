@@ -22,6 +22,7 @@ mod approval;
 mod faults;
 mod fleet;
 mod flow;
+mod github_contract;
 mod jobs;
 mod push;
 mod support;

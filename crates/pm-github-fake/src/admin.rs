@@ -18,6 +18,7 @@
 //! | `POST /_fake/repos/{o}/{r}/issues/{n}/delete` | | 204 |
 //! | `POST /_fake/repos/{o}/{r}/issues/{n}/transfer` | `{to: "owner/name"}` | 200 snapshot of the new issue |
 //! | `GET /_fake/repos/{o}/{r}/issues/{n}/patches` | `?since=<rfc3339>` | 200 `{count}` PATCH requests for the issue |
+//! | `GET /_fake/patches` | `?since=<rfc3339>` | 200 [`crate::PatchCounts`] `{total, issues: [{repo, number, count}]}`: every issue PATCH |
 //! | `POST /_fake/repos/{o}/{r}/hooks` | [`crate::NewHook`] `{url, secret?, events?, content_type?, active?}` | 201 hook (secret masked) |
 //! | `GET /_fake/deliveries` | `?event=&action=&hook_id=&status=` | 200 [`crate::Delivery`] list |
 //! | `GET /_fake/deliveries/{id}` | | 200 delivery |
@@ -87,6 +88,7 @@ pub(crate) fn scope() -> Scope {
             web::get().to(patch_count),
         )
         .route("/repos/{owner}/{repo}/hooks", web::post().to(add_hook))
+        .route("/patches", web::get().to(patch_counts))
         .route("/deliveries/faults", web::post().to(set_delivery_faults))
         .route("/deliveries/faults", web::get().to(get_delivery_faults))
         .route(
@@ -392,6 +394,11 @@ async fn patch_count(
     let since = parse_since(q.since.as_deref())?;
     let count = fake.issue_patch_count(&format!("{owner}/{repo}"), number, since)?;
     Ok(HttpResponse::Ok().json(json!({ "count": count })))
+}
+
+async fn patch_counts(fake: web::Data<FakeGithub>, q: web::Query<SinceQuery>) -> AdminResult {
+    let since = parse_since(q.since.as_deref())?;
+    Ok(HttpResponse::Ok().json(fake.patch_counts(since)))
 }
 
 async fn edit_issue(

@@ -12,8 +12,8 @@ use crate::{
     faults::FaultSettings,
     gate,
     model::{
-        FakeError, GenerateIssues, Issue, IssueEdit, NewIssue, Repo, RequestRecord, Seed,
-        StateReason, Stats,
+        FakeError, GenerateIssues, Issue, IssueEdit, IssuePatches, NewIssue, PatchCounts, Repo,
+        RequestRecord, Seed, StateReason, Stats,
     },
     routes,
     state::State,
@@ -224,6 +224,32 @@ impl FakeGithub {
                 p.eq_ignore_ascii_case(&by_name) || p == by_id
             })
             .count() as u64)
+    }
+
+    /// Every `PATCH` of an issue since `since` (all logged ones if `None`): the total and
+    /// the count per issue.
+    pub fn patch_counts(&self, since: Option<OffsetDateTime>) -> PatchCounts {
+        let st = self.lock();
+        let mut per_issue: std::collections::BTreeMap<(String, u64), u64> = Default::default();
+        for r in st.requests() {
+            if r.method != "PATCH" || since.is_some_and(|t| r.at < t) {
+                continue;
+            }
+            if let Some(key) = st.issue_of_path(&r.path) {
+                *per_issue.entry(key).or_default() += 1;
+            }
+        }
+        PatchCounts {
+            total: per_issue.values().sum(),
+            issues: per_issue
+                .into_iter()
+                .map(|((repo, number), count)| IssuePatches {
+                    repo,
+                    number,
+                    count,
+                })
+                .collect(),
+        }
     }
 
     /// Applies a seed document (the binary's `--seed-file`).

@@ -37,7 +37,7 @@ mod webhooks;
 pub use fake::{FakeGithub, Running};
 pub use faults::FaultSettings;
 pub use model::{
-    FakeError, GenerateIssues, Issue, IssueEdit, IssueState, NewIssue, Repo, RequestRecord, Seed,
-    SeedOrg, SeedRepo, SeedUser, StateReason, Stats,
+    FakeError, GenerateIssues, Issue, IssueEdit, IssuePatches, IssueState, NewIssue, PatchCounts,
+    Repo, RequestRecord, Seed, SeedOrg, SeedRepo, SeedUser, StateReason, Stats,
 };
 pub use webhooks::{Delivery, DeliveryFaults, DeliveryStatus, NewHook, ReorderMode, signature_256};

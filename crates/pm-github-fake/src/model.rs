@@ -230,6 +230,27 @@ pub struct RequestRecord {
     pub at: OffsetDateTime,
 }
 
+/// `PATCH` requests to issues (`…/issues/{number}`, either path form), as served by
+/// `GET /_fake/patches`: what an end-to-end test reads to assert "exactly one PATCH per
+/// edit" or "no PATCH at all over 10 s". Every request that reached the fake counts, whatever
+/// it was answered (faults included).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatchCounts {
+    pub total: u64,
+    /// Per issue, sorted by repository and number; the repository under its current name
+    /// (a request to a renamed repository's old name or to `/repositories/{id}` counts for it).
+    pub issues: Vec<IssuePatches>,
+}
+
+/// The `PATCH` requests one issue received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuePatches {
+    /// `owner/name`.
+    pub repo: String,
+    pub number: u64,
+    pub count: u64,
+}
+
 /// Request counters, as served by `GET /_fake/stats`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {

@@ -88,6 +88,10 @@ pub(crate) struct IssueRec {
     pub updated_at: i64,
     pub closed_at: Option<i64>,
     pub closed_by: Option<AccountId>,
+    /// The global version of this issue's last change (creation, edit, close, reopen);
+    /// feeds its own ETag, so one issue's change leaves the others' ETags valid. A
+    /// request that changes nothing leaves it (and `updated_at`) alone, like GitHub.
+    pub version: u64,
     /// `Some` once deleted or transferred away: the record stays (numbers index the Vec) but
     /// no longer counts, lists or edits.
     pub gone: Option<Gone>,
@@ -689,6 +693,7 @@ impl State {
             updated_at: created,
             closed_at: None,
             closed_by: None,
+            version,
             gone: None,
         });
         repo.version = version;
@@ -797,6 +802,7 @@ impl State {
                 updated_at: updated,
                 closed_at: closed.then_some(updated),
                 closed_by: closed.then_some(closer),
+                version,
                 gone: None,
             });
             next_issue += 1;
@@ -853,8 +859,15 @@ impl State {
                 issue.closed_by = None;
             }
         }
-        issue.updated_at = now.max(issue.updated_at);
-        repo.version = version;
+        let changed = issue.state != before.state
+            || issue.state_reason != before.state_reason
+            || issue.closed_at != before.closed_at;
+        if changed {
+            // Whole seconds, like GitHub's timestamps (`now_secs`).
+            issue.updated_at = now.max(issue.updated_at);
+            issue.version = version;
+            repo.version = version;
+        }
         self.emit_issue_diff(repo_id, &before, actor);
         Ok(())
     }
@@ -901,7 +914,9 @@ impl State {
             || issue.labels != before.labels;
         if changed {
             issue.updated_at = now.max(issue.updated_at);
+            issue.version = version;
         }
+        // Even unchanged: a label the edit named may have been created.
         repo.version = version;
         self.counters.next_label = next_label;
         self.emit_issue_diff(repo_id, &before, actor);
@@ -986,6 +1001,7 @@ impl State {
                 i.state_reason = old.state_reason;
                 i.closed_at = old.closed_at;
                 i.closed_by = old.closed_by;
+                i.version = version;
             }
         }
         if let Some(repo) = self.repos.get_mut(&from_id) {
@@ -1051,6 +1067,33 @@ impl State {
         let actor = self.default_author(&self.repos[&repo_id]);
         self.ping(id, actor);
         Ok(id)
+    }
+
+    /// The issue a request path names (`/repos/{o}/{r}/issues/{n}` or
+    /// `/repositories/{id}/issues/{n}`), its repository under its current name when known
+    /// (a renamed repository's old name resolves to it), else as the path spells it.
+    pub(crate) fn issue_of_path(&self, path: &str) -> Option<(String, u64)> {
+        let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let (repo, number) = match segs.as_slice() {
+            ["repos", owner, name, "issues", n] => {
+                let repo = match self.lookup_repo(owner, name) {
+                    RepoLookup::Found(id) | RepoLookup::Moved(id) => {
+                        self.repos.get(&id).map(|r| self.full_name(r))
+                    }
+                    RepoLookup::Missing => None,
+                };
+                (repo.unwrap_or_else(|| format!("{owner}/{name}")), n)
+            }
+            ["repositories", id, "issues", n] => {
+                let repo = id
+                    .parse::<RepoId>()
+                    .ok()
+                    .and_then(|id| self.repos.get(&id))?;
+                (self.full_name(repo), n)
+            }
+            _ => return None,
+        };
+        Some((repo, number.parse().ok()?))
     }
 
     /// The repository's id (for matching `/repositories/{id}/...` request paths).

@@ -146,6 +146,46 @@ async fn created_issue_has_every_key_of_the_create_example() {
 }
 
 #[tokio::test]
+async fn single_issue_has_every_key_of_the_get_example() {
+    let env = start().await;
+    env.fake.add_repo(ORG, "web", true).expect("repo");
+    env.fake
+        .add_issues(
+            "acme/web",
+            &GenerateIssues::new(2)
+                .pull_request_every(2)
+                .closed_every(2)
+                .labels(["bug"]),
+        )
+        .expect("issues");
+    // GitHub's spec answers `GET …/issues/{n}` with the same `issue` example as the create.
+    let example = fixture("rest/official-examples/create-issue.201.json");
+    let recorded = fixture("rest/recorded/create-issue.201.body.json");
+    let issue = env.get_json("/repos/acme/web/issues/1").await;
+    assert_has_keys(&issue, &example, &["pull_request"], "GET issue");
+    assert_has_keys(&issue["user"], &example["user"], &[], "GET issue .user");
+    assert_has_keys(
+        &issue["labels"][0],
+        &example["labels"][0],
+        &[],
+        ".labels[0]",
+    );
+    assert_has_keys(&issue, &recorded, &[], "GET issue vs recorded");
+    assert!(issue.get("pull_request").is_none());
+    // A closed pull request on the same route: every key, `pull_request` and `closed_by` too.
+    let pr = env.get_json("/repos/acme/web/issues/2").await;
+    assert_has_keys(&pr, &example, &[], "GET issue (a PR)");
+    assert_has_keys(&pr["closed_by"], &example["closed_by"], &[], ".closed_by");
+    assert_has_keys(
+        &pr["pull_request"],
+        &example["pull_request"],
+        &[],
+        ".pull_request",
+    );
+    env.running.stop().await;
+}
+
+#[tokio::test]
 async fn created_repo_has_every_key_of_the_full_repository_example() {
     let env = start().await;
     let resp = env

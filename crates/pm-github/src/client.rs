@@ -5,7 +5,10 @@ use crate::etag_cache::EtagCache;
 use crate::rate_gate::RateGate;
 use crate::shared::SharedThrottle;
 use crate::transport::{Answer, BuildError, Transport};
-use crate::wire::{self, CreateIssueBody, CreateRepoBody, RepoPage, WireIssue, WireRepo, WireUser};
+use crate::wire::{
+    self, CreateHookBody, CreateIssueBody, CreateRepoBody, HookConfig, RepoPage, UpdateIssueBody,
+    WireHook, WireIssue, WireRepo, WireUser,
+};
 use crate::{GithubConfig, pagination};
 use async_trait::async_trait;
 use pm_integrations::{
@@ -16,6 +19,7 @@ use pm_kernel::GithubError;
 use pm_projects::RepoFullName;
 use reqwest::header::ETAG;
 use reqwest::{Method, StatusCode};
+use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -146,13 +150,14 @@ impl GithubClient {
     }
 
     /// GET of a list page with `If-None-Match` when the page is cached; a 304 is
-    /// answered from the cache. `parse` gets the body and the `next` link.
+    /// answered from the cache (`Paged::not_modified`). `parse` gets the body and
+    /// the `next` link.
     async fn get_page<T, F>(
         &self,
         token: &SecretString,
         url: &Url,
         parse: F,
-    ) -> Result<T, GithubError>
+    ) -> Result<Paged<T>, GithubError>
     where
         T: Clone + Send + Sync + 'static,
         F: Fn(&[u8], Option<String>) -> Result<T, GithubError>,
@@ -170,7 +175,10 @@ impl GithubClient {
             {
                 if let Some(page) = self.cache.page::<T>(key, &sent) {
                     tracing::debug!(path = url.path(), "GitHub page unchanged (304)");
-                    return Ok(page);
+                    return Ok(Paged {
+                        page,
+                        not_modified: true,
+                    });
                 }
                 // Evicted or replaced while in flight: ask again, unconditionally
                 // (a 304 to that request falls through to an error below).
@@ -182,7 +190,10 @@ impl GithubClient {
                 self.cache
                     .insert(key, new_etag.to_string(), page.clone(), answer.body.len());
             }
-            return Ok(page);
+            return Ok(Paged {
+                page,
+                not_modified: false,
+            });
         }
     }
 
@@ -192,11 +203,28 @@ impl GithubClient {
         url: &Url,
         body: &B,
     ) -> Result<Answer, GithubError> {
-        let json = serde_json::to_vec(body).map_err(|e| GithubError::Unavailable {
-            status: None,
-            reason: format!("could not encode the request: {e}"),
-        })?;
-        // Every POST pmhub sends creates content: one slot per interval per token.
+        self.write(token, Method::POST, url, body).await
+    }
+
+    /// A content-creating request (every POST and PATCH pmhub sends): paced to one
+    /// slot per interval per token across instances (GitHub asks for at least a
+    /// second between writes), then sent with the write retry rules of
+    /// `transport.rs`. The encoded body is wiped afterwards (a hook's holds its
+    /// secret).
+    async fn write<B: Serialize>(
+        &self,
+        token: &SecretString,
+        method: Method,
+        url: &Url,
+        body: &B,
+    ) -> Result<Answer, GithubError> {
+        let json =
+            Zeroizing::new(
+                serde_json::to_vec(body).map_err(|e| GithubError::Unavailable {
+                    status: None,
+                    reason: format!("could not encode the request: {e}"),
+                })?,
+            );
         if let Some(shared) = &self.shared
             && shared.pace_create(token).await
         {
@@ -206,7 +234,7 @@ impl GithubClient {
         }
         let answer = self
             .transport
-            .send(token, Method::POST, url, Some(&json), None)
+            .send(token, method, url, Some(&json), None)
             .await?;
         self.observe(token, &answer);
         Ok(answer)
@@ -231,7 +259,10 @@ impl GithubClient {
         let mut url = self.paged_endpoint(&["user", "repos"], &[("per_page", PER_PAGE)])?;
         let mut repos = Vec::new();
         for _ in 0..MAX_REPO_PAGES {
-            let page: RepoPage = self.get_page(token, &url, wire::parse_repo_page).await?;
+            let page: RepoPage = self
+                .get_page(token, &url, wire::parse_repo_page)
+                .await?
+                .page;
             repos.extend(page.repos);
             match page.next {
                 None => return Ok(repos),
@@ -303,7 +334,138 @@ impl GithubClient {
             }
             IssuePageRequest::Next { url } => self.follow(url)?,
         };
-        self.get_page(token, &url, wire::parse_issue_page).await
+        let paged = self.get_page(token, &url, wire::parse_issue_page).await?;
+        Ok(IssuePage {
+            not_modified: paged.not_modified,
+            ..paged.page
+        })
+    }
+
+    fn issue_url(&self, repo: &RepoFullName, number: i64) -> Result<Url, GithubError> {
+        if number < 1 {
+            return Err(GithubError::Rejected {
+                status: None,
+                message: format!("{number} is not an issue number"),
+            });
+        }
+        self.endpoint(&[
+            "repos",
+            repo.owner(),
+            repo.name(),
+            "issues",
+            &number.to_string(),
+        ])
+    }
+
+    /// `GET /repos/{o}/{r}/issues/{n}`, conditional on `etag`.
+    ///
+    /// - 200 → `Found`, with the `ETag` to send next time. A transferred issue
+    ///   answers 301 to `/repositories/{id}/issues/{n}` on the same host; the
+    ///   transport follows it (with the token: same origin), and the issue's
+    ///   `repo_full_name` (from its `repository_url`) names where it is now.
+    /// - 304 → `NotModified` (costs no rate limit, API-FACTS §6). A 304 reached
+    ///   through a redirect is asked again without the ETag: the caller's copy is
+    ///   of the old location, and it must learn where the issue went.
+    /// - 410 → `Deleted`, except GitHub's 410 for a repository whose issues are
+    ///   disabled (every issue would look deleted): that one is `NotFound`.
+    /// - 404, or a pull request (GitHub serves PRs on this route too) → `Missing`.
+    async fn fetch_issue(
+        &self,
+        token: &SecretString,
+        repo: &RepoFullName,
+        number: i64,
+        etag: Option<String>,
+    ) -> Result<IssueRead, GithubError> {
+        let url = self.issue_url(repo, number)?;
+        let mut etag = etag.filter(|e| !e.trim().is_empty());
+        loop {
+            let answer = self
+                .transport
+                .send(token, Method::GET, &url, None, etag.as_deref())
+                .await?;
+            self.observe(token, &answer);
+            match answer.status {
+                StatusCode::NOT_MODIFIED if etag.is_some() => {
+                    if answer.url == url {
+                        return Ok(IssueRead::NotModified);
+                    }
+                    etag = None;
+                }
+                StatusCode::NOT_FOUND => return Ok(IssueRead::Missing),
+                StatusCode::GONE if !errors::is_issues_disabled(&answer.body) => {
+                    return Ok(IssueRead::Deleted);
+                }
+                _ => {
+                    let answer = success(answer)?;
+                    let issue: WireIssue = wire::parse(&answer.body, "issue")?;
+                    if issue.is_pull_request() {
+                        return Ok(IssueRead::Missing);
+                    }
+                    let etag = answer
+                        .headers
+                        .get(ETAG)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    return Ok(IssueRead::Found {
+                        issue: Box::new(issue.into()),
+                        etag,
+                    });
+                }
+            }
+        }
+    }
+
+    /// `PATCH /repos/{o}/{r}/issues/{n}` with only the fields the patch sets. A
+    /// 422 is `Rejected` with GitHub's message; 404/410 are `NotFound`.
+    async fn patch_issue(
+        &self,
+        token: &SecretString,
+        repo: &RepoFullName,
+        number: i64,
+        patch: &IssuePatch,
+    ) -> Result<GithubIssue, GithubError> {
+        if patch.is_empty() {
+            return Err(GithubError::Rejected {
+                status: None,
+                message: "an empty issue patch is not sent".into(),
+            });
+        }
+        let url = self.issue_url(repo, number)?;
+        let body = UpdateIssueBody::from(patch);
+        let answer = success(self.write(token, Method::PATCH, &url, &body).await?)?;
+        let issue: WireIssue = wire::parse(&answer.body, "issue")?;
+        Ok(issue.into())
+    }
+
+    /// `POST /repos/{o}/{r}/hooks`: a `web` hook sending `issues` and `repository`
+    /// (or whatever `hook.events` says) as JSON, signed with the secret, TLS
+    /// verified. GitHub's 422 "Hook already exists on this repository" (same URL)
+    /// is `AlreadyExists`; without admin rights GitHub answers 404 or 403.
+    async fn post_hook(
+        &self,
+        token: &SecretString,
+        repo: &RepoFullName,
+        hook: &NewHook,
+    ) -> Result<HookRegistration, GithubError> {
+        let url = self.endpoint(&["repos", repo.owner(), repo.name(), "hooks"])?;
+        let body = CreateHookBody {
+            name: "web",
+            active: true,
+            events: &hook.events,
+            config: HookConfig {
+                url: &hook.url,
+                content_type: "json",
+                secret: &hook.secret,
+                insecure_ssl: "0",
+            },
+        };
+        let answer = self.post(token, &url, &body).await?;
+        if errors::is_hook_exists(answer.status, &answer.body) {
+            return Ok(HookRegistration::AlreadyExists);
+        }
+        let answer = success(answer)?;
+        let created: WireHook = wire::parse(&answer.body, "hook")?;
+        Ok(HookRegistration::Created { id: created.id })
     }
 
     async fn post_issue(
@@ -420,31 +582,37 @@ impl GithubApi for GithubClient {
 
     async fn get_issue(
         &self,
-        _token: &SecretString,
-        _repo: &RepoFullName,
-        _number: i64,
-        _etag: Option<String>,
+        token: &SecretString,
+        repo: &RepoFullName,
+        number: i64,
+        etag: Option<String>,
     ) -> Result<IssueRead, GithubError> {
-        Err(not_yet("GET issue"))
+        self.guarded(token, self.fetch_issue(token, repo, number, etag))
+            .await
     }
 
     async fn update_issue(
         &self,
-        _token: &SecretString,
-        _repo: &RepoFullName,
-        _number: i64,
-        _patch: &IssuePatch,
+        token: &SecretString,
+        repo: &RepoFullName,
+        number: i64,
+        patch: &IssuePatch,
     ) -> Result<GithubIssue, GithubError> {
-        Err(not_yet("PATCH issue"))
+        self.guarded(token, self.patch_issue(token, repo, number, patch))
+            .await
     }
 
     async fn create_hook(
         &self,
-        _token: &SecretString,
-        _repo: &RepoFullName,
-        _hook: &NewHook,
+        token: &SecretString,
+        repo: &RepoFullName,
+        hook: &NewHook,
     ) -> Result<HookRegistration, GithubError> {
-        Err(not_yet("POST hooks"))
+        // The secret is scrubbed from any error too, like the token (GitHub does
+        // not echo it; a misbehaving server or proxy could).
+        self.guarded(token, self.post_hook(token, repo, hook))
+            .await
+            .map_err(|e| redact(e, hook.secret.expose_secret()))
     }
 
     async fn create_org_repo(
@@ -459,12 +627,10 @@ impl GithubApi for GithubClient {
     }
 }
 
-/// Placeholder while the two-way calls are being written (branch wt-github).
-fn not_yet(call: &str) -> GithubError {
-    GithubError::Rejected {
-        status: None,
-        message: format!("{call} is not supported by this build"),
-    }
+/// A list page and whether it came from the ETag cache (GitHub answered 304).
+struct Paged<T> {
+    page: T,
+    not_modified: bool,
 }
 
 /// The answer if it is a 2xx, else its error.

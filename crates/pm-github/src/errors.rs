@@ -40,7 +40,18 @@ pub(crate) fn from_response(
             status: Some(status.as_u16()),
             reason: format!("GitHub answered {status}"),
         },
-        // 1xx/3xx that reqwest did not resolve (e.g. a 304 we did not ask for).
+        // A redirect the transport would not follow: to another host, a 301/302/303
+        // answering a write (the resource moved: re-read it first), or too many hops.
+        _ if status.is_redirection() && status != StatusCode::NOT_MODIFIED => {
+            GithubError::Unavailable {
+                status: Some(status.as_u16()),
+                reason: format!(
+                    "GitHub answered {status} to a location pmhub does not follow \
+                     (another host, a moved resource for a write, or too many hops)"
+                ),
+            }
+        }
+        // 1xx, or a 304 we did not ask for.
         _ => GithubError::Unavailable {
             status: Some(status.as_u16()),
             reason: format!("unexpected answer from GitHub: {status}"),
@@ -62,6 +73,34 @@ pub(crate) fn is_name_taken(status: StatusCode, body: &[u8]) -> bool {
                 && (message.to_ascii_lowercase().contains("already exists")
                     || code == Some("already_exists"))
         })
+}
+
+/// True when a 422 to `POST …/hooks` says a hook with this URL exists already.
+/// GitHub's body (readthedocs/readthedocs.org#2561, OnToology/OnToology#68 — see
+/// `tests/fixtures/github/errors/422.create-hook.already-exists.json`):
+/// `{"message": "Validation Failed", "errors": [{"resource": "Hook", "code":
+/// "custom", "message": "Hook already exists on this repository"}]}`. Matched on
+/// the entry's message, never on `documentation_url`.
+pub(crate) fn is_hook_exists(status: StatusCode, body: &[u8]) -> bool {
+    status == StatusCode::UNPROCESSABLE_ENTITY
+        && ErrorBody::parse(body).errors.iter().any(|entry| {
+            let message = entry
+                .get("message")
+                .and_then(Value::as_str)
+                .or_else(|| entry.as_str())
+                .unwrap_or("");
+            message.to_ascii_lowercase().contains("already exists")
+        })
+}
+
+/// True when a 410 is GitHub's "Issues are disabled for this repo" rather than
+/// a deleted issue ("This issue was deleted"): both share the status, and only
+/// the message tells them apart (\[obs\]: third-party reports; GitHub does not
+/// document the bodies).
+pub(crate) fn is_issues_disabled(body: &[u8]) -> bool {
+    ErrorBody::parse(body)
+        .message
+        .is_some_and(|m| m.to_ascii_lowercase().contains("disabled"))
 }
 
 /// Seconds to wait when a 403/429 is a rate limit; `None` when it is not one.
@@ -482,6 +521,10 @@ mod tests {
             }
         );
         assert!(matches!(map(304, &[], ""), GithubError::Unavailable { .. }));
+        assert!(matches!(
+            map(301, &[], ""),
+            GithubError::Unavailable { status: Some(301), ref reason } if reason.contains("does not follow")
+        ));
     }
 
     #[test]
@@ -532,6 +575,24 @@ mod tests {
         let invalid = r#"{"message":"Validation Failed","errors":[{"resource":"Label","code":"invalid","field":"color"}]}"#;
         assert!(!is_name_taken(unprocessable, invalid.as_bytes()));
         assert!(!is_name_taken(unprocessable, b"not json"));
+    }
+
+    #[test]
+    fn hook_exists_and_issues_disabled_detection() {
+        let exists = r#"{"message":"Validation Failed","errors":[{"resource":"Hook","code":"custom","message":"Hook already exists on this repository"}],"documentation_url":"https://developer.github.com/v3/repos/hooks/#create-a-hook"}"#;
+        let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+        assert!(is_hook_exists(unprocessable, exists.as_bytes()));
+        assert!(!is_hook_exists(StatusCode::FORBIDDEN, exists.as_bytes()));
+        let bad_url = r#"{"message":"Validation Failed","errors":[{"resource":"Hook","code":"custom","message":"Config url is not supported because it isn't reachable over the public Internet"}]}"#;
+        assert!(!is_hook_exists(unprocessable, bad_url.as_bytes()));
+        assert!(!is_hook_exists(unprocessable, b"<html>"));
+        assert!(is_issues_disabled(
+            br#"{"message":"Issues are disabled for this repo"}"#
+        ));
+        assert!(!is_issues_disabled(
+            br#"{"message":"This issue was deleted"}"#
+        ));
+        assert!(!is_issues_disabled(b""));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! GitHub REST adapter: [`GithubClient`] implements `pm_integrations::GithubApi`
 //! with reqwest (rustls + ring).
 //!
-//! - `client.rs`: the endpoints pmhub uses (user, repositories, issues, org repos).
+//! - `client.rs`: the endpoints pmhub uses (user, repositories, issues — list, get,
+//!   create, update — org repos, repository webhooks).
 //! - `transport.rs`: headers, retries with back-off, time-outs, body size cap.
 //! - `errors.rs`: status + headers + body → `pm_kernel::GithubError`.
 //! - `pagination.rs`: the `Link` header's `rel="next"`.

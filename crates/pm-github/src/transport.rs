@@ -15,8 +15,8 @@ use url::Url;
 
 /// Ceiling of one back-off pause, whatever the attempt number.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// Renamed repositories answer with a same-host redirect; more hops than this
-/// means something is wrong.
+/// Renamed repositories and transferred issues answer with a same-host redirect;
+/// more hops than this means something is wrong.
 const MAX_REDIRECTS: usize = 5;
 
 /// The client could not be built from its configuration.
@@ -27,6 +27,8 @@ pub struct BuildError(String);
 /// A complete answer (any status), its body read within the size cap.
 #[derive(Debug)]
 pub(crate) struct Answer {
+    /// Where the answer came from: the request's URL, or where a redirect led.
+    pub(crate) url: Url,
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
@@ -62,10 +64,10 @@ impl Failure {
 
     /// Whether another attempt is safe and useful. A POST that may have reached
     /// GitHub is never repeated: the issue or repository may already exist.
-    fn retryable(self, idempotent: bool) -> bool {
+    fn retryable(self, replay: Replay, attempt: u32) -> bool {
         match self {
             Failure::Connect => true,
-            Failure::Timeout | Failure::Broken => idempotent,
+            Failure::Timeout | Failure::Broken => replay.allows(attempt),
             Failure::TooLarge | Failure::Invalid => false,
         }
     }
@@ -96,9 +98,78 @@ impl Failure {
     }
 }
 
+/// How often a request that may have reached GitHub is sent again (after a 5xx, a
+/// time-out or a broken connection). A request that certainly was not sent (no
+/// connection) is retried up to `max_retries` whatever the method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    /// GET: up to `max_retries` times.
+    Always,
+    /// PATCH: once. It sets absolute values, so a repeat ends in the same state,
+    /// but every PATCH that lands is a write GitHub counts against the
+    /// content-creation limit (and may notify); and a slow or failing GitHub is
+    /// not helped by more writes. One retry absorbs the usual blip (a 502 from
+    /// GitHub's front end); the job layer re-runs the whole merge later, from a
+    /// fresh GET, if that fails too.
+    Once,
+    /// POST: never. A create that may have reached GitHub is not repeated: the
+    /// issue, repository or hook may already exist.
+    Never,
+}
+
+impl Replay {
+    fn of(method: &Method) -> Self {
+        match *method {
+            Method::GET | Method::HEAD => Replay::Always,
+            Method::PATCH => Replay::Once,
+            _ => Replay::Never,
+        }
+    }
+
+    /// Whether the attempt numbered `attempt` (1-based) that just failed may be
+    /// followed by another (`max_retries` is checked separately).
+    fn allows(self, attempt: u32) -> bool {
+        match self {
+            Replay::Always => true,
+            Replay::Once => attempt == 1,
+            Replay::Never => false,
+        }
+    }
+}
+
 pub(crate) struct Transport {
-    http: reqwest::Client,
+    /// GETs: follows redirects on the API's own origin (renamed repositories,
+    /// transferred issues).
+    reads: reqwest::Client,
+    /// Everything else: follows only 307/308 on the API's own origin, which keep
+    /// the method and body (GitHub's answer to a write to a renamed repository).
+    writes: reqwest::Client,
     config: GithubConfig,
+}
+
+/// Redirects are followed only within the configured API's scheme, host and port,
+/// so the token is sent on the same host and never anywhere else (reqwest would
+/// follow to another host without the `Authorization` header; pmhub does not follow
+/// at all, so the 3xx surfaces as an error instead of someone else's data).
+///
+/// `writes`: a 301/302/303 is not followed either. reqwest turns a POST into a GET
+/// on those (the create would silently become a read), and for a PATCH a permanent
+/// move means the issue now lives elsewhere (transferred): the merge must see that
+/// through its GET before it writes there.
+fn redirect_policy(api: &Url, writes: bool) -> reqwest::redirect::Policy {
+    let origin = api.origin();
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let same_origin = attempt.url().origin() == origin;
+        let keeps_method = matches!(
+            attempt.status(),
+            StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+        );
+        if attempt.previous().len() >= MAX_REDIRECTS || !same_origin || (writes && !keeps_method) {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 impl Transport {
@@ -132,15 +203,24 @@ impl Transport {
             "x-github-api-version",
             HeaderValue::from_static("2022-11-28"),
         );
-        let http = reqwest::Client::builder()
-            .user_agent(config.user_agent.as_str())
-            .default_headers(headers)
-            .timeout(config.request_timeout)
-            // reqwest drops `Authorization` when a redirect leaves the host.
-            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
-            .build()
-            .map_err(|e| BuildError(format!("HTTP client: {e}")))?;
-        Ok(Self { http, config })
+        let build = |writes: bool| {
+            reqwest::Client::builder()
+                .user_agent(config.user_agent.as_str())
+                .default_headers(headers.clone())
+                .timeout(config.request_timeout)
+                .redirect(redirect_policy(api, writes))
+                // No `Referer` carrying our URLs along a redirect.
+                .referer(false)
+                .build()
+                .map_err(|e| BuildError(format!("HTTP client: {e}")))
+        };
+        let reads = build(false)?;
+        let writes = build(true)?;
+        Ok(Self {
+            reads,
+            writes,
+            config,
+        })
     }
 
     pub(crate) fn config(&self) -> &GithubConfig {
@@ -148,8 +228,8 @@ impl Transport {
     }
 
     /// Sends the request, retrying a GET on 5xx, time-outs and broken connections
-    /// (and any method when the connection could not be made) up to `max_retries`
-    /// times. Returns the last answer whatever its status.
+    /// up to `max_retries` times, a PATCH once (see [`Replay`]), and any method when
+    /// the connection could not be made. Returns the last answer whatever its status.
     pub(crate) async fn send(
         &self,
         token: &SecretString,
@@ -159,7 +239,7 @@ impl Transport {
         if_none_match: Option<&str>,
     ) -> Result<Answer, GithubError> {
         let auth = authorization(token)?;
-        let idempotent = method == Method::GET;
+        let replay = Replay::of(&method);
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -184,7 +264,7 @@ impl Transport {
                         attempt,
                         "GitHub request"
                     );
-                    if answer.status.is_server_error() && idempotent && may_retry {
+                    if answer.status.is_server_error() && replay.allows(attempt) && may_retry {
                         self.back_off(attempt).await;
                         continue;
                     }
@@ -200,7 +280,7 @@ impl Transport {
                         attempt,
                         "GitHub request failed"
                     );
-                    if failure.retryable(idempotent) && may_retry {
+                    if failure.retryable(replay, attempt) && may_retry {
                         self.back_off(attempt).await;
                         continue;
                     }
@@ -218,8 +298,12 @@ impl Transport {
         json_body: Option<&[u8]>,
         if_none_match: Option<&str>,
     ) -> Result<Answer, Failure> {
-        let mut request = self
-            .http
+        let http = if *method == Method::GET {
+            &self.reads
+        } else {
+            &self.writes
+        };
+        let mut request = http
             .request(method.clone(), url.clone())
             .header(AUTHORIZATION, auth.clone());
         if let Some(body) = json_body {
@@ -238,6 +322,7 @@ impl Transport {
             failure
         })?;
         let status = response.status();
+        let final_url = response.url().clone();
         let headers = std::mem::take(response.headers_mut());
 
         // Content-Length lets us refuse early, but it is not trusted: the body is
@@ -261,6 +346,7 @@ impl Transport {
             body.extend_from_slice(&chunk);
         }
         Ok(Answer {
+            url: final_url,
             status,
             headers,
             body,
@@ -312,11 +398,24 @@ mod tests {
 
     #[test]
     fn posts_are_only_retried_when_nothing_was_sent() {
-        assert!(Failure::Connect.retryable(false));
-        assert!(!Failure::Timeout.retryable(false));
-        assert!(!Failure::Broken.retryable(false));
-        assert!(Failure::Timeout.retryable(true));
-        assert!(!Failure::TooLarge.retryable(true));
+        let post = Replay::of(&Method::POST);
+        assert!(Failure::Connect.retryable(post, 1));
+        assert!(!Failure::Timeout.retryable(post, 1));
+        assert!(!Failure::Broken.retryable(post, 1));
+        let get = Replay::of(&Method::GET);
+        assert!(Failure::Timeout.retryable(get, 1));
+        assert!(Failure::Timeout.retryable(get, 3));
+        assert!(!Failure::TooLarge.retryable(get, 1));
+    }
+
+    #[test]
+    fn patches_are_retried_once() {
+        let patch = Replay::of(&Method::PATCH);
+        assert!(Failure::Timeout.retryable(patch, 1));
+        assert!(!Failure::Timeout.retryable(patch, 2));
+        assert!(!Failure::Broken.retryable(patch, 2));
+        assert!(Failure::Connect.retryable(patch, 2), "nothing was sent");
+        assert!(patch.allows(1) && !patch.allows(2));
     }
 
     #[test]

@@ -3,10 +3,11 @@
 //! adds and removes fields between API versions).
 
 use crate::errors::shorten;
-use pm_integrations::{GithubIssue, GithubRepo, GithubUser, IssuePage, IssueState};
+use pm_integrations::{GithubIssue, GithubRepo, GithubUser, IssuePage, IssuePatch, IssueState};
 use pm_kernel::GithubError;
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::{DeserializeOwned, IgnoredAny};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// Parses a success body; a body that does not fit is GitHub (or something in
 /// between) misbehaving, reported as `Unavailable` with serde's explanation.
@@ -192,6 +193,74 @@ pub(crate) struct CreateRepoBody<'a> {
     pub(crate) description: Option<&'a str>,
 }
 
+/// Body of `PATCH /repos/{owner}/{repo}/issues/{number}`: only the fields the
+/// patch sets, so a field pmhub does not change is never overwritten with a stale
+/// value (GitHub leaves absent fields as they are).
+#[derive(Debug, Serialize)]
+pub(crate) struct UpdateIssueBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<&'a str>,
+    /// `open` or `closed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'static str>,
+    /// `completed`, `not_planned` or `reopened`, spelled as GitHub does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_reason: Option<&'a str>,
+    /// Replaces all labels (`[]` clears them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<&'a [String]>,
+}
+
+impl<'a> From<&'a IssuePatch> for UpdateIssueBody<'a> {
+    fn from(p: &'a IssuePatch) -> Self {
+        Self {
+            title: p.title.as_deref(),
+            body: p.body.as_deref(),
+            state: p.state.map(|s| match s {
+                IssueState::Open => "open",
+                IssueState::Closed => "closed",
+            }),
+            state_reason: p.state_reason.as_deref(),
+            labels: p.labels.as_deref(),
+        }
+    }
+}
+
+/// Body of `POST /repos/{owner}/{repo}/hooks`. No `Debug`: it holds the secret.
+#[derive(Serialize)]
+pub(crate) struct CreateHookBody<'a> {
+    /// Always `web` for repository webhooks.
+    pub(crate) name: &'static str,
+    pub(crate) active: bool,
+    pub(crate) events: &'a [String],
+    pub(crate) config: HookConfig<'a>,
+}
+
+/// No `Debug`: it holds the secret.
+#[derive(Serialize)]
+pub(crate) struct HookConfig<'a> {
+    pub(crate) url: &'a str,
+    /// `json`: pmhub's endpoint reads JSON bodies (the default, `form`, would send
+    /// `payload=` form fields).
+    pub(crate) content_type: &'static str,
+    #[serde(serialize_with = "expose")]
+    pub(crate) secret: &'a SecretString,
+    /// `"0"` (a string, as GitHub spells it): TLS certificates are verified.
+    pub(crate) insecure_ssl: &'static str,
+}
+
+fn expose<S: Serializer>(secret: &&SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose_secret())
+}
+
+/// The part of a created hook pmhub keeps.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireHook {
+    pub(crate) id: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +337,29 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&body).unwrap(),
             json!({"name": "n", "private": true})
+        );
+    }
+
+    #[test]
+    fn patch_body_has_only_the_set_fields() {
+        let patch = IssuePatch {
+            state: Some(IssueState::Closed),
+            state_reason: Some("not_planned".into()),
+            ..IssuePatch::default()
+        };
+        assert_eq!(
+            serde_json::to_value(UpdateIssueBody::from(&patch)).unwrap(),
+            json!({"state": "closed", "state_reason": "not_planned"})
+        );
+        let patch = IssuePatch {
+            title: Some("T".into()),
+            body: Some(String::new()),
+            labels: Some(Vec::new()),
+            ..IssuePatch::default()
+        };
+        assert_eq!(
+            serde_json::to_value(UpdateIssueBody::from(&patch)).unwrap(),
+            json!({"title": "T", "body": "", "labels": []})
         );
     }
 }

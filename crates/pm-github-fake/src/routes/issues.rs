@@ -204,6 +204,21 @@ fn list(
 
 // ----- single issue ------------------------------------------------------------------------
 
+/// The ETag of one issue: its own version (see `IssueRec::version`) and what else its
+/// rendering shows (the repository's current name, in every URL of the issue).
+fn issue_etag(api: &str, st: &State, repo_id: RepoId, number: u64) -> Option<String> {
+    let repo = st.repos.get(&repo_id)?;
+    let issue = repo.issue(number)?;
+    Some(etag_for((
+        "issue",
+        repo_id,
+        issue.number,
+        issue.version,
+        st.full_name(repo),
+        api,
+    )))
+}
+
 fn render_one(api: &str, st: &State, repo_id: RepoId, number: u64) -> Option<Vec<u8>> {
     let repo = st.repos.get(&repo_id)?;
     let issue = repo.issue(number)?;
@@ -273,7 +288,9 @@ fn get(
     let repo_id = resolve_repo(&st, &path, viewer, req, GET_DOCS)?;
     let repo = &st.repos[&repo_id];
     gone_check(req, repo, number, GET_DOCS)?;
-    let etag = etag_for(("issue", repo_id, repo.version, number, &api));
+    let etag = issue_etag(&api, &st, repo_id, number).ok_or(ApiError::NotFound(GET_DOCS))?;
+    // Checked before rendering: a 304 costs nothing here, and nothing of the rate limit
+    // (see `gate.rs`).
     if let Some(resp) = not_modified(req, &etag) {
         return Ok(resp);
     }
@@ -421,9 +438,9 @@ fn create(
         "{api}/repos/{}/issues/{number}",
         st.full_name(&st.repos[&repo_id])
     );
-    let etag = etag_for(("issue", repo_id, st.repos[&repo_id].version, number, &api));
+    let etag = issue_etag(&api, &st, repo_id, number);
     drop(st);
-    let mut resp = json(StatusCode::CREATED, Some(&etag), rendered);
+    let mut resp = json(StatusCode::CREATED, etag.as_deref(), rendered);
     if let Ok(value) = header::HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, value);
     }
@@ -555,7 +572,7 @@ fn update(
         (None, _) => {}
     }
     let rendered = render_one(&api, &st, repo_id, number).ok_or(ApiError::NotFound(UPDATE_DOCS))?;
-    let etag = etag_for(("issue", repo_id, st.repos[&repo_id].version, number, &api));
+    let etag = issue_etag(&api, &st, repo_id, number);
     drop(st);
-    Ok(json(StatusCode::OK, Some(&etag), rendered))
+    Ok(json(StatusCode::OK, etag.as_deref(), rendered))
 }

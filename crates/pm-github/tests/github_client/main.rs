@@ -15,4 +15,5 @@ mod failures;
 mod list_issues;
 mod shared;
 mod support;
+mod two_way;
 mod user_and_repos;
