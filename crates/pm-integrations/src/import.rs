@@ -8,8 +8,7 @@ use crate::run::{PageGuard, Run, count_page, page_extra};
 use crate::tokens::TokenSource;
 use crate::two_way::TwoWaySync;
 use crate::{
-    GithubApi, GithubIssue, IssueImport, IssuePageRequest, IssueState, SyncCounts, SyncKind,
-    SyncStore,
+    GithubApi, GithubIssue, IssueImport, IssuePageRequest, SyncCounts, SyncKind, SyncStore,
 };
 use futures_util::future::join;
 use pm_kernel::{Actor, Error, Result, SyncRunId};
@@ -155,13 +154,10 @@ impl IssueImporter {
 
 /// open → todo; closed → done, or canceled when closed as not planned.
 pub fn task_status(issue: &GithubIssue) -> TaskStatus {
-    match issue.state {
-        IssueState::Open => TaskStatus::Todo,
-        IssueState::Closed if issue.state_reason.as_deref() == Some("not_planned") => {
-            TaskStatus::Canceled
-        }
-        IssueState::Closed => TaskStatus::Done,
-    }
+    // One mapping for the import and the merge, so an imported task never looks
+    // changed to the merge that follows.
+    crate::two_way::IssueStatus::of_issue(issue.state, issue.state_reason.as_deref())
+        .to_task(TaskStatus::Todo, None)
 }
 
 /// The task an issue becomes, with its link and dedup key.

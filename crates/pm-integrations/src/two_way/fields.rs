@@ -18,18 +18,19 @@ pm_kernel::string_enum!(
         Open => "open",
         /// Closed as completed (`done`).
         Completed => "completed",
-        /// Closed as not planned, or as a duplicate (`canceled`).
+        /// Closed as not planned (`canceled`).
         NotPlanned => "not_planned",
     }
 );
 
 impl IssueStatus {
-    /// An issue's state and `state_reason`. A closed issue without a reason (closed
-    /// before GitHub had them) counts as completed; `duplicate` as not planned.
+    /// An issue's state and `state_reason`, as the import maps it to a task status:
+    /// only `not_planned` is not planned; a closed issue without a reason (closed
+    /// before GitHub had them) or closed as `duplicate` counts as completed.
     pub fn of_issue(state: IssueState, state_reason: Option<&str>) -> Self {
         match (state, state_reason) {
             (IssueState::Open, _) => IssueStatus::Open,
-            (IssueState::Closed, Some("not_planned" | "duplicate")) => IssueStatus::NotPlanned,
+            (IssueState::Closed, Some("not_planned")) => IssueStatus::NotPlanned,
             (IssueState::Closed, _) => IssueStatus::Completed,
         }
     }
@@ -147,7 +148,8 @@ mod tests {
         );
         assert_eq!(
             IssueStatus::of_issue(IssueState::Closed, Some("duplicate")),
-            IssueStatus::NotPlanned
+            IssueStatus::Completed,
+            "as the import maps it"
         );
         assert_eq!(
             IssueStatus::of_issue(IssueState::Open, Some("reopened")),

@@ -313,9 +313,13 @@ impl TwoWayMerger {
             .unwrap_or_else(|| linked.repo_full_name.clone());
         let same_place = now_in.eq_ignore_ascii_case(&linked.repo_full_name)
             && issue.number == linked.issue_number;
+        // The same issue under another repository name with its number unchanged is a
+        // repository rename seen before (or without) its `repository.renamed` delivery:
+        // a transfer gives the issue a number in the target's sequence.
+        let renamed = issue.id == linked.github_issue_id && issue.number == linked.issue_number;
         let link = if same_place {
             LinkChange::Keep
-        } else if now_in.eq_ignore_ascii_case(scope.project_repo) {
+        } else if renamed || now_in.eq_ignore_ascii_case(scope.project_repo) {
             let requested = RepoFullName::parse(&now_in).map_err(|_| LinkChange::Transferred)?;
             LinkChange::Moved {
                 reference: issue_reference(&requested, issue),

@@ -477,7 +477,8 @@ async fn an_issue_transferred_out_marks_the_link_and_is_not_merged() {
     let link = linked(p, &t, Some(s.clone()));
     let mut moved = issue(&s);
     moved.repo_full_name = Some("elsewhere/repo".into());
-    moved.html_url = "https://github.com/elsewhere/repo/issues/1".into();
+    moved.number = 77;
+    moved.html_url = "https://github.com/elsewhere/repo/issues/77".into();
     let gh = github(
         IssueRead::Found {
             issue: Box::new(moved),
@@ -509,6 +510,49 @@ async fn an_issue_transferred_out_marks_the_link_and_is_not_merged() {
         .await
         .unwrap();
     assert_eq!(merged, Merged::LinkTransferred);
+}
+
+#[tokio::test]
+async fn the_same_issue_under_a_new_repository_name_is_a_rename_and_is_followed() {
+    let p = ProjectId::new();
+    let s = snapshot();
+    let link = linked(p, &s, Some(s.clone()));
+    let number = link.issue_number;
+    let mut renamed = issue(&s);
+    renamed.repo_full_name = Some("octo/renamed".into());
+    renamed.html_url = format!("https://github.com/octo/renamed/issues/{number}");
+    let gh = github(
+        IssueRead::Found {
+            issue: Box::new(renamed),
+            etag: None,
+        },
+        s.clone(),
+        0,
+    );
+    let mut store = MockMergeStore::new();
+    store
+        .expect_linked_issue()
+        .returning(move |_, _| Ok(Some(link.clone())));
+    store
+        .expect_apply()
+        .withf(move |a| {
+            a.link
+                == LinkChange::Moved {
+                    reference: format!("octo/renamed#{number}"),
+                    url: format!("https://github.com/octo/renamed/issues/{number}"),
+                    issue_number: number,
+                }
+        })
+        .times(1)
+        .returning(|_| Ok(Applied::Done));
+    let m = merger(gh, store, pacer(0));
+    let token = token();
+    m.merge_dirty(
+        scope(&token, p, ConflictPolicy::PmhubWins),
+        &dirty("issues.edited"),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
