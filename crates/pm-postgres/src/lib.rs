@@ -3,6 +3,7 @@
 //! database errors into `pm_kernel::Error` (unique violations become `Conflict`).
 
 mod accounts;
+mod cached;
 mod db;
 mod errors;
 mod integrations;

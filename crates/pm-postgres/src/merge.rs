@@ -3,6 +3,7 @@
 //! reconcile watermark (`github_reconcile_state`) and the two-way projects.
 //! Migration `2026-12-01-100001_two_way_sync`.
 
+use crate::cached::CachedSql;
 use crate::errors::{self, DbResultExt};
 use crate::tasks::{LINK_ARRAYS, TaskRow, links_from_arrays, reopen_status_sql};
 use crate::{Database, errors::internal};
@@ -15,7 +16,7 @@ use diesel::sql_types::{
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use pm_integrations::two_way::{
     Applied, IssueFields, LinkChange, LinkState, LinkedIssue, MergeApply, MergeStore, NewConflict,
-    NewSyncEvent, TwoWayProject,
+    NewSyncEvent, SyncDirectionOfChange, SyncField, TwoWayProject,
 };
 use pm_integrations::{GITHUB_PROVIDER, SyncCounts};
 use pm_kernel::{Error, ProjectId, Result, SyncRunId, TaskId, Timestamp, WorkspaceId};
@@ -54,7 +55,7 @@ pub(crate) fn snapshot_json(fields: &IssueFields) -> Result<Value, DieselError> 
 /// The linked issues of a project, one statement: each GitHub link with its task
 /// (and the task's links, aggregated as the task list does). `$1` the project,
 /// `$2` the issue ids, `$3` the provider.
-fn linked_sql() -> String {
+static LINKED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "SELECT t.id, t.project_id, t.number, t.title, t.description, t.status, t.priority,
                 t.labels, t.source, t.created_at, t.updated_at, t.reopen_status,
@@ -68,7 +69,7 @@ fn linked_sql() -> String {
           WHERE l.project_id = $1 AND l.provider = $3 AND l.github_issue_id = ANY($2)
           ORDER BY l.github_issue_id"
     )
-}
+});
 
 #[derive(QueryableByName)]
 struct LinkedRow {
@@ -173,7 +174,7 @@ async fn load_linked(
     project_id: ProjectId,
     github_issue_ids: &[i64],
 ) -> Result<Vec<LinkedIssue>> {
-    let rows: Vec<LinkedRow> = diesel::sql_query(linked_sql())
+    let rows: Vec<LinkedRow> = CachedSql::new(LINKED.as_str())
         .bind::<SqlUuid, _>(project_id.into_uuid())
         .bind::<Array<BigInt>, _>(github_issue_ids)
         .bind::<Text, _>(GITHUB_PROVIDER)
@@ -206,13 +207,16 @@ async fn insert_events(
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     let directions: Vec<Option<&str>> = events
         .iter()
-        .map(|e| e.direction.map(|d| d.as_str()))
+        .map(|e| e.direction.map(SyncDirectionOfChange::as_str))
         .collect();
-    let fields: Vec<Option<&str>> = events.iter().map(|e| e.field.map(|f| f.as_str())).collect();
+    let fields: Vec<Option<&str>> = events
+        .iter()
+        .map(|e| e.field.map(SyncField::as_str))
+        .collect();
     let from: Vec<Option<&Value>> = events.iter().map(|e| e.from_value.as_ref()).collect();
     let to: Vec<Option<&Value>> = events.iter().map(|e| e.to_value.as_ref()).collect();
     let details: Vec<Option<&str>> = events.iter().map(|e| e.detail.as_deref()).collect();
-    diesel::sql_query(
+    CachedSql::new(
         "INSERT INTO github_sync_events (id, project_id, run_id, task_id, task_number,
                                          issue_number, kind, direction, field, from_value,
                                          to_value, detail)
@@ -262,7 +266,7 @@ async fn insert_conflicts(
     let pmhub: Vec<&Value> = conflicts.iter().map(|c| &c.pmhub_value).collect();
     let github: Vec<&Value> = conflicts.iter().map(|c| &c.github_value).collect();
     let policies: Vec<&str> = conflicts.iter().map(|c| c.policy.as_str()).collect();
-    diesel::sql_query(
+    CachedSql::new(
         "INSERT INTO github_conflicts (id, project_id, run_id, task_id, task_number, issue_number,
                                        field, base_value, pmhub_value, github_value, policy)
          SELECT c.id, $1, c.run_id, c.task_id, c.task_number, c.issue_number, c.field,
@@ -291,7 +295,7 @@ async fn insert_conflicts(
 /// GitHub's changes to the task, fenced on `updated_at`: no row when the task
 /// changed (or went) since the merge read it. No dirty mark (the change came
 /// from GitHub); `reopen_status` kept as every task update keeps it.
-fn patch_task_sql() -> String {
+static PATCH_TASK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "UPDATE tasks t
             SET title = COALESCE($4, t.title), description = COALESCE($5, t.description),
@@ -300,7 +304,7 @@ fn patch_task_sql() -> String {
           WHERE t.id = $1 AND t.project_id = $2 AND t.updated_at = $3",
         reopen = reopen_status_sql("COALESCE($6, t.status)")
     )
-}
+});
 
 /// The fence alone, for a merge that changes nothing on the task: the row is
 /// locked until the transaction ends, so an edit waits for the merge's write.
@@ -363,7 +367,7 @@ async fn apply_tx(conn: &mut AsyncPgConnection, a: &MergeApply) -> Result<(), Ap
     let task = a.task_id.into_uuid();
     // 1. The task, fenced.
     let fenced = if a.task_patch.is_empty() {
-        diesel::sql_query(FENCE_TASK)
+        CachedSql::new(FENCE_TASK)
             .bind::<SqlUuid, _>(task)
             .bind::<SqlUuid, _>(project)
             .bind::<Timestamptz, _>(a.expected_updated_at)
@@ -373,7 +377,7 @@ async fn apply_tx(conn: &mut AsyncPgConnection, a: &MergeApply) -> Result<(), Ap
             .is_some()
     } else {
         let p = &a.task_patch;
-        let n = diesel::sql_query(patch_task_sql())
+        let n = CachedSql::new(PATCH_TASK.as_str())
             .bind::<SqlUuid, _>(task)
             .bind::<SqlUuid, _>(project)
             .bind::<Timestamptz, _>(a.expected_updated_at)
@@ -405,7 +409,7 @@ async fn apply_tx(conn: &mut AsyncPgConnection, a: &MergeApply) -> Result<(), Ap
             Some((reference, url, *issue_number)),
         ),
     };
-    let n = diesel::sql_query(UPDATE_LINK)
+    let n = CachedSql::new(UPDATE_LINK)
         .bind::<SqlUuid, _>(a.link_id)
         .bind::<SqlUuid, _>(project)
         .bind::<Nullable<Jsonb>, _>(snapshot.as_ref())
@@ -491,7 +495,7 @@ impl MergeStore for PgMergeStore {
     async fn add_counts(&self, run_id: SyncRunId, c: SyncCounts) -> Result<()> {
         self.db
             .run(async |conn| {
-                diesel::sql_query(
+                CachedSql::new(
                     "UPDATE sync_runs
                         SET created = created + $2, skipped = skipped + $3,
                             updated = updated + $4, unchanged = unchanged + $5,
@@ -521,7 +525,7 @@ impl MergeStore for PgMergeStore {
             .run(async |conn| {
                 // A watermark of another repository (the project was relinked or
                 // its repository renamed) is no watermark: list everything once.
-                let row: Option<WatermarkRow> = diesel::sql_query(
+                let row: Option<WatermarkRow> = CachedSql::new(
                     "SELECT r.watermark FROM github_reconcile_state r
                        JOIN projects p ON p.id = r.project_id
                       WHERE r.project_id = $1 AND p.github_repo IS NOT NULL
@@ -547,7 +551,7 @@ impl MergeStore for PgMergeStore {
             .run(async |conn| {
                 // Only forward for the same repository; a new repository starts over.
                 // A watermark that does not move writes nothing.
-                diesel::sql_query(
+                CachedSql::new(
                     "INSERT INTO github_reconcile_state AS r (project_id, repo_full_name, watermark)
                      VALUES ($1, $2, $3)
                      ON CONFLICT (project_id) DO UPDATE
@@ -570,7 +574,7 @@ impl MergeStore for PgMergeStore {
     async fn two_way_projects(&self) -> Result<Vec<TwoWayProject>> {
         self.db
             .run(async |conn| {
-                let rows: Vec<ProjectRow> = diesel::sql_query(
+                let rows: Vec<ProjectRow> = CachedSql::new(
                     "SELECT p.id, p.workspace_id, p.slug, p.github_repo
                        FROM projects p
                        LEFT JOIN github_sync_settings s ON s.project_id = p.id

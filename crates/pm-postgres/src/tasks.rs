@@ -1,6 +1,7 @@
 //! `TaskStore` on PostgreSQL.
 
 use crate::Database;
+use crate::cached::CachedSql;
 use crate::errors::{self, DbResultExt};
 use crate::jobs::{JOBS_CHANNEL, enqueue_in, on_conflict};
 use crate::schema::{external_links, projects, tasks};
@@ -462,7 +463,7 @@ async fn reserve_for_create(
     conn: &mut AsyncPgConnection,
     project_id: ProjectId,
 ) -> Result<Reserved, diesel::result::Error> {
-    diesel::sql_query(
+    CachedSql::new(
         "UPDATE projects p SET last_task_number = p.last_task_number + 1
           WHERE p.id = $1
          RETURNING p.last_task_number AS number, p.workspace_id,
@@ -566,7 +567,7 @@ impl TaskStore for PgTaskStore {
         let labels = patch.labels.as_ref().map(Labels::as_slice);
         self.db
             .run(async |conn| {
-                let row: Option<ListedRow> = diesel::sql_query(UPDATE_TASK.as_str())
+                let row: Option<ListedRow> = CachedSql::new(UPDATE_TASK.as_str())
                     .bind::<SqlUuid, _>(project_id.into_uuid())
                     .bind::<BigInt, _>(number)
                     .bind::<Nullable<Text>, _>(title)
@@ -596,7 +597,7 @@ impl TaskStore for PgTaskStore {
         let event_id = Uuid::now_v7();
         self.db
             .run(async |conn| {
-                let deleted: Count = diesel::sql_query(DELETE_TASK)
+                let deleted: Count = CachedSql::new(DELETE_TASK)
                     .bind::<SqlUuid, _>(project_id.into_uuid())
                     .bind::<BigInt, _>(number)
                     .bind::<SqlUuid, _>(event_id)

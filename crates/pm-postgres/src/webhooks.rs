@@ -1,6 +1,7 @@
 //! `DeliveryStore` and `DirtyIssues` on PostgreSQL (`github_deliveries`,
 //! `github_dirty_issues`; migration `2026-11-23-000001_github_webhooks`).
 
+use crate::cached::CachedSql;
 use crate::jobs::{JOBS_CHANNEL, enqueue_in, on_conflict};
 use crate::{Database, errors};
 use async_trait::async_trait;
@@ -266,7 +267,7 @@ impl DeliveryStore for PgWebhookStore {
                         return Ok(None);
                     }
                     if !s.dirty.is_empty() {
-                        diesel::sql_query(SETTLE_MARKS.as_str())
+                        CachedSql::new(SETTLE_MARKS.as_str())
                             .bind::<Array<SqlUuid>, _>(&projects)
                             .bind::<Array<BigInt>, _>(&ids)
                             .bind::<Array<BigInt>, _>(&numbers)

@@ -1015,7 +1015,7 @@ async fn a_merge_asked_for_while_it_runs_runs_again() {
     assert_eq!(jobs.len(), 1, "joined, not a second job");
     assert!(jobs[0].rerun);
     // A completion with another lease does nothing.
-    let mut stolen = claimed[0].lease.clone();
+    let mut stolen = claimed[0].lease;
     stolen.token = uuid::Uuid::now_v7();
     assert!(!queue.settle(&stolen, Settlement::Succeeded).await.unwrap());
     assert!(merge_jobs(&w.db).await[0].rerun);
