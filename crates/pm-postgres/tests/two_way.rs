@@ -761,6 +761,27 @@ async fn a_task_edit_marks_its_issue_and_enqueues_the_merge_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn concurrent_edits_of_linked_tasks_count_every_mark_and_share_one_job() {
+    let w = world().await;
+    import(&w, &[issue(1, 1, "a"), issue(2, 2, "b")]).await;
+    let edits = (0..20).map(|i| {
+        let store = tasks(&w);
+        let project = w.project.id;
+        async move {
+            store
+                .update(project, 1 + i % 2, &retitle(&format!("edit {i}")))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    });
+    futures_util::future::join_all(edits).await;
+    let m = marks(&w.db, w.project.id).await;
+    assert_eq!(m.iter().map(|m| m.generation).collect::<Vec<_>>(), [10, 10]);
+    assert_eq!(merge_jobs(&w.db).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn edits_of_unlinked_tasks_or_in_import_only_projects_mark_nothing() {
     let w = world().await;
     tasks(&w)
