@@ -177,6 +177,7 @@ pub fn issue_import(host: &str, repo: &RepoFullName, issue: &GithubIssue) -> Iss
             source: TaskSource::Github,
         },
         pushed_for: issue.body.as_deref().and_then(marked_task),
+        snapshot: crate::two_way::IssueFields::of_issue(issue),
     }
 }
 

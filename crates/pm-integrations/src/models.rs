@@ -367,6 +367,9 @@ pub struct IssueImport {
     /// body. If that task is in the project and has no issue yet, the import links
     /// it instead of creating a new task (the push died before linking it).
     pub pushed_for: Option<pm_kernel::TaskId>,
+    /// The issue's synced fields, stored as the new link's snapshot (the base of
+    /// the two-way merge); a link that exists already keeps its own.
+    pub snapshot: crate::two_way::IssueFields,
 }
 
 /// What storing one page did.

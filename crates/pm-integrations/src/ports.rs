@@ -258,13 +258,16 @@ pub trait PushStore: Send + Sync {
     async fn clear_intent(&self, task_id: TaskId) -> Result<()>;
 
     /// Links the task to its issue and clears its intent, in one transaction.
-    /// False when the task was linked already (the link is left as it was).
+    /// `snapshot` is the pushed issue's fields (`IssueFields::of_issue`), stored
+    /// as the link's snapshot. False when the task was linked already (the link is
+    /// left as it was).
     async fn link_pushed(
         &self,
         project_id: ProjectId,
         task_id: TaskId,
         dedup_key: String,
         link: ExternalLink,
+        snapshot: crate::two_way::IssueFields,
     ) -> Result<bool>;
 }
 

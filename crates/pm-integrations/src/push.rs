@@ -8,6 +8,7 @@
 use crate::link::{issue_link, marker};
 use crate::run::{PageGuard, Run};
 use crate::tokens::TokenSource;
+use crate::two_way::IssueFields;
 use crate::{
     GithubApi, IssuePageRequest, NewIssue, Pacer, PushCandidate, PushStore, SyncCounts, SyncKind,
     SyncStore,
@@ -242,9 +243,10 @@ impl PushService {
                 }
             };
             let (key, link) = issue_link(&host, repo, &issue);
+            let snapshot = IssueFields::of_issue(&issue);
             if self
                 .store
-                .link_pushed(project.id, task.id, key, link)
+                .link_pushed(project.id, task.id, key, link, snapshot)
                 .await?
             {
                 counts.created += 1;
@@ -285,7 +287,12 @@ impl PushService {
                 let found = wanted.keys().find(|m| body.contains(m.as_str())).cloned();
                 if let Some(found) = found.and_then(|m| wanted.remove(&m)) {
                     let (key, link) = issue_link(&host, repo, issue);
-                    if self.store.link_pushed(project.id, found, key, link).await? {
+                    let snapshot = IssueFields::of_issue(issue);
+                    if self
+                        .store
+                        .link_pushed(project.id, found, key, link, snapshot)
+                        .await?
+                    {
                         tracing::info!(slug = %project.slug, task_id = %found, issue = issue.number,
                             "found the issue of an unconfirmed push; linked it instead of creating another");
                     } else {

@@ -7,7 +7,7 @@ use crate::schema::{github_credentials, projects, push_intents, sync_runs};
 use crate::tasks::{TaskRow, reserve_numbers};
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Int8, Jsonb, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use pm_integrations::{
     CredentialStore, GITHUB_PROVIDER, GithubCredential, IssueImport, PageImported, RunProgress,
@@ -206,6 +206,36 @@ struct SyncRunRow {
     job_id: Option<Uuid>,
     progress: serde_json::Value,
     resumes_at: Option<OffsetDateTime>,
+}
+
+/// `sync_runs.updated, unchanged, conflicts`: outside `schema.rs` (the table
+/// would pass diesel's 16 columns), selected next to [`SyncRunRow`] in SQL.
+type MergeCounts = (
+    diesel::expression::SqlLiteral<diesel::sql_types::Integer>,
+    diesel::expression::SqlLiteral<diesel::sql_types::Integer>,
+    diesel::expression::SqlLiteral<diesel::sql_types::Integer>,
+);
+
+fn merge_counts() -> MergeCounts {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Integer;
+    (
+        sql::<Integer>("sync_runs.updated"),
+        sql::<Integer>("sync_runs.unchanged"),
+        sql::<Integer>("sync_runs.conflicts"),
+    )
+}
+
+/// A run's row with its merge counts.
+type RunWithCounts = (SyncRunRow, (i32, i32, i32));
+
+fn run_into_domain((row, (updated, unchanged, conflicts)): RunWithCounts) -> Result<SyncRun> {
+    let count = |n: i32| u32::try_from(n).unwrap_or_default();
+    let mut run = row.into_domain()?;
+    run.counts.updated = count(updated);
+    run.counts.unchanged = count(unchanged);
+    run.counts.conflicts = count(conflicts);
+    Ok(run)
 }
 
 impl SyncRunRow {
@@ -427,13 +457,30 @@ async fn claim_links<'a>(
                 .unwrap_or_else(Uuid::now_v7)
         })
         .collect();
+    let (issue_ids, numbers): (Vec<Option<i64>>, Vec<Option<i64>>) = unique
+        .iter()
+        .map(|i| crate::merge::issue_of_link(&i.dedup_key, &i.link.reference))
+        .unzip();
+    let snapshots: Vec<serde_json::Value> = unique
+        .iter()
+        .map(|i| crate::merge::snapshot_json(&i.snapshot))
+        .collect::<Result<_, _>>()?;
+    // A new link starts with the issue as imported as its snapshot (the merge's
+    // base); a link that exists keeps its snapshot, and only follows a renamed
+    // repository (reference, URL and the number the reference names).
     let rows: Vec<DedupKey> = diesel::sql_query(
-        "INSERT INTO external_links AS l (id, task_id, project_id, provider, dedup_key, reference, url)
-         SELECT i.id, i.task_id, $1, $7, i.dedup_key, i.reference, i.url
-           FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[])
-                AS i(id, task_id, dedup_key, reference, url)
+        "INSERT INTO external_links AS l (id, task_id, project_id, provider, dedup_key, reference, url,
+                                          github_issue_id, issue_number, snapshot, synced_at)
+         SELECT i.id, i.task_id, $1, $7, i.dedup_key, i.reference, i.url, i.issue_id, i.number,
+                i.snapshot, now()
+           FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $8::int8[],
+                       $9::int8[], $10::jsonb[])
+                AS i(id, task_id, dedup_key, reference, url, issue_id, number, snapshot)
          ON CONFLICT (project_id, provider, dedup_key) DO UPDATE
-            SET reference = EXCLUDED.reference, url = EXCLUDED.url, updated_at = now()
+            SET reference = EXCLUDED.reference, url = EXCLUDED.url,
+                issue_number = COALESCE(EXCLUDED.issue_number, l.issue_number),
+                github_issue_id = COALESCE(l.github_issue_id, EXCLUDED.github_issue_id),
+                updated_at = now()
           WHERE l.reference <> EXCLUDED.reference OR l.url <> EXCLUDED.url
          RETURNING l.dedup_key, (l.xmax = 0) AS inserted",
     )
@@ -444,6 +491,9 @@ async fn claim_links<'a>(
     .bind::<Array<Text>, _>(&refs)
     .bind::<Array<Text>, _>(&urls)
     .bind::<Text, _>(GITHUB_PROVIDER)
+    .bind::<Array<Nullable<Int8>>, _>(&issue_ids)
+    .bind::<Array<Nullable<Int8>>, _>(&numbers)
+    .bind::<Array<Jsonb>, _>(&snapshots)
     .load(conn)
     .await?;
     let won: HashSet<String> = rows
@@ -624,8 +674,8 @@ impl SyncStore for PgSyncStore {
                         // The active job's run was committed with it.
                         let row = sync_runs::table
                             .filter(sync_runs::job_id.eq(enqueued.job.id.into_uuid()))
-                            .select(SyncRunRow::as_select())
-                            .first(conn)
+                            .select((SyncRunRow::as_select(), merge_counts()))
+                            .first::<RunWithCounts>(conn)
                             .await?;
                         return Ok((row, true));
                     }
@@ -639,8 +689,8 @@ impl SyncStore for PgSyncStore {
                             sync_runs::started_at.eq(pm_kernel::now()),
                             sync_runs::job_id.eq(Some(job_id)),
                         ))
-                        .returning(SyncRunRow::as_returning())
-                        .get_result(conn)
+                        .returning((SyncRunRow::as_returning(), merge_counts()))
+                        .get_result::<RunWithCounts>(conn)
                         .await?;
                     Ok((row, false))
                 })
@@ -649,7 +699,7 @@ impl SyncStore for PgSyncStore {
             })
             .await?;
         Ok(StartedRun {
-            run: row.into_domain()?,
+            run: run_into_domain(row)?,
             joined,
         })
     }
@@ -800,12 +850,12 @@ impl SyncStore for PgSyncStore {
             .run(async |conn| {
                 sync_runs::table
                     .find(run_id.into_uuid())
-                    .select(SyncRunRow::as_select())
-                    .first(conn)
+                    .select((SyncRunRow::as_select(), merge_counts()))
+                    .first::<RunWithCounts>(conn)
                     .await
                     .optional()
                     .or_internal()?
-                    .map(SyncRunRow::into_domain)
+                    .map(run_into_domain)
                     .transpose()
             })
             .await
@@ -821,7 +871,7 @@ impl SyncStore for PgSyncStore {
             .run(async |conn| {
                 let mut query = sync_runs::table
                     .filter(sync_runs::project_id.eq(project_id.into_uuid()))
-                    .select(SyncRunRow::as_select())
+                    .select((SyncRunRow::as_select(), merge_counts()))
                     .order(sync_runs::id.desc())
                     .limit(i64::from(limit.get()) + 1)
                     .into_boxed();
@@ -829,11 +879,11 @@ impl SyncStore for PgSyncStore {
                     query = query.filter(sync_runs::id.lt(before.into_uuid()));
                 }
                 query
-                    .load(conn)
+                    .load::<RunWithCounts>(conn)
                     .await
                     .or_internal()?
                     .into_iter()
-                    .map(SyncRunRow::into_domain)
+                    .map(run_into_domain)
                     .collect()
             })
             .await

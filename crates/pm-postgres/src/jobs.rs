@@ -92,6 +92,12 @@ struct CancelRow {
 }
 
 #[derive(QueryableByName)]
+struct SettledRow {
+    #[diesel(sql_type = Bool)]
+    requeued: bool,
+}
+
+#[derive(QueryableByName)]
 struct StatusRow {
     #[diesel(sql_type = Text)]
     status: String,
@@ -152,29 +158,60 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// Kinds whose enqueue, when it joins a job of the same key that is already
+/// running, makes that job run once more after it finishes (`jobs.rerun`): the
+/// running one may have read its work list before the ask, and the ask must not
+/// be lost in the join. Other kinds join as they always did (an import asked for
+/// twice runs once).
+pub const RERUN_ON_JOIN: &[&str] = &[pm_integrations::two_way::MERGE_JOB];
+
+/// Whether an enqueue of `kind` that joins a running job sets its `rerun`.
+pub fn reruns_on_join(kind: &str) -> bool {
+    RERUN_ON_JOIN.contains(&kind)
+}
+
+/// The conflict clause of an enqueue: join the active job of the key; for
+/// [`RERUN_ON_JOIN`] kinds, a running one is also asked to run again. Shared by
+/// [`enqueue_in`] and the outboxes that enqueue in SQL of their own (task
+/// updates), so they behave the same. The target table is aliased `j`.
+pub(crate) fn on_conflict(rerun: bool) -> String {
+    if rerun {
+        format!(
+            "ON CONFLICT (concurrency_key) WHERE status IN {ACTIVE}
+             DO UPDATE SET rerun = true, updated_at = now() WHERE j.status = 'running'"
+        )
+    } else {
+        format!("ON CONFLICT (concurrency_key) WHERE status IN {ACTIVE} DO NOTHING")
+    }
+}
+
 /// Enqueues `job` on `conn`, inside whatever transaction `conn` is in: use it in
 /// another store's transaction so the job exists exactly when the write that causes
 /// it commits (the outbox). The notification to runners is sent at commit.
 ///
 /// Validate the job first (`NewJob::validate`); the table's CHECK constraints turn
 /// anything that slips through into an error. When an active job has the same
-/// concurrency key, nothing is inserted and that job is returned (`joined`).
+/// concurrency key, nothing is inserted and that job is returned (`joined`); if
+/// it is running and its kind is one of [`RERUN_ON_JOIN`], it is marked to run
+/// once more when it finishes.
 pub async fn enqueue_in(
     conn: &mut AsyncPgConnection,
     job: &NewJob,
 ) -> std::result::Result<Enqueued, diesel::result::Error> {
+    let conflict = on_conflict(reruns_on_join(&job.kind));
     // The join needs the key; without one the insert cannot conflict.
     for _ in 0..5 {
         let row: Option<EnqueuedRow> = diesel::sql_query(format!(
             "WITH ins AS (
-                INSERT INTO jobs (id, kind, payload, concurrency_key, workspace_id, project_id,
+                INSERT INTO jobs AS j (id, kind, payload, concurrency_key, workspace_id, project_id,
                                   status, max_attempts, run_at, created_at, updated_at)
                 VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, COALESCE($8, now()), now(), now())
-                ON CONFLICT (concurrency_key) WHERE status IN {ACTIVE} DO NOTHING
-                RETURNING *
+                {conflict}
+                RETURNING j.*, (j.xmax = 0) AS inserted
              )
-             SELECT ins.*, true AS inserted
-               FROM ins CROSS JOIN LATERAL (SELECT pg_notify('{JOBS_CHANNEL}', ins.kind)) AS n
+             SELECT ins.*
+               FROM ins LEFT JOIN LATERAL (SELECT pg_notify('{JOBS_CHANNEL}', ins.kind)
+                                            WHERE ins.inserted) AS n ON true
              UNION ALL
              SELECT j.*, false AS inserted
                FROM jobs j
@@ -358,18 +395,26 @@ impl JobQueue for PgJobQueue {
             Settlement::Released => (None, 1, None, false),
         };
         let released = matches!(settlement, Settlement::Released);
+        // A job asked for again while it ran (`rerun`) does not finish: it goes
+        // back to the queue, due now, with a fresh count of attempts (the ask is
+        // new work) and the flag cleared. Checked on the row as it is when the
+        // update runs, so an ask that commits just before is never lost; one that
+        // comes just after finds the job finished and inserts a new one.
+        const AGAIN: &str = "(rerun AND $3 IN ('succeeded', 'failed'))";
         self.db.run(async |conn| {
-            let rows = diesel::sql_query(format!(
+            let row: Option<SettledRow> = diesel::sql_query(format!(
                 "UPDATE jobs
-                    SET status = $3,
-                        run_at = CASE WHEN $9 THEN now() ELSE COALESCE($4, run_at) END,
-                        attempts = GREATEST(attempts - $5, 0),
+                    SET status = CASE WHEN {AGAIN} THEN 'queued' ELSE $3 END,
+                        run_at = CASE WHEN {AGAIN} OR $9 THEN now() ELSE COALESCE($4, run_at) END,
+                        attempts = CASE WHEN {AGAIN} THEN 0 ELSE GREATEST(attempts - $5, 0) END,
                         last_error_code = CASE WHEN $8 THEN NULL ELSE COALESCE($6, last_error_code) END,
                         last_error_message = CASE WHEN $8 THEN NULL ELSE COALESCE($7, last_error_message) END,
                         lease_token = NULL, lease_until = NULL, worker = NULL,
-                        finished_at = CASE WHEN $3 IN {FINISHED} THEN now() ELSE NULL END,
+                        finished_at = CASE WHEN $3 IN {FINISHED} AND NOT {AGAIN} THEN now() ELSE NULL END,
+                        rerun = CASE WHEN {AGAIN} THEN false ELSE rerun END,
                         updated_at = now()
-                  WHERE id = $1 AND lease_token = $2 AND status = 'running'"
+                  WHERE id = $1 AND lease_token = $2 AND status = 'running'
+                 RETURNING (status = 'queued' AND $3 <> 'queued') AS requeued"
             ))
             .bind::<SqlUuid, _>(lease.job_id.into_uuid())
             .bind::<SqlUuid, _>(lease.token)
@@ -380,16 +425,20 @@ impl JobQueue for PgJobQueue {
             .bind::<Nullable<Text>, _>(error.map(|e| e.message.as_str()))
             .bind::<Bool, _>(clear_error)
             .bind::<Bool, _>(released)
-            .execute(conn)
+            .get_result(conn)
             .await
+            .optional()
             .or_internal()?;
-            if rows == 1 && released {
+            let Some(row) = row else {
+                return Ok(false);
+            };
+            if released || row.requeued {
                 // Another runner may take it at once.
                 let _ = diesel::sql_query(format!("SELECT pg_notify('{JOBS_CHANNEL}', 'released')"))
                     .execute(conn)
                     .await;
             }
-            Ok(rows == 1)
+            Ok(true)
         }).await
     }
 

@@ -3,12 +3,14 @@
 //! database errors into `pm_kernel::Error` (unique violations become `Conflict`).
 
 mod accounts;
+mod cached;
 mod db;
 mod errors;
 mod integrations;
 mod job_stats;
 mod jobs;
 mod leases;
+mod merge;
 mod migrations;
 mod projects;
 mod push;
@@ -24,8 +26,11 @@ pub use accounts::PgAccountStore;
 pub use db::{Database, DbConfig, redact_password};
 pub use integrations::{PgCredentialStore, PgSyncStore};
 pub use job_stats::{JobSnapshot, job_snapshot};
-pub use jobs::{JOBS_CHANNEL, PgJobQueue, enqueue_in, spawn_job_listener};
+pub use jobs::{
+    JOBS_CHANNEL, PgJobQueue, RERUN_ON_JOIN, enqueue_in, reruns_on_join, spawn_job_listener,
+};
 pub use leases::PgProjectLeases;
+pub use merge::PgMergeStore;
 pub use migrations::run_migrations;
 pub use projects::PgProjectRepository;
 pub use push::PgPushStore;

@@ -7,6 +7,7 @@ use crate::tasks::load_by_numbers;
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use pm_integrations::two_way::IssueFields;
 use pm_integrations::{GITHUB_PROVIDER, PushBacklog, PushCandidate, PushStore};
 use pm_kernel::{ProjectId, Result, SyncRunId, TaskId};
 use pm_tasks::ExternalLink;
@@ -134,7 +135,10 @@ impl PushStore for PgPushStore {
         task_id: TaskId,
         dedup_key: String,
         link: ExternalLink,
+        snapshot: IssueFields,
     ) -> Result<bool> {
+        let (issue_id, issue_number) = crate::merge::issue_of_link(&dedup_key, &link.reference);
+        let snapshot = crate::merge::snapshot_json(&snapshot).or_internal()?;
         self.db
             .run(async |conn| {
                 conn.transaction::<_, diesel::result::Error, _>(async |conn| {
@@ -147,6 +151,11 @@ impl PushStore for PgPushStore {
                             external_links::dedup_key.eq(&dedup_key),
                             external_links::reference.eq(&link.reference),
                             external_links::url.eq(&link.url),
+                            external_links::github_issue_id.eq(issue_id),
+                            external_links::issue_number.eq(issue_number),
+                            // The issue as pushed: the base of its first merge.
+                            external_links::snapshot.eq(Some(&snapshot)),
+                            external_links::synced_at.eq(Some(pm_kernel::now())),
                         ))
                         .on_conflict_do_nothing()
                         .execute(conn)

@@ -70,6 +70,7 @@ diesel::table! {
         source -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        reopen_status -> Nullable<Text>,
     }
 }
 
@@ -97,6 +98,12 @@ diesel::table! {
         url -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        github_issue_id -> Nullable<Int8>,
+        issue_number -> Nullable<Int8>,
+        snapshot -> Nullable<Jsonb>,
+        etag -> Nullable<Text>,
+        link_state -> Text,
+        synced_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -117,6 +124,8 @@ diesel::table! {
         job_id -> Nullable<Uuid>,
         progress -> Jsonb,
         resumes_at -> Nullable<Timestamptz>,
+        // `updated`, `unchanged` and `conflicts` (two-way sync) would take the
+        // table past diesel's 16 columns: they are read and written in SQL.
     }
 }
 

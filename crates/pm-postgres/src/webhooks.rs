@@ -1,18 +1,22 @@
 //! `DeliveryStore` and `DirtyIssues` on PostgreSQL (`github_deliveries`,
 //! `github_dirty_issues`; migration `2026-11-23-000001_github_webhooks`).
 
-use crate::jobs::enqueue_in;
+use crate::cached::CachedSql;
+use crate::jobs::{JOBS_CHANNEL, enqueue_in, on_conflict};
 use crate::{Database, errors};
 use async_trait::async_trait;
 use diesel::prelude::{OptionalExtension, QueryableByName};
-use diesel::sql_types::{Array, BigInt, Int8, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{
+    Array, BigInt, Int4, Int8, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+};
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use pm_integrations::two_way::{MERGE_JOB, merge_job};
 use pm_integrations::webhooks::{
     DELIVERY_JOB, DeliveryOutcome, DeliverySettlement, DeliveryStore, DirtyIssue, DirtyIssues,
     NewDelivery, StoredDelivery,
 };
 use pm_jobs::NewJob;
-use pm_kernel::{Error, ProjectId, Result};
+use pm_kernel::{Error, ProjectId, Result, WorkspaceId};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -80,6 +84,49 @@ struct DirtyRow {
     #[diesel(sql_type = Timestamptz)]
     marked_at: OffsetDateTime,
 }
+
+/// A settlement's marks and their merge jobs, in one statement: the marks of
+/// projects that sync both ways (a settings row saying `import_only` keeps the
+/// project out: nothing is merged there), upserted with generation + 1 when dirty
+/// already, and for each project marked its merge job, enqueued as the queue does
+/// (joins the active one; a running one runs again, `jobs.rerun`).
+static SETTLE_MARKS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH m AS (
+            SELECT m.p, m.i, m.n, m.r, m.why, projects.workspace_id
+              FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::text[], $5::text[])
+                   AS m(p, i, n, r, why)
+              JOIN projects ON projects.id = m.p
+              LEFT JOIN github_sync_settings s ON s.project_id = m.p
+             WHERE COALESCE(s.direction, 'two_way') = 'two_way'
+         ), mark AS (
+            INSERT INTO github_dirty_issues AS d
+                   (project_id, github_issue_id, issue_number, repo_full_name, reason, delivery_id)
+            SELECT p, i, n, r, why, $6 FROM m
+            ON CONFLICT (project_id, github_issue_id) DO UPDATE
+               SET issue_number = EXCLUDED.issue_number,
+                   repo_full_name = EXCLUDED.repo_full_name,
+                   reason = EXCLUDED.reason,
+                   delivery_id = EXCLUDED.delivery_id,
+                   generation = d.generation + 1,
+                   marked_at = now()
+            RETURNING d.project_id
+         ), job AS (
+            INSERT INTO jobs AS j (id, kind, payload, concurrency_key, workspace_id, project_id,
+                                   status, max_attempts, run_at, created_at, updated_at)
+            SELECT k.id, $10, jsonb_build_object('project_id', k.p, 'workspace_id', w.workspace_id),
+                   k.key, w.workspace_id, k.p, 'queued', $11, now(), now(), now()
+              FROM unnest($7::uuid[], $8::uuid[], $9::text[]) AS k(p, id, key)
+              JOIN (SELECT DISTINCT p, workspace_id FROM m) w ON w.p = k.p
+            {conflict}
+            RETURNING j.kind, (j.xmax = 0) AS inserted
+         ), notify AS (
+            SELECT pg_notify('{JOBS_CHANNEL}', kind) FROM job WHERE inserted
+         )
+         SELECT (SELECT count(*) FROM mark) AS marked, (SELECT count(*) FROM notify) AS notified",
+        conflict = on_conflict(true),
+    )
+});
 
 #[async_trait]
 impl DeliveryStore for PgWebhookStore {
@@ -183,6 +230,26 @@ impl DeliveryStore for PgWebhookStore {
         let numbers: Vec<i64> = s.dirty.iter().map(|m| m.issue_number).collect();
         let repos: Vec<&str> = s.dirty.iter().map(|m| m.repo_full_name.as_str()).collect();
         let reasons: Vec<&str> = s.dirty.iter().map(|m| m.reason.as_str()).collect();
+        // One merge job per project marked (its id and key made here, as `merge_job`).
+        let mut job_projects: Vec<Uuid> = projects.clone();
+        job_projects.sort_unstable();
+        job_projects.dedup();
+        let jobs: Vec<NewJob> = job_projects
+            .iter()
+            .map(|p| {
+                merge_job(
+                    ProjectId::from_uuid(*p),
+                    WorkspaceId::from_uuid(Uuid::nil()),
+                )
+            })
+            .collect();
+        let job_ids: Vec<Uuid> = jobs.iter().map(|j| j.id.into_uuid()).collect();
+        let job_keys: Vec<String> = jobs
+            .iter()
+            .map(|j| j.concurrency_key.clone().unwrap_or_default())
+            .collect();
+        let max_attempts = <[NewJob]>::first(&jobs)
+            .map_or(1, |j| i32::try_from(j.max_attempts).unwrap_or(i32::MAX));
         let settled = self
             .db
             .run(async |conn| {
@@ -200,30 +267,20 @@ impl DeliveryStore for PgWebhookStore {
                         return Ok(None);
                     }
                     if !s.dirty.is_empty() {
-                        diesel::sql_query(
-                            "INSERT INTO github_dirty_issues AS d
-                                 (project_id, github_issue_id, issue_number, repo_full_name,
-                                  reason, delivery_id)
-                             SELECT m.p, m.i, m.n, m.r, m.why, $6
-                               FROM unnest($1::uuid[], $2::int8[], $3::int8[], $4::text[],
-                                           $5::text[]) AS m(p, i, n, r, why)
-                               JOIN projects ON projects.id = m.p
-                             ON CONFLICT (project_id, github_issue_id) DO UPDATE
-                                SET issue_number = EXCLUDED.issue_number,
-                                    repo_full_name = EXCLUDED.repo_full_name,
-                                    reason = EXCLUDED.reason,
-                                    delivery_id = EXCLUDED.delivery_id,
-                                    generation = d.generation + 1,
-                                    marked_at = now()",
-                        )
-                        .bind::<Array<SqlUuid>, _>(&projects)
-                        .bind::<Array<BigInt>, _>(&ids)
-                        .bind::<Array<BigInt>, _>(&numbers)
-                        .bind::<Array<Text>, _>(&repos)
-                        .bind::<Array<Text>, _>(&reasons)
-                        .bind::<Text, _>(delivery_id)
-                        .execute(conn)
-                        .await?;
+                        CachedSql::new(SETTLE_MARKS.as_str())
+                            .bind::<Array<SqlUuid>, _>(&projects)
+                            .bind::<Array<BigInt>, _>(&ids)
+                            .bind::<Array<BigInt>, _>(&numbers)
+                            .bind::<Array<Text>, _>(&repos)
+                            .bind::<Array<Text>, _>(&reasons)
+                            .bind::<Text, _>(delivery_id)
+                            .bind::<Array<SqlUuid>, _>(&job_projects)
+                            .bind::<Array<SqlUuid>, _>(&job_ids)
+                            .bind::<Array<Text>, _>(&job_keys)
+                            .bind::<Text, _>(MERGE_JOB)
+                            .bind::<Int4, _>(max_attempts)
+                            .execute(conn)
+                            .await?;
                     }
                     if let Some(rename) = &s.rename {
                         diesel::sql_query(

@@ -713,6 +713,7 @@ async fn a_task_is_linked_to_one_issue_at_most() {
             task.id,
             "github:github.com:issue:424242".into(),
             link(99),
+            pm_integrations::two_way::IssueFields::of_task(&task),
         )
         .await
         .unwrap();

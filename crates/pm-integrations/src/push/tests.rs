@@ -136,11 +136,11 @@ async fn each_unlinked_task_becomes_an_issue_with_its_marker_and_link() {
         .returning(|_, _, _| Ok(()));
     store
         .expect_link_pushed()
-        .withf(|_, _, key, link| {
+        .withf(|_, _, key, link, _| {
             key.starts_with("github:github.com:issue:") && link.reference.starts_with("org/push#")
         })
         .times(2)
-        .returning(|_, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _| Ok(true));
     let mut github = MockGithubApi::new();
     github.expect_host().returning(|| "github.com".into());
     let mut n = 0;
@@ -200,9 +200,9 @@ async fn a_pending_intent_is_reconciled_by_its_marker_not_created_again() {
     let crashed_id = crashed.id;
     store
         .expect_link_pushed()
-        .withf(move |_, task_id, _, _| *task_id == crashed_id || *task_id == vanished_id)
+        .withf(move |_, task_id, _, _, _| *task_id == crashed_id || *task_id == vanished_id)
         .times(2)
-        .returning(|_, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _| Ok(true));
     store
         .expect_clear_intent()
         .withf(move |id| *id == vanished_id)
@@ -269,7 +269,7 @@ async fn a_rate_limit_stops_the_run_cleanly_with_counts_recorded() {
     store
         .expect_link_pushed()
         .times(1)
-        .returning(|_, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _| Ok(true));
     store.expect_clear_intent().times(1).returning(|_| Ok(()));
     let mut github = MockGithubApi::new();
     github.expect_host().returning(|| "github.com".into());
@@ -399,7 +399,9 @@ async fn creates_are_paced() {
         linked: 0,
     });
     store.expect_record_intent().returning(|_, _, _| Ok(()));
-    store.expect_link_pushed().returning(|_, _, _, _| Ok(true));
+    store
+        .expect_link_pushed()
+        .returning(|_, _, _, _, _| Ok(true));
     let mut github = MockGithubApi::new();
     github.expect_host().returning(|| "github.com".into());
     github
@@ -459,7 +461,7 @@ async fn a_push_that_loses_its_lease_stops_before_creating_more() {
     store
         .expect_link_pushed()
         .times(1)
-        .returning(|_, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _| Ok(true));
     let mut github = MockGithubApi::new();
     github.expect_host().returning(|| "github.com".into());
     github
