@@ -597,6 +597,30 @@ impl MergeStore for PgMergeStore {
             })
             .await
     }
+
+    async fn project(&self, project_id: ProjectId) -> Result<Option<TwoWayProject>> {
+        let id = project_id.into_uuid();
+        self.db
+            .run(async |conn| {
+                let row: Option<ProjectRow> = CachedSql::new(
+                    "SELECT p.id, p.workspace_id, p.slug, p.github_repo
+                       FROM projects p
+                      WHERE p.id = $1 AND p.github_repo IS NOT NULL",
+                )
+                .bind::<SqlUuid, _>(id)
+                .get_result(conn)
+                .await
+                .optional()
+                .or_internal()?;
+                Ok(row.map(|r| TwoWayProject {
+                    project_id: ProjectId::from_uuid(r.id),
+                    workspace_id: WorkspaceId::from_uuid(r.workspace_id),
+                    slug: r.slug,
+                    repo_full_name: r.github_repo,
+                }))
+            })
+            .await
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::IssueState;
 use crate::{
     GithubCredential, IssuePage, MockCredentialStore, MockGithubApi, MockSecretCipher,
     MockSyncStore, PageImported, SealedSecret, SyncStatus,
