@@ -5,6 +5,7 @@
 
 pub mod fields;
 pub mod journal;
+pub mod service;
 pub mod settings;
 pub mod store;
 
@@ -13,6 +14,7 @@ pub use journal::{
     Conflict, NewConflict, NewSyncEvent, SyncDirectionOfChange, SyncEvent, SyncEventKind,
     SyncField, SyncHealth, SyncJournal,
 };
+pub use service::{ConflictFilter, ProjectSyncHealth, TwoWayService};
 pub use settings::{
     ConflictPolicy, SyncDirection, SyncSettings, SyncSettingsPatch, SyncSettingsStore,
 };
