@@ -302,14 +302,24 @@ async fn conflicts_list_open_or_all_and_acknowledging_is_idempotent_and_per_proj
     assert_eq!(c.base_value, Some(serde_json::json!("Old")));
 
     // Another project's conflict cannot be acknowledged through this one.
-    assert!(!journal.acknowledge_conflict(w.project, id(4)).await.unwrap());
+    assert!(
+        !journal
+            .acknowledge_conflict(w.project, id(4))
+            .await
+            .unwrap()
+    );
     assert!(
         !journal
             .acknowledge_conflict(w.project, Uuid::now_v7())
             .await
             .unwrap()
     );
-    assert!(journal.acknowledge_conflict(w.project, id(1)).await.unwrap());
+    assert!(
+        journal
+            .acknowledge_conflict(w.project, id(1))
+            .await
+            .unwrap()
+    );
     let first_ack = journal
         .conflicts(w.project, false, None, limit(50))
         .await
@@ -320,7 +330,12 @@ async fn conflicts_list_open_or_all_and_acknowledging_is_idempotent_and_per_proj
         .acknowledged_at
         .unwrap();
     // Again: still true, and the first acknowledgement's time stays.
-    assert!(journal.acknowledge_conflict(w.project, id(1)).await.unwrap());
+    assert!(
+        journal
+            .acknowledge_conflict(w.project, id(1))
+            .await
+            .unwrap()
+    );
     let all = journal
         .conflicts(w.project, false, None, limit(50))
         .await
@@ -342,12 +357,7 @@ async fn conflicts_list_open_or_all_and_acknowledging_is_idempotent_and_per_proj
     );
 }
 
-fn job_sql(
-    project: Option<ProjectId>,
-    kind: &str,
-    status: &str,
-    finished: Option<&str>,
-) -> String {
+fn job_sql(project: Option<ProjectId>, kind: &str, status: &str, finished: Option<&str>) -> String {
     let project = project.map_or("NULL".to_string(), |p| format!("'{p}'"));
     let finished = finished.map_or("NULL".to_string(), str::to_string);
     let lease = if status == "running" {
@@ -407,11 +417,21 @@ async fn health_gathers_deliveries_jobs_conflicts_and_the_last_error() {
     sql.push_str(&job_sql(Some(p), "github.merge", "queued", None));
     sql.push_str(&job_sql(Some(p), "github.import", "running", None));
     sql.push_str(&job_sql(Some(p), "github.push", "waiting", None));
-    sql.push_str(&job_sql(Some(p), "github.merge", "succeeded", Some("now()")));
+    sql.push_str(&job_sql(
+        Some(p),
+        "github.merge",
+        "succeeded",
+        Some("now()"),
+    ));
     sql.push_str(&job_sql(Some(p), "github.import", "failed", Some("now()")));
     sql.push_str(&job_sql(None, "github.delivery", "queued", None));
     sql.push_str(&job_sql(Some(w.other), "github.merge", "queued", None));
-    sql.push_str(&job_sql(Some(w.other), "github.merge", "failed", Some("now()")));
+    sql.push_str(&job_sql(
+        Some(w.other),
+        "github.merge",
+        "failed",
+        Some("now()"),
+    ));
     sql.push_str(&job_sql(
         Some(w.other),
         "github.reconcile",

@@ -205,9 +205,9 @@ mod tests {
     fn projects_with(project: &Project) -> MockProjectRepository {
         let mut projects = MockProjectRepository::new();
         let p = project.clone();
-        projects.expect_get().returning(move |ws, s| {
-            Ok((ws == p.workspace_id && s == &p.slug).then(|| p.clone()))
-        });
+        projects
+            .expect_get()
+            .returning(move |ws, s| Ok((ws == p.workspace_id && s == &p.slug).then(|| p.clone())));
         projects
     }
 
@@ -410,10 +410,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(page.items.len(), 2);
-        assert_eq!(
-            page.next_cursor,
-            Some(uuid::Uuid::from_u128(9).to_string())
-        );
+        assert_eq!(page.next_cursor, Some(uuid::Uuid::from_u128(9).to_string()));
     }
 
     #[tokio::test]
