@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use diesel::prelude::QueryableByName;
 use diesel::sql_types::{Bool, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use pm_integrations::two_way::{SyncSettings, SyncSettingsPatch, SyncSettingsStore};
+use pm_integrations::two_way::{
+    ConflictPolicy, SyncDirection, SyncSettings, SyncSettingsPatch, SyncSettingsStore,
+};
 use pm_kernel::{ProjectId, Result};
 
 #[derive(Clone, Debug)]
@@ -69,8 +71,8 @@ impl SyncSettingsStore for PgSyncSettings {
         patch: &SyncSettingsPatch,
     ) -> Result<SyncSettings> {
         let defaults = SyncSettings::default();
-        let direction = patch.direction.map(|d| d.as_str());
-        let policy = patch.conflict_policy.map(|p| p.as_str());
+        let direction = patch.direction.map(SyncDirection::as_str);
+        let policy = patch.conflict_policy.map(ConflictPolicy::as_str);
         let push = patch.push_new_tasks;
         // One statement: the row is created from the defaults with the patch
         // applied, or the patch is applied to the row there is.

@@ -106,7 +106,7 @@ impl From<SyncEvent> for SyncEventDto {
         let ev = e.event;
         Self {
             id: e.id,
-            run_id: ev.run_id.map(|r| r.into_uuid()),
+            run_id: ev.run_id.map(pm_kernel::SyncRunId::into_uuid),
             task_number: ev.task_number,
             issue_number: ev.issue_number,
             kind: ev.kind.into(),
@@ -161,7 +161,7 @@ impl From<Conflict> for ConflictDto {
         let k = c.conflict;
         Self {
             id: c.id,
-            run_id: k.run_id.map(|r| r.into_uuid()),
+            run_id: k.run_id.map(pm_kernel::SyncRunId::into_uuid),
             task_number: k.task_number,
             issue_number: k.issue_number,
             field: k.field.into(),

@@ -21,12 +21,15 @@ use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
+/// What `create_hook` was asked: repository, URL, events, secret.
+type Calls = Arc<Mutex<Vec<(String, String, Vec<String>, String)>>>;
+
 /// The app's GitHub client with `create_hook` answered by a script, which records
 /// what it was asked (repository, URL, events, secret).
 struct HookDouble {
     inner: Arc<dyn GithubApi>,
     answer: Result<HookRegistration, GithubError>,
-    calls: Arc<Mutex<Vec<(String, String, Vec<String>, String)>>>,
+    calls: Calls,
 }
 
 #[async_trait]
@@ -104,8 +107,6 @@ impl GithubApi for HookDouble {
         self.inner.create_org_repo(token, org, name, options).await
     }
 }
-
-type Calls = Arc<Mutex<Vec<(String, String, Vec<String>, String)>>>;
 
 async fn app_with_hooks(
     server: &wiremock::MockServer,
