@@ -50,6 +50,45 @@ pub struct ServerSettings {
     pub client_disconnect_timeout_secs: u64,
     /// Open connections per worker; past it new ones wait in the accept backlog.
     pub max_connections: usize,
+    /// The address GitHub reaches this server at (an absolute http(s) URL, e.g.
+    /// `https://pm.example.com`). With a webhook secret it lets pmhub register each
+    /// linked repository's webhook at `{public_url}/api/v1/webhooks/github`.
+    #[serde(default, deserialize_with = "public_url")]
+    pub public_url: Option<String>,
+}
+
+/// `server.public_url`: an absolute `http` or `https` URL with a host and no query
+/// or fragment; kept without a trailing `/`.
+fn public_url<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error as _;
+    let Some(raw) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let url = url::Url::parse(raw).map_err(|e| {
+        D::Error::custom(format!(
+            "server.public_url {raw:?} is not an absolute URL ({e}); e.g. https://pm.example.com"
+        ))
+    })?;
+    let ok = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|h| !h.is_empty())
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !ok {
+        return Err(D::Error::custom(format!(
+            "server.public_url {raw:?} must be an http(s) URL with a host and no credentials, \
+             query or fragment, e.g. https://pm.example.com"
+        )));
+    }
+    Ok(Some(url.as_str().trim_end_matches('/').to_string()))
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -165,6 +204,7 @@ fn defaults() -> Defaults {
             keep_alive_secs: 5,
             client_disconnect_timeout_secs: 2,
             max_connections: 5000,
+            public_url: None,
         },
         database: DatabaseSettings {
             url: None,
@@ -284,6 +324,43 @@ mod tests {
                 !format!("{s:?}").contains("ghp_secretvalue"),
                 "Debug hides secrets"
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn public_url_must_be_an_absolute_http_url() {
+        figment::Jail::expect_with(|jail| {
+            let s: Settings = Settings::figment(Path::new("nowhere")).extract()?;
+            assert_eq!(s.server.public_url, None);
+            jail.set_env("PMHUB__SERVER__PUBLIC_URL", "https://pm.example.com/");
+            let s: Settings = Settings::figment(Path::new("nowhere")).extract()?;
+            assert_eq!(
+                s.server.public_url.as_deref(),
+                Some("https://pm.example.com")
+            );
+            jail.set_env("PMHUB__SERVER__PUBLIC_URL", "http://10.0.0.5:8080/pmhub/");
+            let s: Settings = Settings::figment(Path::new("nowhere")).extract()?;
+            assert_eq!(
+                s.server.public_url.as_deref(),
+                Some("http://10.0.0.5:8080/pmhub")
+            );
+            for bad in [
+                "pm.example.com",
+                "/api",
+                "ftp://pm.example.com",
+                "https://pm.example.com/?x=1",
+                "https://user:pw@pm.example.com",
+            ] {
+                jail.set_env("PMHUB__SERVER__PUBLIC_URL", bad);
+                let err = Settings::figment(Path::new("nowhere"))
+                    .extract::<Settings>()
+                    .unwrap_err();
+                assert!(
+                    err.to_string().contains("server.public_url"),
+                    "{bad}: {err}"
+                );
+            }
             Ok(())
         });
     }

@@ -20,11 +20,12 @@ use pm_crypto::RingTokenIssuer;
 use pm_github::{GithubClient, GithubConfig};
 use pm_integrations::{
     ConnectionService, GithubApi, GithubRepoProvisioner, IssueImporter, PushService, RepoService,
-    SyncJobs, TokenSource,
+    SyncJobs, TokenSource, two_way::TwoWayService,
 };
 use pm_postgres::{
     Database, DbConfig, PgAccountStore, PgCredentialStore, PgJobQueue, PgProjectLeases,
-    PgProjectRepository, PgPushStore, PgSpecRepository, PgSyncStore, PgTaskStore,
+    PgProjectRepository, PgPushStore, PgSpecRepository, PgSyncJournal, PgSyncSettings, PgSyncStore,
+    PgTaskStore,
 };
 use pm_projects::ProjectService;
 use pm_specs::SpecService;
@@ -49,8 +50,18 @@ impl Application {
     /// Connects the pool, wires the services and binds `server.bind` (port 0 picks
     /// a free port, as tests do). Migrations are the caller's business.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        Self::build_wrapping(settings, |github| github).await
+    }
+
+    /// [`Application::build`] with the GitHub client passed through `wrap` first
+    /// (tests put a double in front of one of its calls).
+    pub async fn build_wrapping(
+        settings: &Settings,
+        wrap: impl FnOnce(Arc<dyn GithubApi>) -> Arc<dyn GithubApi>,
+    ) -> anyhow::Result<Self> {
         let db = connect(settings)?;
-        let state = build_state(settings, db)?;
+        let github = wrap(Arc::new(github_client(settings, &db)?));
+        let state = build_state_with(settings, db, github)?;
         let github = state.github.clone();
         crate::webhooks::log_configuration(settings);
 
@@ -182,12 +193,14 @@ pub fn build_state_with(
         cipher.clone(),
         settings.github.token.clone(),
     );
+    let hooks = crate::webhooks::hook_config(settings);
     let provisioner = GithubRepoProvisioner::new(
         projects_repo.clone(),
         github.clone(),
         tokens.clone(),
         settings.github.org.clone(),
-    );
+    )
+    .with_hooks(hooks.clone());
     let leases = Arc::new(PgProjectLeases::new(db.clone()));
     let specs = SpecService::new(
         projects_repo.clone(),
@@ -225,7 +238,14 @@ pub fn build_state_with(
         specs,
         tasks,
         connections: ConnectionService::new(github.clone(), credentials, cipher),
-        repos: RepoService::new(projects_repo.clone(), github.clone(), tokens.clone()),
+        repos: RepoService::new(projects_repo.clone(), github.clone(), tokens.clone())
+            .with_hooks(hooks),
+        two_way: TwoWayService::new(
+            projects_repo.clone(),
+            Arc::new(PgSyncSettings::new(db.clone())),
+            Arc::new(PgSyncJournal::new(db.clone())),
+            runs.clone(),
+        ),
         importer: IssueImporter::new(projects_repo, github.clone(), tokens, runs),
         pusher,
         sync_jobs,
@@ -304,6 +324,7 @@ pub fn configure_app(cfg: &mut web::ServiceConfig, state: AppState) {
                 .configure(routes::github::configure)
                 .configure(routes::projects::configure)
                 .configure(routes::specs::configure)
+                .configure(routes::sync::configure)
                 .configure(routes::tasks::configure),
         )
         .service(web::resource("/docs").route(web::get().to(|| async {

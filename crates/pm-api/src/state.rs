@@ -22,4 +22,6 @@ pub struct AppState {
     pub sync_jobs: SyncJobs,
     pub github: std::sync::Arc<dyn pm_integrations::GithubApi>,
     pub webhooks: pm_integrations::WebhookService,
+    /// Two-way sync's settings, journal, conflicts and health.
+    pub two_way: pm_integrations::two_way::TwoWayService,
 }

@@ -22,6 +22,19 @@ pub fn verifier(settings: &Settings) -> HmacWebhookVerifier {
     )
 }
 
+/// What webhook registration needs: `server.public_url` and the first secret of
+/// `github.webhook_secret` (the newest, during a rotation).
+pub fn hook_config(settings: &Settings) -> pm_integrations::HookConfig {
+    let first = settings.github.webhook_secret.as_ref().and_then(|s| {
+        s.expose_secret()
+            .split(',')
+            .map(str::trim)
+            .find(|s| !s.is_empty())
+            .map(|s| secrecy::SecretString::from(s.to_string()))
+    });
+    pm_integrations::HookConfig::new(settings.server.public_url.clone(), first)
+}
+
 /// The webhook service on `db`.
 pub fn service(settings: &Settings, db: &Database) -> WebhookService {
     WebhookService::new(

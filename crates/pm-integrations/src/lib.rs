@@ -29,7 +29,9 @@ pub use link::GITHUB_PROVIDER;
 pub use models::*;
 pub use ports::{CredentialStore, GithubApi, Pacer, PushStore, SecretCipher, SyncStore};
 pub use push::{PushReport, PushService};
-pub use repos::{GithubRepoProvisioner, RepoService};
+pub use repos::{
+    GithubRepoProvisioner, HookConfig, LinkedRepo, ManualReason, RepoService, WebhookOutcome,
+};
 pub use throttle::{GithubThrottle, TokenFingerprint, TokenKey};
 pub use tokens::TokenSource;
 pub use webhooks::{DeliveryStore, DirtyIssues, WebhookError, WebhookService, WebhookVerifier};

@@ -1,5 +1,8 @@
 //! Repositories: listing what the token can see, linking one to a project by hand,
-//! and creating one when a project's spec is approved.
+//! and creating one when a project's spec is approved; both register the
+//! repository's webhook when pmhub can ([`hooks`]).
+
+pub mod hooks;
 
 use crate::tokens::TokenSource;
 use crate::{GithubApi, GithubRepo, NewRepoOptions};
@@ -9,12 +12,24 @@ use pm_projects::{Project, ProjectRepository, RepoFullName, Slug, project_of};
 use pm_specs::RepoProvisioner;
 use std::sync::Arc;
 
+pub use hooks::{HookConfig, ManualReason, WebhookOutcome};
+
+/// A repository linked to a project, and what happened to its webhook.
+#[derive(Debug, Clone)]
+pub struct LinkedRepo {
+    /// The project, with its new repository.
+    pub project: Project,
+    /// The webhook's registration (it never undoes the link).
+    pub webhook: WebhookOutcome,
+}
+
 #[derive(Clone)]
 /// Listing the repositories a token sees, and linking one to a project.
 pub struct RepoService {
     projects: Arc<dyn ProjectRepository>,
     github: Arc<dyn GithubApi>,
     tokens: TokenSource,
+    hooks: HookConfig,
 }
 
 impl RepoService {
@@ -28,7 +43,15 @@ impl RepoService {
             projects,
             github,
             tokens,
+            hooks: HookConfig::default(),
         }
+    }
+
+    /// Registers the webhook of each repository it links, as `hooks` allows.
+    #[must_use]
+    pub fn with_hooks(mut self, hooks: HookConfig) -> Self {
+        self.hooks = hooks;
+        self
     }
 
     /// Every repository the workspace's token can access.
@@ -38,17 +61,30 @@ impl RepoService {
     }
 
     /// Links `repo` to the project after checking GitHub shows it to the token.
-    /// Admins only. Stores GitHub's spelling of the name.
-    pub async fn link(&self, actor: &Actor, slug: &Slug, repo: &RepoFullName) -> Result<Project> {
+    /// Admins only. Stores GitHub's spelling of the name. Then registers the
+    /// repository's webhook (when configured); that step's failure is reported in
+    /// [`LinkedRepo::webhook`] and never undoes the link.
+    pub async fn link(
+        &self,
+        actor: &Actor,
+        slug: &Slug,
+        repo: &RepoFullName,
+    ) -> Result<LinkedRepo> {
         actor.require_admin()?;
         let project = project_of(self.projects.as_ref(), actor, slug).await?;
         let token = self.tokens.token_for(actor.workspace_id).await?;
         let found = self.github.get_repo(&token, repo).await?;
         let canonical = RepoFullName::parse(&found.full_name).unwrap_or_else(|_| repo.clone());
-        self.projects
-            .set_github_repo(actor.workspace_id, project.id, Some(canonical))
+        let project = self
+            .projects
+            .set_github_repo(actor.workspace_id, project.id, Some(canonical.clone()))
             .await?
-            .ok_or(Error::NotFound("project"))
+            .ok_or(Error::NotFound("project"))?;
+        let webhook = self
+            .hooks
+            .register(self.github.as_ref(), &token, &canonical)
+            .await;
+        Ok(LinkedRepo { project, webhook })
     }
 }
 
@@ -60,6 +96,7 @@ pub struct GithubRepoProvisioner {
     github: Arc<dyn GithubApi>,
     tokens: TokenSource,
     org: String,
+    hooks: HookConfig,
 }
 
 impl GithubRepoProvisioner {
@@ -75,7 +112,15 @@ impl GithubRepoProvisioner {
             github,
             tokens,
             org: org.into(),
+            hooks: HookConfig::default(),
         }
+    }
+
+    /// Registers the webhook of each repository it creates, as `hooks` allows.
+    #[must_use]
+    pub fn with_hooks(mut self, hooks: HookConfig) -> Self {
+        self.hooks = hooks;
+        self
     }
 }
 
@@ -115,6 +160,12 @@ impl RepoProvisioner for GithubRepoProvisioner {
                 ),
             ));
         }
+        // Logged by `register`; a failure never undoes the approval.
+        let webhook = self
+            .hooks
+            .register(self.github.as_ref(), &token, &full_name)
+            .await;
+        tracing::debug!(slug = %project.slug, webhook = %webhook.message(), "webhook of the created repository");
         Ok(full_name)
     }
 }

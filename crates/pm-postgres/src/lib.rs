@@ -9,6 +9,7 @@ mod errors;
 mod integrations;
 mod job_stats;
 mod jobs;
+mod journal;
 mod leases;
 mod merge;
 mod migrations;
@@ -16,6 +17,7 @@ mod projects;
 mod push;
 pub mod schema;
 mod specs;
+mod sync_settings;
 mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -29,12 +31,14 @@ pub use job_stats::{JobSnapshot, job_snapshot};
 pub use jobs::{
     JOBS_CHANNEL, PgJobQueue, RERUN_ON_JOIN, enqueue_in, reruns_on_join, spawn_job_listener,
 };
+pub use journal::PgSyncJournal;
 pub use leases::PgProjectLeases;
 pub use merge::PgMergeStore;
 pub use migrations::run_migrations;
 pub use projects::PgProjectRepository;
 pub use push::PgPushStore;
 pub use specs::PgSpecRepository;
+pub use sync_settings::PgSyncSettings;
 pub use tasks::PgTaskStore;
 pub use throttle::PgGithubThrottle;
 pub use webhooks::{PgWebhookStore, delivery_job};

@@ -124,7 +124,16 @@ pub struct SyncRunDto {
     pub repo: String,
     pub status: SyncStatusDto,
     pub created: u32,
+    /// Linked items seen: `updated + unchanged` in a two-way project (kept for
+    /// older clients), every linked item in an `import_only` one.
     pub skipped: u32,
+    /// Linked items the merge changed, on either side (two-way projects).
+    pub updated: u32,
+    /// Linked items already equal on both sides (two-way projects).
+    pub unchanged: u32,
+    /// Fields changed on both sides to different values; the project's policy
+    /// chose (see `GET …/github/conflicts`).
+    pub conflicts: u32,
     pub pull_requests_ignored: u32,
     pub total_seen: u32,
     /// For a failed run, e.g. `GITHUB_RATE_LIMITED`; for a queued or waiting run,
@@ -166,6 +175,9 @@ impl From<pm_integrations::SyncRun> for SyncRunDto {
             status: r.status.into(),
             created: r.counts.created,
             skipped: r.counts.skipped,
+            updated: r.counts.updated,
+            unchanged: r.counts.unchanged,
+            conflicts: r.counts.conflicts,
             pull_requests_ignored: r.counts.pull_requests_ignored,
             total_seen: r.counts.total_seen,
             error_code: r.error_code,

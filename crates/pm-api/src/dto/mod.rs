@@ -53,12 +53,14 @@ mod github;
 mod projects;
 pub mod schema;
 mod specs;
+mod sync;
 mod tasks;
 
 pub use accounts::*;
 pub use github::*;
 pub use projects::*;
 pub use specs::*;
+pub use sync::*;
 pub use tasks::*;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

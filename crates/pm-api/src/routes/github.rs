@@ -1,8 +1,8 @@
 //! The GitHub integration: connection, repositories, import and run history.
 
 use crate::dto::{
-    ConnectRequest, ConnectionDto, PageQuery, ProjectDto, PushResponse, RepoDto, RepoList,
-    SetRepoRequest, SlugPath, SyncRequest, SyncResponse, SyncRunDto, SyncRunList,
+    ConnectRequest, ConnectionDto, LinkRepoResponse, PageQuery, ProjectDto, PushResponse, RepoDto,
+    RepoList, SetRepoRequest, SlugPath, SyncRequest, SyncResponse, SyncRunDto, SyncRunList,
 };
 use crate::extract::{Caller, JsonBody, Query, id_cursor, slug};
 use crate::problem::{ApiError, ApiResult};
@@ -95,11 +95,14 @@ pub async fn list_repos(state: web::Data<AppState>, caller: Caller) -> ApiResult
 }
 
 /// Links a repository to the project by hand (admins only), after checking that
-/// GitHub shows it to the token.
+/// GitHub shows it to the token. With `server.public_url` and a webhook secret
+/// configured, then registers the repository's webhook; `webhook` says what
+/// happened (`registered`, `already_exists`, `manual` with how to add it by hand,
+/// `failed` with GitHub's status: the repository is linked all the same).
 #[utoipa::path(put, path = "/api/v1/projects/{slug}/github-repo", operation_id = "setProjectGithubRepo", tag = "github", security(("bearer" = [])),
     params(SlugPath),
     request_body = SetRepoRequest,
-    responses((status = 200, description = "OK", body = ProjectDto), AdminWriteErrors, Conflict, GithubErrors))]
+    responses((status = 200, description = "OK", body = LinkRepoResponse), AdminWriteErrors, Conflict, GithubErrors))]
 pub async fn set_repo(
     state: web::Data<AppState>,
     caller: Caller,
@@ -109,8 +112,8 @@ pub async fn set_repo(
     caller.actor.require_admin()?;
     let repo = body.required::<SetRepoRequest>()?.into_domain()?;
     let slug = slug(&path)?;
-    let project = state.repos.link(&caller.actor, &slug, &repo).await?;
-    Ok(HttpResponse::Ok().json(ProjectDto::from(project)))
+    let linked = state.repos.link(&caller.actor, &slug, &repo).await?;
+    Ok(HttpResponse::Ok().json(LinkRepoResponse::from(linked)))
 }
 
 /// Unlinks the project's repository (admins only).

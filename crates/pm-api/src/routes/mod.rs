@@ -6,6 +6,7 @@ pub mod health;
 pub mod metrics;
 pub mod projects;
 pub mod specs;
+pub mod sync;
 pub mod tasks;
 pub mod webhooks;
 

@@ -42,10 +42,22 @@ impl TestApp {
     }
 
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
+        Self::spawn_wrapping(overrides, |github| github).await
+    }
+
+    /// [`TestApp::spawn_with`] with the app's GitHub client passed through `wrap`.
+    pub async fn spawn_wrapping(
+        overrides: &[(&str, &str)],
+        wrap: impl FnOnce(
+            std::sync::Arc<dyn pm_integrations::GithubApi>,
+        ) -> std::sync::Arc<dyn pm_integrations::GithubApi>,
+    ) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let db = TestDb::new().await;
         let settings = settings_for(&db, overrides);
-        let app = Application::build(&settings).await.expect("build app");
+        let app = Application::build_wrapping(&settings, wrap)
+            .await
+            .expect("build app");
         let base = format!("http://127.0.0.1:{}", app.port());
         let github = app.github();
         let server = app.into_server();

@@ -25,4 +25,5 @@ mod resilience;
 mod specs;
 mod tasks;
 mod tokens;
+mod two_way;
 mod webhooks;

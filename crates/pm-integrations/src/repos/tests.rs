@@ -1,4 +1,5 @@
 use super::*;
+use crate::repos::hooks::{ManualReason, WebhookOutcome};
 use crate::{MockCredentialStore, MockGithubApi, MockSecretCipher};
 use mockall::predicate::*;
 use pm_kernel::{ConflictReason, GithubError, Role, UserId, WorkspaceId};
@@ -155,4 +156,172 @@ async fn a_repository_linked_meanwhile_is_not_overwritten() {
     assert!(
         matches!(err, Error::Conflict { reason: ConflictReason::RepoAlreadyLinked, message } if message.contains("org/billing-abc123"))
     );
+}
+
+fn hooks() -> HookConfig {
+    HookConfig::new(
+        Some("https://pm.example.com".into()),
+        Some(SecretString::from("hook-secret".to_string())),
+    )
+}
+
+fn admin() -> Actor {
+    Actor {
+        user_id: UserId::new(),
+        workspace_id: WorkspaceId::new(),
+        role: Role::Admin,
+    }
+}
+
+/// Projects that hold `p` and accept linking it.
+fn linkable(p: &Project) -> MockProjectRepository {
+    let mut projects = MockProjectRepository::new();
+    let found = p.clone();
+    projects
+        .expect_get()
+        .returning(move |_, _| Ok(Some(found.clone())));
+    let linked = p.clone();
+    projects
+        .expect_set_github_repo()
+        .times(1)
+        .returning(move |_, _, repo| {
+            let mut p = linked.clone();
+            p.github_repo = repo;
+            Ok(Some(p))
+        });
+    projects
+}
+
+#[tokio::test]
+async fn linking_registers_the_webhook_of_githubs_spelling_of_the_name() {
+    let actor = admin();
+    let p = project(actor.workspace_id);
+    let mut github = MockGithubApi::new();
+    github
+        .expect_get_repo()
+        .returning(|_, _| Ok(repo("Octo/Hello")));
+    github
+        .expect_create_hook()
+        .withf(|_, r, hook| {
+            r.as_str() == "Octo/Hello"
+                && hook.url == "https://pm.example.com/api/v1/webhooks/github"
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(crate::HookRegistration::Created { id: 11 }));
+    let service = RepoService::new(
+        Arc::new(linkable(&p)),
+        Arc::new(github),
+        tokens(Some("srv")),
+    )
+    .with_hooks(hooks());
+    let linked = service
+        .link(&actor, &p.slug, &RepoFullName::parse("octo/hello").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        linked.project.github_repo.map(|r| r.to_string()).as_deref(),
+        Some("Octo/Hello")
+    );
+    assert!(matches!(
+        linked.webhook,
+        WebhookOutcome::Registered { id: 11, .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_refused_webhook_keeps_the_link() {
+    let actor = admin();
+    let p = project(actor.workspace_id);
+    let mut github = MockGithubApi::new();
+    github
+        .expect_get_repo()
+        .returning(|_, _| Ok(repo("octo/hello")));
+    github.expect_create_hook().times(1).returning(|_, _, _| {
+        Err(GithubError::NotFound {
+            message: "Not Found".into(),
+        })
+    });
+    let service = RepoService::new(
+        Arc::new(linkable(&p)),
+        Arc::new(github),
+        tokens(Some("srv")),
+    )
+    .with_hooks(hooks());
+    let linked = service
+        .link(&actor, &p.slug, &RepoFullName::parse("octo/hello").unwrap())
+        .await
+        .unwrap();
+    assert!(linked.project.github_repo.is_some());
+    assert!(matches!(
+        linked.webhook,
+        WebhookOutcome::Failed {
+            error_code: "GITHUB_NOT_FOUND",
+            status: Some(404),
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn without_hook_settings_linking_calls_no_hooks_api_and_says_how() {
+    let actor = admin();
+    let p = project(actor.workspace_id);
+    let mut github = MockGithubApi::new();
+    github
+        .expect_get_repo()
+        .returning(|_, _| Ok(repo("octo/hello")));
+    github.expect_create_hook().never();
+    let service = RepoService::new(
+        Arc::new(linkable(&p)),
+        Arc::new(github),
+        tokens(Some("srv")),
+    );
+    let linked = service
+        .link(&actor, &p.slug, &RepoFullName::parse("octo/hello").unwrap())
+        .await
+        .unwrap();
+    assert!(matches!(
+        linked.webhook,
+        WebhookOutcome::Manual {
+            reason: ManualReason::NoPublicUrl,
+            ..
+        }
+    ));
+    assert!(linked.webhook.message().contains("octo/hello"));
+}
+
+#[tokio::test]
+async fn the_repository_created_on_approval_gets_its_webhook_and_a_failure_keeps_it() {
+    for result in [
+        Ok(crate::HookRegistration::Created { id: 3 }),
+        Err(GithubError::Forbidden {
+            message: "Must have admin rights to Repository.".into(),
+        }),
+    ] {
+        let p = project(WorkspaceId::new());
+        let mut github = MockGithubApi::new();
+        github
+            .expect_create_org_repo()
+            .returning(|_, _, _, _| Ok(repo("org/billing-abc123")));
+        github
+            .expect_create_hook()
+            .withf(|_, r, hook| {
+                r.as_str() == "org/billing-abc123" && hook.events == ["issues", "repository"]
+            })
+            .times(1)
+            .returning(move |_, _, _| result.clone());
+        let mut projects = MockProjectRepository::new();
+        projects
+            .expect_set_github_repo_if_unset()
+            .returning(move |ws, _, _| Ok(Some(project(ws))));
+        let provisioner = GithubRepoProvisioner::new(
+            Arc::new(projects),
+            Arc::new(github),
+            tokens(Some("srv")),
+            "org",
+        )
+        .with_hooks(hooks());
+        let name = provisioner.provision(&p).await.unwrap();
+        assert_eq!(name.as_str(), "org/billing-abc123");
+    }
 }

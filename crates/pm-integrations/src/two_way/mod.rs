@@ -9,6 +9,7 @@ pub mod journal;
 pub mod merge;
 pub mod merger;
 pub mod reconcile;
+pub mod service;
 pub mod settings;
 pub mod store;
 #[cfg(test)]
@@ -24,6 +25,7 @@ pub use merger::{MergeScope, Merged, TwoWayMerger};
 pub use reconcile::{
     DEFAULT_RECONCILE_INTERVAL_SECS, ReconcileJobHandler, ReconcileTickHandler, reconcile_job,
 };
+pub use service::{ConflictFilter, ProjectSyncHealth, TwoWayService};
 pub use settings::{
     ConflictPolicy, SyncDirection, SyncSettings, SyncSettingsPatch, SyncSettingsStore,
 };

@@ -129,12 +129,72 @@ export interface paths {
         get?: never;
         /**
          * Links a repository to the project by hand (admins only), after checking that
-         *     GitHub shows it to the token.
+         *     GitHub shows it to the token. With `server.public_url` and a webhook secret
+         *     configured, then registers the repository's webhook; `webhook` says what
+         *     happened (`registered`, `already_exists`, `manual` with how to add it by hand,
+         *     `failed` with GitHub's status: the repository is linked all the same).
          */
         put: operations["setProjectGithubRepo"];
         post?: never;
         /** Unlinks the project's repository (admins only). */
         delete: operations["clearProjectGithubRepo"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{slug}/github/conflicts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's conflicts, newest first: only open ones unless `status=all`. */
+        get: operations["listGithubConflicts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{slug}/github/conflicts/{id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Marks a conflict as seen (any member): it leaves the open list. Acknowledging
+         *     it again changes nothing and answers 204 too. No body.
+         */
+        post: operations["acknowledgeGithubConflict"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{slug}/github/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The health of the project's sync: the last delivery and reconcile, pending and
+         *     failed sync jobs, open conflicts and the last error.
+         */
+        get: operations["getGithubSyncHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -162,6 +222,31 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{slug}/github/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How the project syncs with its repository (the defaults when never changed:
+         *     `two_way`, `pmhub_wins`, no automatic push; projects linked before two-way sync
+         *     existed are `import_only`).
+         */
+        get: operations["getGithubSyncSettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Changes the settings (admins only): at least one of `direction`,
+         *     `conflict_policy`, `push_new_tasks`. Answers the settings as they now are.
+         */
+        patch: operations["updateGithubSyncSettings"];
         trace?: never;
     };
     "/api/v1/projects/{slug}/github/sync": {
@@ -232,6 +317,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{slug}/github/sync-runs/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What a run (import, push or reconcile) decided, item by item, oldest first. */
+        get: operations["listSyncRunEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{slug}/spec": {
         parameters: {
             query?: never;
@@ -297,6 +399,26 @@ export interface paths {
         options?: never;
         head?: never;
         patch: operations["updateTask"];
+        trace?: never;
+    };
+    "/api/v1/projects/{slug}/tasks/{number}/sync-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the sync did to one task, newest first, by its number (the entries stay
+         *     after the task is deleted).
+         */
+        get: operations["listTaskSyncEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/tokens": {
@@ -442,6 +564,57 @@ export interface components {
             repository: components["schemas"]["RepositoryDto"];
             spec: components["schemas"]["SpecDto"];
         };
+        /** @enum {string} */
+        ChangeDirectionDto: "to_pmhub" | "to_github";
+        /**
+         * @description Both sides changed a field to different values; the policy chose one. The
+         *     other value is kept here so a person can restore it.
+         */
+        ConflictDto: {
+            /**
+             * Format: date-time
+             * @description `null` while the conflict is open.
+             */
+            acknowledged_at?: string | null;
+            /** @description The value both sides started from (the last synced one), if known. */
+            base_value?: unknown;
+            /** Format: date-time */
+            detected_at: string;
+            field: components["schemas"]["SyncFieldDto"];
+            /** @description GitHub's value. */
+            github_value: unknown;
+            /** Format: uuid */
+            id: string;
+            /** Format: int64 */
+            issue_number: number;
+            /** @description The task's value. */
+            pmhub_value: unknown;
+            /** @description The policy that chose. */
+            policy: components["schemas"]["ConflictPolicyDto"];
+            /** Format: uuid */
+            run_id?: string | null;
+            /** Format: int64 */
+            task_number: number;
+            /** @description The side whose value both now have. */
+            winner: components["schemas"]["ConflictWinnerDto"];
+        };
+        ConflictList: {
+            items: components["schemas"]["ConflictDto"][];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @enum {string} */
+        ConflictPolicyDto: "pmhub_wins" | "github_wins";
+        /**
+         * @description Which conflicts to list.
+         * @enum {string}
+         */
+        ConflictStatusDto: "open" | "all";
+        /**
+         * @description The side whose value a conflict kept.
+         * @enum {string}
+         */
+        ConflictWinnerDto: "pmhub" | "github";
         /**
          * @description `{"token": "…"}`. The token is a `SecretString`: its `Debug` is redacted.
          * @example {
@@ -544,6 +717,10 @@ export interface components {
         Health: {
             status: string;
         };
+        /** @description The project with its new repository, and what happened to the webhook. */
+        LinkRepoResponse: components["schemas"]["ProjectDto"] & {
+            webhook: components["schemas"]["WebhookDto"];
+        };
         MeDto: {
             email: string;
             role: components["schemas"]["RoleDto"];
@@ -562,6 +739,17 @@ export interface components {
             description?: string;
             /** @description 1-200 characters once surrounding whitespace is trimmed. */
             name?: string;
+        };
+        /**
+         * @description At least one field; a field that is given must not be `null`.
+         * @example {
+         *       "conflict_policy": "github_wins"
+         *     }
+         */
+        PatchSyncSettingsRequest: {
+            conflict_policy?: components["schemas"]["ConflictPolicyDto"];
+            direction?: components["schemas"]["SyncDirectionDto"];
+            push_new_tasks?: boolean;
         };
         /**
          * @description At least one field; a field that is given must not be `null`.
@@ -684,6 +872,92 @@ export interface components {
         /** @enum {string} */
         SpecStatusDto: "draft" | "interviewing" | "review";
         /** @enum {string} */
+        SyncDirectionDto: "import_only" | "two_way";
+        /** @description One decision of the sync, in the journal. */
+        SyncEventDto: {
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * @description What caused it (`issues.closed`, `task.edited`, `reconcile`, `sync`), a
+             *     skip's reason or a failure's error code.
+             */
+            detail?: string | null;
+            direction?: components["schemas"]["ChangeDirectionDto"] | null;
+            field?: components["schemas"]["SyncFieldDto"] | null;
+            /** @description The value before: a string, or a sorted array of label names. */
+            from_value?: unknown;
+            /**
+             * Format: uuid
+             * @description Time-ordered (UUIDv7); the cursor of the lists.
+             */
+            id: string;
+            /**
+             * Format: int64
+             * @description The issue's number.
+             */
+            issue_number?: number | null;
+            kind: components["schemas"]["SyncEventKindDto"];
+            /**
+             * Format: uuid
+             * @description The import, push or reconcile run it happened in (`null`: a merge caused by
+             *     a delivery or a task edit).
+             */
+            run_id?: string | null;
+            /**
+             * Format: int64
+             * @description The task's number (kept after the task is deleted).
+             */
+            task_number?: number | null;
+            /** @description The value after. */
+            to_value?: unknown;
+        };
+        /** @enum {string} */
+        SyncEventKindDto: "created" | "updated" | "echo_ignored" | "conflict" | "skipped" | "failed" | "link_removed" | "link_deleted" | "link_transferred";
+        SyncEventList: {
+            items: components["schemas"]["SyncEventDto"][];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @enum {string} */
+        SyncFieldDto: "title" | "body" | "status" | "labels";
+        /** @description The health of the project's sync. */
+        SyncHealthDto: {
+            conflict_policy: components["schemas"]["ConflictPolicyDto"];
+            direction: components["schemas"]["SyncDirectionDto"];
+            /**
+             * Format: int32
+             * @description The project's sync jobs that failed for good (kept until cleaned up).
+             */
+            failed_jobs: number;
+            /**
+             * Format: date-time
+             * @description When the last webhook delivery for the repository arrived (`null`: never;
+             *     check that the webhook is registered).
+             */
+            last_delivery_at?: string | null;
+            /** @description The latest error: a failed run's code or a failed journal entry's. */
+            last_error?: string | null;
+            /** Format: date-time */
+            last_error_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When the last periodic reconcile of the project finished.
+             */
+            last_reconcile_at?: string | null;
+            /**
+             * Format: int32
+             * @description Conflicts nobody acknowledged yet.
+             */
+            open_conflicts: number;
+            /**
+             * Format: int32
+             * @description The project's sync jobs queued, running or waiting.
+             */
+            pending_jobs: number;
+            /** @description The linked repository (`null`: none, nothing syncs). */
+            repo?: string | null;
+        };
+        /** @enum {string} */
         SyncKindDto: "import" | "push" | "reconcile";
         /** @description How far a run got. */
         SyncProgressDto: {
@@ -731,6 +1005,12 @@ export interface components {
              * @description How many times a worker took the run up (0 while it is first queued).
              */
             attempts: number;
+            /**
+             * Format: int32
+             * @description Fields changed on both sides to different values; the project's policy
+             *     chose (see `GET …/github/conflicts`).
+             */
+            conflicts: number;
             /** Format: int32 */
             created: number;
             /**
@@ -752,7 +1032,11 @@ export interface components {
              * @description While `waiting` (a GitHub rate limit): when the run continues by itself.
              */
             resumes_at?: string | null;
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description Linked items seen: `updated + unchanged` in a two-way project (kept for
+             *     older clients), every linked item in an `import_only` one.
+             */
             skipped: number;
             /**
              * Format: date-time
@@ -762,11 +1046,40 @@ export interface components {
             status: components["schemas"]["SyncStatusDto"];
             /** Format: int32 */
             total_seen: number;
+            /**
+             * Format: int32
+             * @description Linked items already equal on both sides (two-way projects).
+             */
+            unchanged: number;
+            /**
+             * Format: int32
+             * @description Linked items the merge changed, on either side (two-way projects).
+             */
+            updated: number;
         };
         SyncRunList: {
             items: components["schemas"]["SyncRunDto"][];
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor?: string | null;
+        };
+        /**
+         * @description How the project syncs with its repository.
+         * @example {
+         *       "conflict_policy": "pmhub_wins",
+         *       "direction": "two_way",
+         *       "push_new_tasks": false
+         *     }
+         */
+        SyncSettingsDto: {
+            /** @description Who wins when both sides changed a field to different values. */
+            conflict_policy: components["schemas"]["ConflictPolicyDto"];
+            /**
+             * @description `import_only`: a sync imports new issues, skips linked ones and writes
+             *     nothing to GitHub. `two_way`: changes flow both ways through the merge.
+             */
+            direction: components["schemas"]["SyncDirectionDto"];
+            /** @description New tasks are pushed as issues by themselves (two-way only). */
+            push_new_tasks: boolean;
         };
         /** @enum {string} */
         SyncStatusDto: "queued" | "running" | "waiting" | "succeeded" | "failed" | "canceled";
@@ -838,6 +1151,30 @@ export interface components {
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor?: string | null;
         };
+        /** @description The webhook registration that followed the link. */
+        WebhookDto: {
+            /** @description When `failed`: the error's code, e.g. `GITHUB_FORBIDDEN`. */
+            error_code?: string | null;
+            /** @description The events asked for: `issues` and `repository`. */
+            events: string[];
+            /**
+             * Format: int32
+             * @description When `failed`: GitHub's HTTP status, if it answered.
+             */
+            github_status?: number | null;
+            /**
+             * Format: int64
+             * @description GitHub's hook id, when `registered`.
+             */
+            hook_id?: number | null;
+            /** @description For a person: what was done, or how to add the webhook by hand. */
+            message: string;
+            /** @description Why pmhub did not try, when `manual`: `no_public_url` or `no_webhook_secret`. */
+            reason?: string | null;
+            status: components["schemas"]["WebhookStatusDto"];
+            /** @description The payload URL (`null` when pmhub does not know its public URL). */
+            url?: string | null;
+        };
         /** @description What was done with a delivery. */
         WebhookReceipt: {
             /** @description `X-GitHub-Delivery`. */
@@ -847,6 +1184,11 @@ export interface components {
             /** @description `X-GitHub-Event`. */
             event: string;
         };
+        /**
+         * @description What happened to the repository's webhook.
+         * @enum {string}
+         */
+        WebhookStatusDto: "registered" | "already_exists" | "manual" | "failed";
         WorkspaceDto: {
             /** Format: uuid */
             id: string;
@@ -1756,7 +2098,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProjectDto"];
+                    "application/json": components["schemas"]["LinkRepoResponse"];
                 };
             };
             /** @description 400 VALIDATION_FAILED: the body is not JSON. */
@@ -1966,6 +2308,223 @@ export interface operations {
             };
         };
     };
+    listGithubConflicts: {
+        parameters: {
+            query?: {
+                /** @description `open` (default) or `all`. */
+                status?: components["schemas"]["ConflictStatusDto"];
+                /** @description 1..=200, default 50. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The project's slug. */
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConflictList"];
+                };
+            };
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    acknowledgeGithubConflict: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's slug. */
+                slug: string;
+                /** @description The conflict's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Acknowledged */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getGithubSyncHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's slug. */
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncHealthDto"];
+                };
+            };
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     pushTasksToGithub: {
         parameters: {
             query?: never;
@@ -2060,6 +2619,198 @@ export interface operations {
             };
             /** @description 502 GITHUB_UNAVAILABLE: GitHub did not answer usably. */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getGithubSyncSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's slug. */
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncSettingsDto"];
+                };
+            };
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateGithubSyncSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's slug. */
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PatchSyncSettingsRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncSettingsDto"];
+                };
+            };
+            /** @description 400 VALIDATION_FAILED: the body is not JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 403 FORBIDDEN: the caller is not an admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 408 REQUEST_TIMEOUT: the body did not arrive within the server's body deadline; the
+             *     connection is closed.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 413 PAYLOAD_TOO_LARGE: the body is over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2447,6 +3198,83 @@ export interface operations {
              *     workspace has no GitHub token, or GITHUB_REPO_NAME_TAKEN.
              */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listSyncRunEvents: {
+        parameters: {
+            query?: {
+                /** @description 1..=200, default 50. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The project's slug. */
+                slug: string;
+                /** @description The run's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncEventList"];
+                };
+            };
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3173,6 +4001,83 @@ export interface operations {
             };
             /** @description 415 VALIDATION_FAILED: a body without `Content-Type: application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 422 VALIDATION_FAILED: an invalid path, query or body value, or an unknown field
+             *     (`errors` names each). GitHub operations also answer GITHUB_UNAUTHORIZED,
+             *     GITHUB_FORBIDDEN or GITHUB_REJECTED.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 503 DATABASE_UNAVAILABLE: the database does not answer; retry after `Retry-After`
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listTaskSyncEvents: {
+        parameters: {
+            query?: {
+                /** @description 1..=200, default 50. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The project's slug. */
+                slug: string;
+                /** @description The task's number. */
+                number: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncEventList"];
+                };
+            };
+            /** @description 401 UNAUTHENTICATED: no, unknown, revoked or expired API token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description 404 NOT_FOUND: no such object in the caller's workspace. GitHub operations also
+             *     answer GITHUB_NOT_FOUND (GitHub does not show the repository to the token) and, on
+             *     the connection itself, INTEGRATION_NOT_CONNECTED.
+             */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

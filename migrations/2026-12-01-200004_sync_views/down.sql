@@ -1,0 +1,3 @@
+DROP INDEX github_sync_events_failed_idx;
+DROP INDEX jobs_project_kind_idx;
+DROP INDEX github_deliveries_repo_received_idx;
