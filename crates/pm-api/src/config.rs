@@ -125,6 +125,9 @@ pub struct GithubSettings {
     pub org: String,
     /// Milliseconds between issue creates when pushing (GitHub asks for ≥ 1 s).
     pub push_interval_ms: u64,
+    /// Seconds between reconciles of each two-way project's repository (repairs
+    /// missed, late or never-configured webhooks).
+    pub reconcile_interval_secs: u64,
     pub token: Option<SecretString>,
     pub webhook_secret: Option<SecretString>,
 }
@@ -186,6 +189,7 @@ struct GithubDefaults {
     api_url: &'static str,
     org: &'static str,
     push_interval_ms: u64,
+    reconcile_interval_secs: u64,
 }
 
 #[derive(Serialize)]
@@ -217,6 +221,7 @@ fn defaults() -> Defaults {
             api_url: "https://api.github.com",
             org: "auditmos-projects",
             push_interval_ms: 1000,
+            reconcile_interval_secs: pm_integrations::two_way::DEFAULT_RECONCILE_INTERVAL_SECS,
         },
         crypto: CryptoDefaults {
             dev_key_file: ".pmhub/dev-encryption-key",

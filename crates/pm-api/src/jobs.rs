@@ -7,9 +7,10 @@
 
 use crate::config::Settings;
 use anyhow::{Context, bail};
+use pm_integrations::two_way::{MERGE_JOB, RECONCILE_JOB, RECONCILE_TICK_JOB};
 use pm_integrations::{GithubApi, SyncKind};
 use pm_postgres::{Database, DbConfig, PgJobQueue, spawn_job_listener};
-use pm_worker::{Registry, Runner, RunnerConfig, RunningRunner};
+use pm_worker::{Periodic, Registry, Runner, RunnerConfig, RunningRunner};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,9 @@ pub fn runner_config(settings: &Settings) -> anyhow::Result<RunnerConfig> {
     }
     if jobs.cleanup_interval_secs == 0 {
         bail!("jobs.cleanup_interval_secs must be at least 1");
+    }
+    if settings.github.reconcile_interval_secs == 0 {
+        bail!("github.reconcile_interval_secs must be at least 1");
     }
     Ok(RunnerConfig {
         workers: jobs.workers,
@@ -58,6 +62,10 @@ pub fn registry(
             Arc::new(state.sync_jobs.handler(kind)),
         );
     }
+    let two_way = &state.two_way_jobs;
+    registry.register(MERGE_JOB, two_way.merge.clone());
+    registry.register(RECONCILE_JOB, two_way.reconcile.clone());
+    registry.register(RECONCILE_TICK_JOB, two_way.tick.clone());
     crate::webhooks::DeliveryHandler::register(
         &mut registry,
         crate::webhooks::service(settings, db),
@@ -124,8 +132,14 @@ pub fn start_sharing(
     let retention = Duration::from_secs(settings.jobs.retention_days.saturating_mul(86_400));
     let every = Duration::from_secs(settings.jobs.cleanup_interval_secs);
     let workers = config.workers;
-    let runner =
-        Runner::new(Arc::new(PgJobQueue::new(db)), registry, config).with_cleanup(retention, every);
+    let runner = Runner::new(Arc::new(PgJobQueue::new(db)), registry, config)
+        .with_cleanup(retention, every)
+        .periodic(Periodic {
+            name: "github-reconcile".into(),
+            kind: RECONCILE_TICK_JOB.into(),
+            every: Duration::from_secs(settings.github.reconcile_interval_secs),
+            payload: serde_json::json!({}),
+        });
     let listener = settings
         .jobs
         .listen

@@ -6,7 +6,7 @@ use crate::extract::{MAX_BODY_BYTES, authenticate};
 use crate::pacer::Unpaced;
 use crate::problem::ApiError;
 use crate::problem::problem_fallback;
-use crate::state::AppState;
+use crate::state::{AppState, TwoWayJobs};
 use crate::{openapi, routes, server};
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, Service, ServiceFactory, ServiceRequest, ServiceResponse};
@@ -20,12 +20,16 @@ use pm_crypto::RingTokenIssuer;
 use pm_github::{GithubClient, GithubConfig};
 use pm_integrations::{
     ConnectionService, GithubApi, GithubRepoProvisioner, IssueImporter, PushService, RepoService,
-    SyncJobs, TokenSource, two_way::TwoWayService,
+    SyncJobs, TokenSource,
+    two_way::{
+        MergeJobHandler, MergeStore, ReconcileJobHandler, ReconcileTickHandler, SyncSettingsStore,
+        TwoWayMerger, TwoWayService, TwoWaySync,
+    },
 };
 use pm_postgres::{
-    Database, DbConfig, PgAccountStore, PgCredentialStore, PgJobQueue, PgProjectLeases,
-    PgProjectRepository, PgPushStore, PgSpecRepository, PgSyncJournal, PgSyncSettings, PgSyncStore,
-    PgTaskStore,
+    Database, DbConfig, PgAccountStore, PgCredentialStore, PgJobQueue, PgMergeStore,
+    PgProjectLeases, PgProjectRepository, PgPushStore, PgSpecRepository, PgSyncJournal,
+    PgSyncSettings, PgSyncStore, PgTaskStore,
 };
 use pm_projects::ProjectService;
 use pm_specs::SpecService;
@@ -223,15 +227,44 @@ pub fn build_state_with(
         Arc::new(Unpaced),
         leases.clone(),
     );
+    // Two-way sync: one merger for the manual sync, the merge and the reconcile.
+    let merge_store: Arc<dyn MergeStore> = Arc::new(PgMergeStore::new(db.clone()));
+    let sync_settings: Arc<dyn SyncSettingsStore> = Arc::new(PgSyncSettings::new(db.clone()));
+    // PATCHes are paced per token, across instances, by the GitHub adapter.
+    let merger = TwoWayMerger::new(github.clone(), merge_store.clone(), Arc::new(Unpaced));
+    let two_way_sync = TwoWaySync::new(merger.clone(), sync_settings.clone(), merge_store.clone());
+    let queue = Arc::new(PgJobQueue::new(db.clone()));
     let sync_jobs = SyncJobs::new(
         projects_repo.clone(),
         github.clone(),
         tokens.clone(),
         runs.clone(),
-        Arc::new(PgJobQueue::new(db.clone())),
+        queue.clone(),
         pusher.clone(),
         leases,
-    );
+    )
+    .with_two_way(two_way_sync.clone());
+    let two_way_jobs = TwoWayJobs {
+        merge: Arc::new(
+            MergeJobHandler::new(
+                merger.clone(),
+                merge_store.clone(),
+                Arc::new(pm_postgres::PgWebhookStore::new(db.clone())),
+                sync_settings.clone(),
+                tokens.clone(),
+            )
+            .with_push(sync_jobs.clone(), Arc::new(PgPushStore::new(db.clone()))),
+        ),
+        reconcile: Arc::new(ReconcileJobHandler::new(
+            merger,
+            merge_store.clone(),
+            runs.clone(),
+            sync_settings.clone(),
+            github.clone(),
+            tokens.clone(),
+        )),
+        tick: Arc::new(ReconcileTickHandler::new(merge_store, queue)),
+    };
     Ok(AppState {
         accounts,
         projects: ProjectService::new(projects_repo.clone()),
@@ -242,13 +275,15 @@ pub fn build_state_with(
             .with_hooks(hooks),
         two_way: TwoWayService::new(
             projects_repo.clone(),
-            Arc::new(PgSyncSettings::new(db.clone())),
+            sync_settings,
             Arc::new(PgSyncJournal::new(db.clone())),
             runs.clone(),
         ),
-        importer: IssueImporter::new(projects_repo, github.clone(), tokens, runs),
+        importer: IssueImporter::new(projects_repo, github.clone(), tokens, runs)
+            .with_two_way(two_way_sync),
         pusher,
         sync_jobs,
+        two_way_jobs,
         github,
         webhooks: crate::webhooks::service(settings, &db),
         db,
