@@ -1,11 +1,15 @@
 //! `DeliveryStore` and `DirtyIssues` on PostgreSQL (`github_deliveries`,
 //! `github_dirty_issues`; migration `2026-11-23-000001_github_webhooks`).
 
-use crate::jobs::enqueue_in;
+use crate::jobs::JOBS_CHANNEL;
 use crate::{Database, errors};
 use async_trait::async_trait;
-use diesel::prelude::{OptionalExtension, QueryableByName};
-use diesel::sql_types::{Array, BigInt, Int8, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::pg::Pg;
+use diesel::prelude::{OptionalExtension, QueryResult, QueryableByName};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{
+    Array, BigInt, Int4, Int8, Jsonb, Nullable, Text, Timestamptz, Untyped, Uuid as SqlUuid,
+};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use pm_integrations::webhooks::{
     DELIVERY_JOB, DeliveryOutcome, DeliverySettlement, DeliveryStore, DirtyIssue, DirtyIssues,
@@ -31,6 +35,82 @@ impl PgWebhookStore {
 /// The job that processes a delivery; its attempts are the queue's default.
 pub fn delivery_job(delivery_id: &str) -> NewJob {
     NewJob::new(DELIVERY_JOB, json!({ "delivery_id": delivery_id }))
+}
+
+/// Stores a delivery and, only when it is new, its job — one statement, so one
+/// implicit transaction and one round trip (instead of `BEGIN`, two inserts and
+/// `COMMIT`): the delivery exists exactly when its job does (the outbox), and a
+/// redelivery (`ON CONFLICT DO NOTHING`, which also waits out a concurrent insert
+/// of the same id) inserts neither. The runners are notified at commit, as
+/// `jobs::enqueue_in` does; the job row is what `enqueue_in` inserts for a job
+/// without a concurrency key, due now.
+///
+/// A [`QueryFragment`] of its own rather than `sql_query`, which diesel never
+/// keeps prepared: this text is prepared once per connection and cached by diesel
+/// (it is the same for every delivery), so PostgreSQL does not parse and plan it
+/// on every delivery.
+struct RecordDelivery<'a> {
+    d: &'a NewDelivery,
+    job_id: Uuid,
+    kind: &'a str,
+    job_payload: &'a Value,
+    max_attempts: i32,
+}
+
+impl QueryFragment<Pg> for RecordDelivery<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "WITH delivery AS (INSERT INTO github_deliveries \
+             (delivery_id, event, action, repository_id, repo_full_name, payload) VALUES (",
+        );
+        out.push_bind_param::<Text, _>(&self.d.delivery_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.d.event)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.d.action)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Int8>, _>(&self.d.repository_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.d.repo_full_name)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Jsonb, _>(&self.d.payload)?;
+        out.push_sql(
+            ") ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id), \
+             job AS (INSERT INTO jobs \
+             (id, kind, payload, status, max_attempts, run_at, created_at, updated_at) SELECT ",
+        );
+        out.push_bind_param::<SqlUuid, _>(&self.job_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.kind)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Jsonb, _>(self.job_payload)?;
+        out.push_sql(", 'queued', ");
+        out.push_bind_param::<Int4, _>(&self.max_attempts)?;
+        out.push_sql(
+            ", now(), now(), now() FROM delivery RETURNING kind) \
+             SELECT count(*) AS stored FROM job \
+             CROSS JOIN LATERAL (SELECT pg_notify('",
+        );
+        out.push_sql(JOBS_CHANNEL);
+        out.push_sql("', job.kind)) AS n");
+        Ok(())
+    }
+}
+
+// Cached by its SQL text, which never changes.
+impl QueryId for RecordDelivery<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for RecordDelivery<'_> {
+    type SqlType = Untyped;
+}
+
+#[derive(QueryableByName)]
+struct Stored {
+    #[diesel(sql_type = BigInt)]
+    stored: i64,
 }
 
 #[derive(QueryableByName)]
@@ -86,34 +166,24 @@ impl DeliveryStore for PgWebhookStore {
     async fn record(&self, d: &NewDelivery) -> Result<bool> {
         let job = delivery_job(&d.delivery_id);
         job.validate()?;
-        self.db
-            .run(async |conn| {
-                conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-                    let inserted = diesel::sql_query(
-                        "INSERT INTO github_deliveries
-                             (delivery_id, event, action, repository_id, repo_full_name, payload)
-                         VALUES ($1, $2, $3, $4, $5, $6)
-                         ON CONFLICT (delivery_id) DO NOTHING",
-                    )
-                    .bind::<Text, _>(&d.delivery_id)
-                    .bind::<Text, _>(&d.event)
-                    .bind::<Nullable<Text>, _>(d.action.as_deref())
-                    .bind::<Nullable<Int8>, _>(d.repository_id)
-                    .bind::<Nullable<Text>, _>(d.repo_full_name.as_deref())
-                    .bind::<Jsonb, _>(&d.payload)
-                    .execute(conn)
-                    .await?;
-                    if inserted == 0 {
-                        return Ok(false);
-                    }
-                    // The outbox: the job exists exactly when the delivery does.
-                    enqueue_in(conn, &job).await?;
-                    Ok(true)
-                })
-                .await
-                .map_err(errors::internal)
-            })
-            .await
+        if job.concurrency_key.is_some() || job.run_at.is_some() {
+            // RECORD below inserts the job unconditionally and due now.
+            return Err(Error::internal(
+                "a delivery's job has no concurrency key and is due at once",
+            ));
+        }
+        let query = RecordDelivery {
+            d,
+            job_id: job.id.into_uuid(),
+            kind: &job.kind,
+            job_payload: &job.payload,
+            max_attempts: i32::try_from(job.max_attempts).unwrap_or(i32::MAX),
+        };
+        let stored: Stored = self
+            .db
+            .run(async |conn| query.get_result(conn).await.map_err(errors::internal))
+            .await?;
+        Ok(stored.stored > 0)
     }
 
     async fn get(&self, delivery_id: &str) -> Result<Option<StoredDelivery>> {
@@ -308,5 +378,58 @@ impl DirtyIssues for PgWebhookStore {
             })
             .await?;
         Ok(deleted == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DbConfig;
+
+    #[derive(QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn recording_is_one_statement_prepared_once_per_connection() {
+        let test = crate::testing::TestDb::new().await;
+        let mut config = DbConfig::new(&test.url);
+        config.max_connections = 1;
+        let db = Database::connect(&config).unwrap();
+        let store = PgWebhookStore::new(db.clone());
+        let before = db.statements_executed();
+        for n in 0..5 {
+            let d = NewDelivery {
+                delivery_id: format!("prepared-{n}"),
+                event: "issues".into(),
+                action: Some("edited".into()),
+                repository_id: Some(1),
+                repo_full_name: Some("o/r".into()),
+                payload: json!({ "n": n }),
+            };
+            assert!(store.record(&d).await.unwrap());
+            assert!(!store.record(&d).await.unwrap(), "redelivery");
+        }
+        assert_eq!(
+            db.statements_executed() - before,
+            10,
+            "one statement per delivery: no BEGIN, no COMMIT, no second insert"
+        );
+        // On the pool's only connection, the text was prepared once and kept.
+        let prepared: Prepared = db
+            .run(async |conn| {
+                diesel::sql_query(
+                    "SELECT count(*) AS n FROM pg_prepared_statements
+                      WHERE statement LIKE 'WITH delivery AS (INSERT INTO github_deliveries%'",
+                )
+                .get_result(conn)
+                .await
+                .map_err(errors::internal)
+            })
+            .await
+            .unwrap();
+        assert_eq!(prepared.n, 1);
     }
 }

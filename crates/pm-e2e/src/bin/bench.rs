@@ -112,6 +112,8 @@ struct Measured {
     list_requests: u64,
     /// Requests GitHub charged against the token's rate limit (a `304` is free).
     charged: u64,
+    /// Where the time went (job path only).
+    phases: Option<String>,
 }
 
 /// The world under test.
@@ -123,6 +125,7 @@ struct Bench {
     /// The fake GitHub's API as alice, for `GET /rate_limit` (free, like on GitHub).
     github_api: Api,
     server: InProcessServer,
+    timeline: timeline::Timeline,
 }
 
 impl Bench {
@@ -144,6 +147,7 @@ impl Bench {
             github_requests: after.requests - before.requests,
             list_requests: list_requests(&after) - list_requests(&before),
             charged: used_after.saturating_sub(used_before),
+            phases: None,
         })
     }
 
@@ -158,6 +162,7 @@ impl Bench {
         let started = Instant::now();
         let accepted = self.api.post(path, body).await?.expect_status(202)?;
         let post_latency = started.elapsed();
+        let accepted_at = Instant::now();
         let location = accepted.header("location").context("Location")?.to_string();
         let reply = loop {
             let run = self.api.get(&location).await?.expect_status(200)?;
@@ -176,6 +181,10 @@ impl Bench {
                 &time::format_description::well_known::Rfc3339,
             )?)
         };
+        let phases = self
+            .timeline
+            .phases(started, Instant::now())
+            .job_line(accepted_at);
         let run_time = at("finished_at")? - at("started_at")?;
         let elapsed = post_latency + Duration::try_from(run_time)?;
         let statements = self.pool.statements_executed() - statements;
@@ -188,6 +197,7 @@ impl Bench {
             github_requests: after.requests - before.requests,
             list_requests: list_requests(&after) - list_requests(&before),
             charged: used_after.saturating_sub(used_before),
+            phases: Some(phases),
         })
     }
 
@@ -280,6 +290,7 @@ async fn run(args: &Args) -> anyhow::Result<bool> {
 }
 
 async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<bool> {
+    let timeline = timeline::Timeline::install()?;
     pm_postgres::run_migrations(&db.url).await?;
     // Start from a clean slate: a checkpoint due from earlier work (a test run
     // creates and drops hundreds of databases) would otherwise land in the middle
@@ -355,6 +366,7 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
         api,
         github_api,
         server,
+        timeline,
     };
 
     bench
@@ -378,30 +390,34 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
         workspace_id: admin.workspace.id,
         role: pm_kernel::Role::Admin,
     };
-    let direct_import = async |name: &str, repo: &str| -> anyhow::Result<(Duration, u64, u32)> {
-        let project = bench
-            .api
-            .post("/api/v1/projects", &json!({ "name": name }))
-            .await?
-            .expect_status(201)?;
-        let slug = pm_projects::Slug::parse(project.body["slug"].as_str().context("slug")?)?;
-        let lists_before = list_requests(&bench.fake.stats());
-        let started = Instant::now();
-        let report = state
-            .importer
-            .run(&actor, &slug, Some(RepoFullName::parse(repo)?))
-            .await?;
-        Ok((
-            started.elapsed(),
-            list_requests(&bench.fake.stats()) - lists_before,
-            report.counts.created,
-        ))
-    };
+    let direct_import =
+        async |name: &str, repo: &str| -> anyhow::Result<(Duration, u64, u32, String)> {
+            let project = bench
+                .api
+                .post("/api/v1/projects", &json!({ "name": name }))
+                .await?
+                .expect_status(201)?;
+            let slug = pm_projects::Slug::parse(project.body["slug"].as_str().context("slug")?)?;
+            let lists_before = list_requests(&bench.fake.stats());
+            let started = Instant::now();
+            let report = state
+                .importer
+                .run(&actor, &slug, Some(RepoFullName::parse(repo)?))
+                .await?;
+            let elapsed = started.elapsed();
+            let phases = bench.timeline.phases(started, Instant::now()).direct_line();
+            Ok((
+                elapsed,
+                list_requests(&bench.fake.stats()) - lists_before,
+                report.counts.created,
+                phases,
+            ))
+        };
     println!(
         "\nImport, direct path ({} issues, {pages} pages) — IssueImporter::run in-process (runs 1 and 4 of direct, job, job, direct)",
         args.issues
     );
-    let (direct_elapsed, direct_lists, direct_created) =
+    let (direct_elapsed, direct_lists, direct_created, direct_phases) =
         direct_import("Benchmark direct", REPO_DIRECT).await?;
     println!(
         "  run 1: {:.0} issues/s: {} ms for {direct_created} tasks created, {direct_lists} list requests",
@@ -429,7 +445,7 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
     let import_2 = bench
         .measure_job(&job_2_path, &json!({ "repo": REPO_JOB_2 }))
         .await?;
-    let (direct_elapsed_2, direct_lists_2, _) =
+    let (direct_elapsed_2, direct_lists_2, _, direct_phases_2) =
         direct_import("Benchmark direct 2", REPO_DIRECT_2).await?;
     let direct_mean = (direct_elapsed + direct_elapsed_2) / 2;
     let job_mean = (import.elapsed + import_2.elapsed) / 2;
@@ -444,6 +460,15 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
         direct_elapsed.as_millis(),
         direct_elapsed_2.as_millis()
     );
+    println!("  where the time goes (timestamps of pmhub's and the fake GitHub's events):");
+    println!("    run 1 (direct): {direct_phases}");
+    for (n, run) in [(2, &import), (3, &import_2)] {
+        println!(
+            "    run {n} (job):    {}",
+            run.phases.as_deref().unwrap_or("?")
+        );
+    }
+    println!("    run 4 (direct): {direct_phases_2}");
     println!(
         "  mean: job {job_per_sec:.0} issues/s, direct {direct_per_sec:.0} issues/s: the job path runs at {:.0} % of the direct path's rate",
         job_share * 100.0
@@ -681,4 +706,175 @@ async fn breakdown(bench: &Bench) -> anyhow::Result<Breakdown> {
         fetch,
         store: stored,
     })
+}
+
+/// Timestamps of what happens inside one import, from the events pmhub and the fake GitHub
+/// emit anyway (a `tracing` layer that records them; nothing is printed): the fake's
+/// `api request` (debug) for each request it receives, `run queued` when `POST …/sync`
+/// has enqueued, the runner's `job claimed` (debug), and `issue import finished` once
+/// the run is recorded as finished. The phases are the gaps between them.
+mod timeline {
+    use std::fmt::Debug;
+    use std::sync::{Arc, Mutex, PoisonError};
+    use std::time::{Duration, Instant};
+    use tracing::field::{Field, Visit};
+    use tracing::{Event, Subscriber};
+    use tracing_subscriber::layer::{Context, Layer};
+
+    /// One recorded event.
+    #[derive(Debug, Clone)]
+    pub struct Mark {
+        pub at: Instant,
+        pub message: String,
+        pub path: Option<String>,
+    }
+
+    /// The recorded events, shared with the layer.
+    #[derive(Clone, Default)]
+    pub struct Timeline(Arc<Mutex<Vec<Mark>>>);
+
+    impl Timeline {
+        /// Installs the recording layer as the global subscriber: the fake's debug
+        /// events, the runner's debug events and pmhub's info events only.
+        pub fn install() -> anyhow::Result<Self> {
+            use tracing_subscriber::layer::SubscriberExt;
+            use tracing_subscriber::util::SubscriberInitExt;
+            let timeline = Self::default();
+            let targets = tracing_subscriber::filter::Targets::new()
+                .with_target("pm_github_fake", tracing::Level::DEBUG)
+                .with_target("pm_worker", tracing::Level::DEBUG)
+                .with_target("pm_integrations", tracing::Level::INFO);
+            tracing_subscriber::registry()
+                .with(timeline.clone().with_filter(targets))
+                .try_init()?;
+            Ok(timeline)
+        }
+
+        fn between(&self, from: Instant, to: Instant) -> Vec<Mark> {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .filter(|m| m.at >= from && m.at <= to)
+                .cloned()
+                .collect()
+        }
+
+        /// The phases of the import that ran between `from` and `to` (imports are
+        /// measured one at a time, so the window holds one import's events).
+        pub fn phases(&self, from: Instant, to: Instant) -> Phases {
+            let marks = self.between(from, to);
+            let first = |pred: &dyn Fn(&Mark) -> bool| marks.iter().find(|m| pred(m)).map(|m| m.at);
+            let last =
+                |pred: &dyn Fn(&Mark) -> bool| marks.iter().rev().find(|m| pred(m)).map(|m| m.at);
+            let is_list = |m: &Mark| {
+                m.message == "api request"
+                    && m.path.as_deref().is_some_and(|p| p.ends_with("/issues"))
+            };
+            let is_repo_check = |m: &Mark| {
+                m.message == "api request"
+                    && m.path
+                        .as_deref()
+                        .is_some_and(|p| p.starts_with("/repos/") && p.matches('/').count() == 3)
+            };
+            Phases {
+                from,
+                repo_check: first(&is_repo_check),
+                queued: first(&|m| m.message == "run queued"),
+                claimed: first(&|m| m.message == "job claimed"),
+                first_list: first(&is_list),
+                last_list: last(&is_list),
+                finished: last(&|m| m.message == "issue import finished"),
+            }
+        }
+    }
+
+    /// When each step of one import happened (None: not seen).
+    pub struct Phases {
+        pub from: Instant,
+        pub repo_check: Option<Instant>,
+        pub queued: Option<Instant>,
+        pub claimed: Option<Instant>,
+        pub first_list: Option<Instant>,
+        pub last_list: Option<Instant>,
+        pub finished: Option<Instant>,
+    }
+
+    fn gap(a: Option<Instant>, b: Option<Instant>) -> String {
+        match (a, b) {
+            (Some(a), Some(b)) => format!("{:.1}", ms(b.saturating_duration_since(a))),
+            _ => "?".into(),
+        }
+    }
+
+    pub fn ms(d: Duration) -> f64 {
+        d.as_secs_f64() * 1e3
+    }
+
+    impl Phases {
+        /// The direct path: start → first list request → last list request → finished.
+        pub fn direct_line(&self) -> String {
+            format!(
+                "start→first list {} ms | pages (first→last list request) {} ms | last list→finished {} ms",
+                gap(Some(self.from), self.first_list),
+                gap(self.first_list, self.last_list),
+                gap(self.last_list, self.finished),
+            )
+        }
+
+        /// The job path: POST → repository check → queued → 202 → claimed → first list
+        /// request → last list request → finished.
+        pub fn job_line(&self, accepted: Instant) -> String {
+            format!(
+                "POST→repo check {} ms, →queued {} ms, →202 {} ms | 202→claimed {} ms | claimed→first list {} ms | pages {} ms | last list→finished {} ms",
+                gap(Some(self.from), self.repo_check),
+                gap(self.repo_check, self.queued),
+                gap(self.queued, Some(accepted)),
+                gap(Some(accepted), self.claimed),
+                gap(self.claimed, self.first_list),
+                gap(self.first_list, self.last_list),
+                gap(self.last_list, self.finished),
+            )
+        }
+    }
+
+    #[derive(Default)]
+    struct Fields {
+        message: String,
+        path: Option<String>,
+    }
+
+    impl Visit for Fields {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            match field.name() {
+                "message" => self.message = value.to_string(),
+                "path" => self.path = Some(value.to_string()),
+                _ => {}
+            }
+        }
+
+        fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+            match field.name() {
+                "message" => self.message = format!("{value:?}"),
+                "path" => self.path = Some(format!("{value:?}")),
+                _ => {}
+            }
+        }
+    }
+
+    impl<S: Subscriber> Layer<S> for Timeline {
+        fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+            let at = Instant::now();
+            let mut fields = Fields::default();
+            event.record(&mut fields);
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Mark {
+                    at,
+                    message: fields.message,
+                    path: fields.path,
+                });
+        }
+    }
 }
