@@ -7,9 +7,11 @@
 use crate::Database;
 use crate::errors::{self, DbResultExt};
 use async_trait::async_trait;
-use diesel::prelude::{OptionalExtension, QueryableByName};
+use diesel::pg::Pg;
+use diesel::prelude::{OptionalExtension, QueryResult, QueryableByName};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{
-    Array, Bool, Int4, Int8, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+    Array, Bool, Int4, Int8, Jsonb, Nullable, Text, Timestamptz, Untyped, Uuid as SqlUuid,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
@@ -219,42 +221,85 @@ impl PgJobQueue {
     }
 }
 
-const CLAIM: &str = "
-WITH reaped AS (
-    -- Dead runners' jobs on their last attempt (or asked to cancel) end here.
-    UPDATE jobs
-       SET status = CASE WHEN cancel_requested THEN 'canceled' ELSE 'failed' END,
-           last_error_code = CASE WHEN cancel_requested THEN last_error_code ELSE $5 END,
-           last_error_message = CASE WHEN cancel_requested THEN last_error_message ELSE $6 END,
-           lease_token = NULL, lease_until = NULL, worker = NULL,
-           finished_at = now(), updated_at = now()
-     WHERE id IN (SELECT id FROM jobs
-                   WHERE status = 'running' AND lease_until < now()
-                     AND (attempts >= max_attempts OR cancel_requested)
-                   FOR UPDATE SKIP LOCKED)
-    RETURNING id
-),
-stale AS (
-    SELECT id FROM jobs
-     WHERE status = 'running' AND lease_until < now()
-       AND attempts < max_attempts AND NOT cancel_requested AND kind = ANY($2)
-     ORDER BY lease_until
-     LIMIT $3
-     FOR UPDATE SKIP LOCKED
-),
-due AS (
-    SELECT id FROM jobs
-     WHERE status IN ('queued', 'waiting') AND run_at <= now() AND kind = ANY($2)
-     ORDER BY run_at
-     LIMIT $3
-     FOR UPDATE SKIP LOCKED
-)
-UPDATE jobs
-   SET status = 'running', attempts = attempts + 1,
-       lease_token = gen_random_uuid(), lease_until = now() + $4 * interval '1 millisecond',
-       worker = $1, started_at = now(), updated_at = now()
- WHERE id IN (SELECT id FROM (SELECT id FROM stale UNION ALL SELECT id FROM due) AS c LIMIT $3)
-RETURNING *";
+/// The claim, one statement: ends dead runners' jobs that have no attempt left
+/// (or were asked to cancel), then takes up to `limit` jobs — expired leases first,
+/// then due jobs — each with a new lease token. `FOR UPDATE SKIP LOCKED`, so
+/// concurrent claims never take the same job nor wait for each other.
+///
+/// A [`QueryFragment`] of its own rather than `sql_query`, which diesel never
+/// keeps prepared: every runner sends it on each wake-up and poll, and its text
+/// never changes, so it is prepared once per connection and cached.
+struct Claim<'a> {
+    worker: &'a str,
+    kinds: &'a [String],
+    limit: i64,
+    lease_ms: i64,
+    expired_code: &'a str,
+    expired_message: &'a str,
+}
+
+impl QueryFragment<Pg> for Claim<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        // Dead runners' jobs on their last attempt (or asked to cancel) end here.
+        out.push_sql(
+            "WITH reaped AS (UPDATE jobs \
+             SET status = CASE WHEN cancel_requested THEN 'canceled' ELSE 'failed' END, \
+             last_error_code = CASE WHEN cancel_requested THEN last_error_code ELSE ",
+        );
+        out.push_bind_param::<Text, _>(&self.expired_code)?;
+        out.push_sql(
+            " END, last_error_message = CASE WHEN cancel_requested THEN last_error_message ELSE ",
+        );
+        out.push_bind_param::<Text, _>(&self.expired_message)?;
+        out.push_sql(
+            " END, lease_token = NULL, lease_until = NULL, worker = NULL, \
+             finished_at = now(), updated_at = now() \
+             WHERE id IN (SELECT id FROM jobs \
+             WHERE status = 'running' AND lease_until < now() \
+             AND (attempts >= max_attempts OR cancel_requested) \
+             FOR UPDATE SKIP LOCKED) RETURNING id), \
+             stale AS (SELECT id FROM jobs \
+             WHERE status = 'running' AND lease_until < now() \
+             AND attempts < max_attempts AND NOT cancel_requested AND kind = ANY(",
+        );
+        out.push_bind_param::<Array<Text>, _>(self.kinds)?;
+        out.push_sql(") ORDER BY lease_until LIMIT ");
+        out.push_bind_param::<Int8, _>(&self.limit)?;
+        out.push_sql(
+            " FOR UPDATE SKIP LOCKED), \
+             due AS (SELECT id FROM jobs \
+             WHERE status IN ('queued', 'waiting') AND run_at <= now() AND kind = ANY(",
+        );
+        out.push_bind_param::<Array<Text>, _>(self.kinds)?;
+        out.push_sql(") ORDER BY run_at LIMIT ");
+        out.push_bind_param::<Int8, _>(&self.limit)?;
+        out.push_sql(
+            " FOR UPDATE SKIP LOCKED) \
+             UPDATE jobs SET status = 'running', attempts = attempts + 1, \
+             lease_token = gen_random_uuid(), lease_until = now() + ",
+        );
+        out.push_bind_param::<Int8, _>(&self.lease_ms)?;
+        out.push_sql(" * interval '1 millisecond', worker = ");
+        out.push_bind_param::<Text, _>(&self.worker)?;
+        out.push_sql(
+            ", started_at = now(), updated_at = now() \
+             WHERE id IN (SELECT id FROM (SELECT id FROM stale UNION ALL SELECT id FROM due) AS c LIMIT ",
+        );
+        out.push_bind_param::<Int8, _>(&self.limit)?;
+        out.push_sql(") RETURNING *");
+        Ok(())
+    }
+}
+
+// Cached by its SQL text, which never changes.
+impl QueryId for Claim<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Claim<'_> {
+    type SqlType = Untyped;
+}
 
 #[async_trait]
 impl JobQueue for PgJobQueue {
@@ -278,16 +323,17 @@ impl JobQueue for PgJobQueue {
         let expired = pm_jobs::lease_expired();
         self.db
             .run(async |conn| {
-                let rows: Vec<JobRow> = diesel::sql_query(CLAIM)
-                    .bind::<Text, _>(worker)
-                    .bind::<Array<Text>, _>(kinds)
-                    .bind::<Int8, _>(i64::try_from(limit).unwrap_or(i64::MAX))
-                    .bind::<Int8, _>(millis(lease))
-                    .bind::<Text, _>(LEASE_EXPIRED)
-                    .bind::<Text, _>(&expired.message)
-                    .load(conn)
-                    .await
-                    .or_internal()?;
+                let rows: Vec<JobRow> = Claim {
+                    worker,
+                    kinds,
+                    limit: i64::try_from(limit).unwrap_or(i64::MAX),
+                    lease_ms: millis(lease),
+                    expired_code: LEASE_EXPIRED,
+                    expired_message: &expired.message,
+                }
+                .load(conn)
+                .await
+                .or_internal()?;
                 rows.into_iter().map(JobRow::into_claimed).collect()
             })
             .await
