@@ -6,7 +6,7 @@
 //! different repositories), yet no token is kept in memory in plain form. The hash
 //! keys are random per cache, so the values are useless outside this process.
 //!
-//! **Bound and eviction (ADR 0023).** The cache is bounded by the memory its pages
+//! **Bound and eviction (ADR 0024).** The cache is bounded by the memory its pages
 //! hold (`max_bytes`, 64 MiB by default) and by a count of entries (`max_entries`,
 //! 10,000, which caps the bookkeeping). A page weighs what the parsed page keeps in
 //! memory (its issues' strings and vectors), not the length of GitHub's body: the

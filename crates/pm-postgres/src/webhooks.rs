@@ -432,4 +432,37 @@ mod tests {
             .unwrap();
         assert_eq!(prepared.n, 1);
     }
+
+    /// The claim (`jobs.rs`) is kept prepared the same way; tested here, beside the
+    /// other hot statement of the receive-and-run path.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_claim_is_prepared_once_per_connection() {
+        use pm_jobs::JobQueue;
+        let test = crate::testing::TestDb::new().await;
+        let mut config = DbConfig::new(&test.url);
+        config.max_connections = 1;
+        let db = Database::connect(&config).unwrap();
+        let queue = crate::PgJobQueue::new(db.clone());
+        queue.enqueue(delivery_job("c-1")).await.unwrap();
+        let kinds = vec![DELIVERY_JOB.to_string()];
+        let lease = std::time::Duration::from_secs(30);
+        let first = queue.claim("w", &kinds, 4, lease).await.unwrap();
+        assert_eq!(first.len(), 1);
+        for _ in 0..3 {
+            assert!(queue.claim("w", &kinds, 4, lease).await.unwrap().is_empty());
+        }
+        let prepared: Prepared = db
+            .run(async |conn| {
+                diesel::sql_query(
+                    "SELECT count(*) AS n FROM pg_prepared_statements
+                      WHERE statement LIKE 'WITH reaped AS (UPDATE jobs%'",
+                )
+                .get_result(conn)
+                .await
+                .map_err(errors::internal)
+            })
+            .await
+            .unwrap();
+        assert_eq!(prepared.n, 1);
+    }
 }

@@ -1,11 +1,15 @@
 //! `pmhub-bench` (`make bench`): the issue-import ("sync") benchmark.
 //!
 //! Imports 10,000 issues (100 pages of 100) from the in-memory GitHub into a fresh database,
-//! first through the direct path (the importer called in-process, as the request did before
-//! imports were jobs), then through the job path (`POST …/github/sync` → 202, a job worker runs
-//! it, polled until it succeeded), then imports again with nothing changed, and reports:
-//! * both paths' throughput (issues/s) and the job path's share of the direct path's
-//!   (target ≥ 95 %);
+//! `--rounds` times (default 3) in the order direct, job, job, direct — the direct path is the
+//! importer called in-process, as the request did before imports were jobs; the job path is
+//! `POST …/github/sync` → 202 and a job worker of the same process running it — each import
+//! into a project and a repository of its own; then imports again with nothing changed, and
+//! reports:
+//! * both paths' throughput (issues/s) and the job path's share of the direct path's over all
+//!   runs and per round (target ≥ 95 %), with the phases of every import (timestamps of
+//!   pmhub's and the fake's events: repository check, enqueue, 202, claim, first and last list
+//!   request, finish);
 //! * p50/p99 of `POST …/github/sync` → 202 while another import runs;
 //! * the GitHub requests it made (the fake's counters; exactly one list request per page);
 //! * SQL statements per page (the server's pool counts every statement it runs);
