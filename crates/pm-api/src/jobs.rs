@@ -128,6 +128,7 @@ pub fn start_sharing(
     let mut db_config = DbConfig::new(url.clone());
     db_config.max_connections = config.workers + 2;
     let db = Database::connect(&db_config)?;
+    warm_up(&db, WARM_CONNECTIONS.min(db_config.max_connections));
     let registry = registry(settings, &db, github)?;
     let retention = Duration::from_secs(settings.jobs.retention_days.saturating_mul(86_400));
     let every = Duration::from_secs(settings.jobs.cleanup_interval_secs);
@@ -153,6 +154,22 @@ pub fn start_sharing(
         runner: runner.start(),
         listener,
     })
+}
+
+/// Connections the runner opens at start: the claim loop's and the first job's.
+const WARM_CONNECTIONS: usize = 2;
+
+/// Opens `n` of the pool's connections now, in the background, so the first
+/// claim and the first job do not wait for logins (the pool opens connections
+/// lazily). Best effort: a database that is down now is the claim loop's to report.
+fn warm_up(db: &Database, n: usize) {
+    let db = db.clone();
+    tokio::spawn(async move {
+        // Concurrent checkouts: each finds no idle connection and opens one.
+        let pings = futures_util::future::join_all((0..n).map(|_| db.ping())).await;
+        let opened = pings.iter().filter(|p| p.is_ok()).count();
+        tracing::debug!(opened, "job runner's pool warmed up");
+    });
 }
 
 async fn wait_for_signal() {

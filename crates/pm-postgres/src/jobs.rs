@@ -5,6 +5,7 @@
 //! and leases come from the database's clock, so runners on several machines agree.
 
 use crate::Database;
+use crate::cached::CachedSql;
 use crate::errors::{self, DbResultExt};
 use async_trait::async_trait;
 use diesel::prelude::{OptionalExtension, QueryableByName};
@@ -256,42 +257,37 @@ impl PgJobQueue {
     }
 }
 
-const CLAIM: &str = "
-WITH reaped AS (
-    -- Dead runners' jobs on their last attempt (or asked to cancel) end here.
-    UPDATE jobs
-       SET status = CASE WHEN cancel_requested THEN 'canceled' ELSE 'failed' END,
-           last_error_code = CASE WHEN cancel_requested THEN last_error_code ELSE $5 END,
-           last_error_message = CASE WHEN cancel_requested THEN last_error_message ELSE $6 END,
-           lease_token = NULL, lease_until = NULL, worker = NULL,
-           finished_at = now(), updated_at = now()
-     WHERE id IN (SELECT id FROM jobs
-                   WHERE status = 'running' AND lease_until < now()
-                     AND (attempts >= max_attempts OR cancel_requested)
-                   FOR UPDATE SKIP LOCKED)
-    RETURNING id
-),
-stale AS (
-    SELECT id FROM jobs
-     WHERE status = 'running' AND lease_until < now()
-       AND attempts < max_attempts AND NOT cancel_requested AND kind = ANY($2)
-     ORDER BY lease_until
-     LIMIT $3
-     FOR UPDATE SKIP LOCKED
-),
-due AS (
-    SELECT id FROM jobs
-     WHERE status IN ('queued', 'waiting') AND run_at <= now() AND kind = ANY($2)
-     ORDER BY run_at
-     LIMIT $3
-     FOR UPDATE SKIP LOCKED
-)
-UPDATE jobs
-   SET status = 'running', attempts = attempts + 1,
-       lease_token = gen_random_uuid(), lease_until = now() + $4 * interval '1 millisecond',
-       worker = $1, started_at = now(), updated_at = now()
- WHERE id IN (SELECT id FROM (SELECT id FROM stale UNION ALL SELECT id FROM due) AS c LIMIT $3)
-RETURNING *";
+/// The claim, one statement: ends dead runners' jobs that have no attempt left
+/// (or were asked to cancel), then takes up to `limit` jobs — expired leases first,
+/// then due jobs — each with a new lease token. `FOR UPDATE SKIP LOCKED`, so
+/// concurrent claims never take the same job nor wait for each other. A
+/// [`CachedSql`]: every runner sends it on each wake-up and poll, so it is prepared
+/// once per connection. Binds: `$1` the lease-expired code, `$2` its message,
+/// `$3` the kinds, `$4` the limit, `$5` the lease in milliseconds, `$6` the worker.
+const CLAIM: &str = "WITH reaped AS (UPDATE jobs
+        SET status = CASE WHEN cancel_requested THEN 'canceled' ELSE 'failed' END,
+            last_error_code = CASE WHEN cancel_requested THEN last_error_code ELSE $1 END,
+            last_error_message = CASE WHEN cancel_requested THEN last_error_message ELSE $2 END,
+            lease_token = NULL, lease_until = NULL, worker = NULL,
+            finished_at = now(), updated_at = now()
+      WHERE id IN (SELECT id FROM jobs
+                    WHERE status = 'running' AND lease_until < now()
+                      AND (attempts >= max_attempts OR cancel_requested)
+                      FOR UPDATE SKIP LOCKED)
+      RETURNING id),
+    stale AS (SELECT id FROM jobs
+               WHERE status = 'running' AND lease_until < now()
+                 AND attempts < max_attempts AND NOT cancel_requested AND kind = ANY($3)
+               ORDER BY lease_until LIMIT $4 FOR UPDATE SKIP LOCKED),
+    due AS (SELECT id FROM jobs
+             WHERE status IN ('queued', 'waiting') AND run_at <= now() AND kind = ANY($3)
+             ORDER BY run_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+    UPDATE jobs SET status = 'running', attempts = attempts + 1,
+           lease_token = gen_random_uuid(), lease_until = now() + $5 * interval '1 millisecond',
+           worker = $6, started_at = now(), updated_at = now()
+     WHERE id IN (SELECT id FROM (SELECT id FROM stale UNION ALL SELECT id FROM due) AS c
+                  LIMIT $4)
+    RETURNING *";
 
 #[async_trait]
 impl JobQueue for PgJobQueue {
@@ -315,13 +311,13 @@ impl JobQueue for PgJobQueue {
         let expired = pm_jobs::lease_expired();
         self.db
             .run(async |conn| {
-                let rows: Vec<JobRow> = diesel::sql_query(CLAIM)
-                    .bind::<Text, _>(worker)
+                let rows: Vec<JobRow> = CachedSql::new(CLAIM)
+                    .bind::<Text, _>(LEASE_EXPIRED)
+                    .bind::<Text, _>(expired.message.as_str())
                     .bind::<Array<Text>, _>(kinds)
                     .bind::<Int8, _>(i64::try_from(limit).unwrap_or(i64::MAX))
                     .bind::<Int8, _>(millis(lease))
-                    .bind::<Text, _>(LEASE_EXPIRED)
-                    .bind::<Text, _>(&expired.message)
+                    .bind::<Text, _>(worker)
                     .load(conn)
                     .await
                     .or_internal()?;

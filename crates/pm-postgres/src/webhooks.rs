@@ -2,7 +2,7 @@
 //! `github_dirty_issues`; migration `2026-11-23-000001_github_webhooks`).
 
 use crate::cached::CachedSql;
-use crate::jobs::{JOBS_CHANNEL, enqueue_in, on_conflict};
+use crate::jobs::{JOBS_CHANNEL, on_conflict};
 use crate::{Database, errors};
 use async_trait::async_trait;
 use diesel::prelude::{OptionalExtension, QueryableByName};
@@ -35,6 +35,39 @@ impl PgWebhookStore {
 /// The job that processes a delivery; its attempts are the queue's default.
 pub fn delivery_job(delivery_id: &str) -> NewJob {
     NewJob::new(DELIVERY_JOB, json!({ "delivery_id": delivery_id }))
+}
+
+/// Stores a delivery and, only when it is new, its job — one statement, so one
+/// implicit transaction and one round trip (instead of `BEGIN`, two inserts and
+/// `COMMIT`): the delivery exists exactly when its job does (the outbox), and a
+/// redelivery (`ON CONFLICT DO NOTHING`, which also waits out a concurrent insert
+/// of the same id) inserts neither. The runners are notified at commit, as
+/// `jobs::enqueue_in` does; the job row is what `enqueue_in` inserts for a job
+/// without a concurrency key, due now. A [`CachedSql`], so PostgreSQL does not
+/// parse and plan it on every delivery. Binds: the delivery's id, event, action,
+/// repository id and name, payload; the job's id, kind, payload, max attempts.
+static RECORD_DELIVERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH delivery AS (
+            INSERT INTO github_deliveries
+                   (delivery_id, event, action, repository_id, repo_full_name, payload)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id
+         ), job AS (
+            INSERT INTO jobs (id, kind, payload, status, max_attempts, run_at, created_at,
+                              updated_at)
+            SELECT $7, $8, $9, 'queued', $10, now(), now(), now() FROM delivery
+            RETURNING kind
+         )
+         SELECT count(*) AS stored FROM job
+         CROSS JOIN LATERAL (SELECT pg_notify('{JOBS_CHANNEL}', job.kind)) AS n"
+    )
+});
+
+#[derive(QueryableByName)]
+struct Stored {
+    #[diesel(sql_type = BigInt)]
+    stored: i64,
 }
 
 #[derive(QueryableByName)]
@@ -133,34 +166,33 @@ impl DeliveryStore for PgWebhookStore {
     async fn record(&self, d: &NewDelivery) -> Result<bool> {
         let job = delivery_job(&d.delivery_id);
         job.validate()?;
-        self.db
+        if job.concurrency_key.is_some() || job.run_at.is_some() {
+            // RECORD below inserts the job unconditionally and due now.
+            return Err(Error::internal(
+                "a delivery's job has no concurrency key and is due at once",
+            ));
+        }
+        let max_attempts = i32::try_from(job.max_attempts).unwrap_or(i32::MAX);
+        let stored: Stored = self
+            .db
             .run(async |conn| {
-                conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-                    let inserted = diesel::sql_query(
-                        "INSERT INTO github_deliveries
-                             (delivery_id, event, action, repository_id, repo_full_name, payload)
-                         VALUES ($1, $2, $3, $4, $5, $6)
-                         ON CONFLICT (delivery_id) DO NOTHING",
-                    )
-                    .bind::<Text, _>(&d.delivery_id)
-                    .bind::<Text, _>(&d.event)
+                CachedSql::new(RECORD_DELIVERY.as_str())
+                    .bind::<Text, _>(d.delivery_id.as_str())
+                    .bind::<Text, _>(d.event.as_str())
                     .bind::<Nullable<Text>, _>(d.action.as_deref())
                     .bind::<Nullable<Int8>, _>(d.repository_id)
                     .bind::<Nullable<Text>, _>(d.repo_full_name.as_deref())
                     .bind::<Jsonb, _>(&d.payload)
-                    .execute(conn)
-                    .await?;
-                    if inserted == 0 {
-                        return Ok(false);
-                    }
-                    // The outbox: the job exists exactly when the delivery does.
-                    enqueue_in(conn, &job).await?;
-                    Ok(true)
-                })
-                .await
-                .map_err(errors::internal)
+                    .bind::<SqlUuid, _>(job.id.into_uuid())
+                    .bind::<Text, _>(job.kind.as_str())
+                    .bind::<Jsonb, _>(&job.payload)
+                    .bind::<Int4, _>(max_attempts)
+                    .get_result(conn)
+                    .await
+                    .map_err(errors::internal)
             })
-            .await
+            .await?;
+        Ok(stored.stored > 0)
     }
 
     async fn get(&self, delivery_id: &str) -> Result<Option<StoredDelivery>> {
@@ -365,5 +397,91 @@ impl DirtyIssues for PgWebhookStore {
             })
             .await?;
         Ok(deleted == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DbConfig;
+
+    #[derive(QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn recording_is_one_statement_prepared_once_per_connection() {
+        let test = crate::testing::TestDb::new().await;
+        let mut config = DbConfig::new(&test.url);
+        config.max_connections = 1;
+        let db = Database::connect(&config).unwrap();
+        let store = PgWebhookStore::new(db.clone());
+        let before = db.statements_executed();
+        for n in 0..5 {
+            let d = NewDelivery {
+                delivery_id: format!("prepared-{n}"),
+                event: "issues".into(),
+                action: Some("edited".into()),
+                repository_id: Some(1),
+                repo_full_name: Some("o/r".into()),
+                payload: json!({ "n": n }),
+            };
+            assert!(store.record(&d).await.unwrap());
+            assert!(!store.record(&d).await.unwrap(), "redelivery");
+        }
+        assert_eq!(
+            db.statements_executed() - before,
+            10,
+            "one statement per delivery: no BEGIN, no COMMIT, no second insert"
+        );
+        // On the pool's only connection, the text was prepared once and kept.
+        let prepared: Prepared = db
+            .run(async |conn| {
+                diesel::sql_query(
+                    "SELECT count(*) AS n FROM pg_prepared_statements
+                      WHERE statement LIKE 'WITH delivery AS (%INSERT INTO github_deliveries%'",
+                )
+                .get_result(conn)
+                .await
+                .map_err(errors::internal)
+            })
+            .await
+            .unwrap();
+        assert_eq!(prepared.n, 1);
+    }
+
+    /// The claim (`jobs.rs`) is kept prepared the same way; tested here, beside the
+    /// other hot statement of the receive-and-run path.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_claim_is_prepared_once_per_connection() {
+        use pm_jobs::JobQueue;
+        let test = crate::testing::TestDb::new().await;
+        let mut config = DbConfig::new(&test.url);
+        config.max_connections = 1;
+        let db = Database::connect(&config).unwrap();
+        let queue = crate::PgJobQueue::new(db.clone());
+        queue.enqueue(delivery_job("c-1")).await.unwrap();
+        let kinds = vec![DELIVERY_JOB.to_string()];
+        let lease = std::time::Duration::from_secs(30);
+        let first = queue.claim("w", &kinds, 4, lease).await.unwrap();
+        assert_eq!(first.len(), 1);
+        for _ in 0..3 {
+            assert!(queue.claim("w", &kinds, 4, lease).await.unwrap().is_empty());
+        }
+        let prepared: Prepared = db
+            .run(async |conn| {
+                diesel::sql_query(
+                    "SELECT count(*) AS n FROM pg_prepared_statements
+                      WHERE statement LIKE 'WITH reaped AS (UPDATE jobs%'",
+                )
+                .get_result(conn)
+                .await
+                .map_err(errors::internal)
+            })
+            .await
+            .unwrap();
+        assert_eq!(prepared.n, 1);
     }
 }

@@ -405,6 +405,13 @@ impl Drop for Registered<'_> {
 
 async fn run_job(inner: &Inner, claimed: ClaimedJob, claim_started: Instant) {
     let ClaimedJob { job, lease } = claimed;
+    tracing::debug!(
+        job_id = %job.id,
+        kind = %job.kind,
+        attempt = job.attempts,
+        claim_ms = claim_started.elapsed().as_secs_f64() * 1e3,
+        "job claimed"
+    );
     let ttl = inner.config.lease;
     let signal = Arc::new(StopSignal::new(claim_started, ttl));
     inner

@@ -151,8 +151,13 @@ async fn bad_missing_altered_and_unknown_signatures_are_401_and_store_nothing() 
         assert!(problem["detail"].as_str().unwrap().contains("signature"));
     }
     assert_eq!(app.count("github_deliveries").await, 0);
-    // (The test app runs job workers, whose periodic cleanup is a `pmhub.*` job.)
-    assert_eq!(app.count("jobs WHERE kind NOT LIKE 'pmhub.%'").await, 0);
+    // (The test app runs job workers, whose periodic jobs — the cleanup, the
+    // reconcile tick — have `periodic:` keys.)
+    assert_eq!(
+        app.count("jobs WHERE concurrency_key IS NULL OR concurrency_key NOT LIKE 'periodic:%'")
+            .await,
+        0
+    );
 
     // The good signature is accepted (so the cases above failed for their reason).
     let resp = deliver(&app, Some("issues"), Some("d-401"), Some(&good), body).await;

@@ -1,11 +1,15 @@
 //! `pmhub-bench` (`make bench`): the issue-import ("sync") benchmark.
 //!
 //! Imports 10,000 issues (100 pages of 100) from the in-memory GitHub into a fresh database,
-//! first through the direct path (the importer called in-process, as the request did before
-//! imports were jobs), then through the job path (`POST …/github/sync` → 202, a job worker runs
-//! it, polled until it succeeded), then imports again with nothing changed, and reports:
-//! * both paths' throughput (issues/s) and the job path's share of the direct path's
-//!   (target ≥ 95 %);
+//! `--rounds` times (default 3) in the order direct, job, job, direct — the direct path is the
+//! importer called in-process, as the request did before imports were jobs; the job path is
+//! `POST …/github/sync` → 202 and a job worker of the same process running it — each import
+//! into a project and a repository of its own; then imports again with nothing changed, and
+//! reports:
+//! * both paths' throughput (issues/s) and the job path's share of the direct path's over all
+//!   runs and per round (target ≥ 95 %), with the phases of every import (timestamps of
+//!   pmhub's and the fake's events: repository check, enqueue, 202, claim, first and last list
+//!   request, finish);
 //! * p50/p99 of `POST …/github/sync` → 202 while another import runs;
 //! * the GitHub requests it made (the fake's counters; exactly one list request per page);
 //! * SQL statements per page (the server's pool counts every statement it runs);
@@ -50,15 +54,8 @@ use std::time::{Duration, Instant};
 const GH_TOKEN: &str = "ghp_benchAlice0123456789abcdefABCD";
 const ORG: &str = pm_e2e::DEFAULT_ORG;
 const REPO: &str = "auditmos-projects/benchmark";
-/// The same issues, imported through the direct path (a repository of its own, so neither
-/// run profits from the other's ETag cache entries).
-const REPO_DIRECT: &str = "auditmos-projects/benchmark-direct";
 /// The same issues again: the import that runs while `POST …/sync` latencies are measured.
 const REPO_BUSY: &str = "auditmos-projects/benchmark-busy";
-/// Second runs of each path, in the order direct, job, job, direct, so that neither path
-/// always meets the emptier tables.
-const REPO_DIRECT_2: &str = "auditmos-projects/benchmark-direct-2";
-const REPO_JOB_2: &str = "auditmos-projects/benchmark-job-2";
 /// The job path's throughput must be at least this share of the direct path's.
 const TARGET_JOB_SHARE: f64 = 0.95;
 const PER_PAGE: u64 = 100;
@@ -80,6 +77,11 @@ struct Args {
     /// pmhub's HTTP worker threads (pmhub defaults to one per core).
     #[arg(long)]
     workers: Option<usize>,
+    /// Rounds of the path comparison; each imports four times, in the order direct,
+    /// job, job, direct, each into a project and a repository of its own (identical
+    /// issues, so no run profits from another's ETag cache entries).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Diagnostics: have PostgreSQL log every statement of this run with its duration
     /// (`log_min_duration_statement = 0` on the benchmark's database) to the server's log.
     #[arg(long)]
@@ -112,6 +114,8 @@ struct Measured {
     list_requests: u64,
     /// Requests GitHub charged against the token's rate limit (a `304` is free).
     charged: u64,
+    /// Where the time went (job path only).
+    phases: Option<String>,
 }
 
 /// The world under test.
@@ -123,6 +127,7 @@ struct Bench {
     /// The fake GitHub's API as alice, for `GET /rate_limit` (free, like on GitHub).
     github_api: Api,
     server: InProcessServer,
+    timeline: timeline::Timeline,
 }
 
 impl Bench {
@@ -144,11 +149,12 @@ impl Bench {
             github_requests: after.requests - before.requests,
             list_requests: list_requests(&after) - list_requests(&before),
             charged: used_after.saturating_sub(used_before),
+            phases: None,
         })
     }
 
-    /// `POST path body` without waiting (202), then the run polled every 100 ms until it
-    /// finished; `reply` is the finished run and `elapsed` the POST's latency plus the run's
+    /// `POST path body` without waiting (202), then the run read once it finished;
+    /// `reply` is the finished run and `elapsed` the POST's latency plus the run's
     /// own `finished_at - started_at` (from its record, so the polling neither adds load nor
     /// rounds the figure). SQL statements: the API's pool only; the workers' pool is separate.
     async fn measure_job(&self, path: &str, body: &Value) -> anyhow::Result<Measured> {
@@ -158,14 +164,25 @@ impl Bench {
         let started = Instant::now();
         let accepted = self.api.post(path, body).await?.expect_status(202)?;
         let post_latency = started.elapsed();
+        let accepted_at = Instant::now();
         let location = accepted.header("location").context("Location")?.to_string();
+        // Waits for the worker's "finished" event (in memory, so waiting adds no load
+        // to the server while the job path is measured), then reads the run; every
+        // 2 s it reads the run anyway, in case the run failed.
+        let mut waited = Duration::ZERO;
         let reply = loop {
-            let run = self.api.get(&location).await?.expect_status(200)?;
-            match run.body["status"].as_str() {
-                Some("succeeded") => break run,
-                Some("failed" | "canceled") => bail!("the run ended {}", run.body),
-                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            let finished = self.timeline.seen_since("issue import finished", started);
+            if finished || waited >= Duration::from_secs(2) {
+                waited = Duration::ZERO;
+                let run = self.api.get(&location).await?.expect_status(200)?;
+                match run.body["status"].as_str() {
+                    Some("succeeded") => break run,
+                    Some("failed" | "canceled") => bail!("the run ended {}", run.body),
+                    _ => {}
+                }
             }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            waited += Duration::from_millis(5);
         };
         let at = |key: &str| -> anyhow::Result<time::OffsetDateTime> {
             let text = reply.body[key]
@@ -176,6 +193,10 @@ impl Bench {
                 &time::format_description::well_known::Rfc3339,
             )?)
         };
+        let phases = self
+            .timeline
+            .phases(started, Instant::now())
+            .job_line(accepted_at);
         let run_time = at("finished_at")? - at("started_at")?;
         let elapsed = post_latency + Duration::try_from(run_time)?;
         let statements = self.pool.statements_executed() - statements;
@@ -188,6 +209,7 @@ impl Bench {
             github_requests: after.requests - before.requests,
             list_requests: list_requests(&after) - list_requests(&before),
             charged: used_after.saturating_sub(used_before),
+            phases: Some(phases),
         })
     }
 
@@ -280,6 +302,7 @@ async fn run(args: &Args) -> anyhow::Result<bool> {
 }
 
 async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<bool> {
+    let timeline = timeline::Timeline::install()?;
     pm_postgres::run_migrations(&db.url).await?;
     // Start from a clean slate: a checkpoint due from earlier work (a test run
     // creates and drops hundreds of databases) would otherwise land in the middle
@@ -305,7 +328,16 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
     fake.add_user(GH_TOKEN, "alice")?;
     fake.add_org(ORG)?;
     fake.add_org_member(ORG, "alice")?;
-    for repo in [REPO, REPO_DIRECT, REPO_BUSY, REPO_DIRECT_2, REPO_JOB_2] {
+    let mut repos = vec![REPO.to_string(), REPO_BUSY.to_string()];
+    for round in 1..=args.rounds {
+        for which in ["direct-a", "job-b", "direct-b"] {
+            repos.push(format!("{REPO}-{round}-{which}"));
+        }
+        if round > 1 {
+            repos.push(format!("{REPO}-{round}-job-a"));
+        }
+    }
+    for repo in &repos {
         let (owner, name) = repo.split_once('/').context("owner/name")?;
         fake.add_repo(owner, name, true)?;
         fake.add_issues(
@@ -323,8 +355,9 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
     );
 
     // pmhub: its real wiring and routes, served over HTTP.
-    let mut figment = pm_e2e::settings::figment(&db.url, &github.base_url, ORG)
-        .merge(("jobs.poll_interval_ms", 50));
+    // The job settings are `pmhub serve`'s defaults (LISTEN/NOTIFY wake-ups, a poll
+    // every second as the fallback).
+    let mut figment = pm_e2e::settings::figment(&db.url, &github.base_url, ORG);
     if let Some(workers) = args.workers {
         figment = figment.merge(("server.workers", workers));
     }
@@ -355,6 +388,7 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
         api,
         github_api,
         server,
+        timeline,
     };
 
     bench
@@ -378,76 +412,122 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
         workspace_id: admin.workspace.id,
         role: pm_kernel::Role::Admin,
     };
-    let direct_import = async |name: &str, repo: &str| -> anyhow::Result<(Duration, u64, u32)> {
+    let direct_import =
+        async |name: &str, repo: &str| -> anyhow::Result<(Duration, u64, u32, String)> {
+            let project = bench
+                .api
+                .post("/api/v1/projects", &json!({ "name": name }))
+                .await?
+                .expect_status(201)?;
+            let slug = pm_projects::Slug::parse(project.body["slug"].as_str().context("slug")?)?;
+            let lists_before = list_requests(&bench.fake.stats());
+            let started = Instant::now();
+            let report = state
+                .importer
+                .run(&actor, &slug, Some(RepoFullName::parse(repo)?))
+                .await?;
+            let elapsed = started.elapsed();
+            let phases = bench.timeline.phases(started, Instant::now()).direct_line();
+            Ok((
+                elapsed,
+                list_requests(&bench.fake.stats()) - lists_before,
+                report.counts.created,
+                phases,
+            ))
+        };
+    let rounds = args.rounds.max(1);
+    println!(
+        "\nImport, direct path vs job path ({} issues, {pages} pages each), {rounds} rounds of direct, job, job, direct",
+        args.issues
+    );
+    println!(
+        "  direct: IssueImporter::run in-process, as the request ran it before imports were jobs"
+    );
+    println!(
+        "  job:    POST …/github/sync → 202, a job worker runs it; the POST's latency plus the run's finished_at − started_at"
+    );
+    let job_import = async |round: usize, which: &str| -> anyhow::Result<Measured> {
+        if round == 1 && which == "job-a" {
+            // The project the re-sync below uses.
+            return bench.measure_job(&sync_path, &body).await;
+        }
         let project = bench
             .api
-            .post("/api/v1/projects", &json!({ "name": name }))
+            .post(
+                "/api/v1/projects",
+                &json!({ "name": format!("Benchmark {round} {which}") }),
+            )
             .await?
             .expect_status(201)?;
-        let slug = pm_projects::Slug::parse(project.body["slug"].as_str().context("slug")?)?;
-        let lists_before = list_requests(&bench.fake.stats());
-        let started = Instant::now();
-        let report = state
-            .importer
-            .run(&actor, &slug, Some(RepoFullName::parse(repo)?))
-            .await?;
-        Ok((
-            started.elapsed(),
-            list_requests(&bench.fake.stats()) - lists_before,
-            report.counts.created,
-        ))
+        let path = format!(
+            "/api/v1/projects/{}/github/sync",
+            project.body["slug"].as_str().context("slug")?
+        );
+        bench
+            .measure_job(&path, &json!({ "repo": format!("{REPO}-{round}-{which}") }))
+            .await
     };
-    println!(
-        "\nImport, direct path ({} issues, {pages} pages) — IssueImporter::run in-process (runs 1 and 4 of direct, job, job, direct)",
-        args.issues
-    );
-    let (direct_elapsed, direct_lists, direct_created) =
-        direct_import("Benchmark direct", REPO_DIRECT).await?;
-    println!(
-        "  run 1: {:.0} issues/s: {} ms for {direct_created} tasks created, {direct_lists} list requests",
-        args.issues as f64 / direct_elapsed.as_secs_f64(),
-        direct_elapsed.as_millis()
-    );
-
-    println!(
-        "\nImport, job path ({} issues, {pages} pages) — POST {sync_path} → 202, polled until it succeeded",
-        args.issues
-    );
-    let import = bench.measure_job(&sync_path, &body).await?;
+    let mut direct_total = Duration::ZERO;
+    let mut job_total = Duration::ZERO;
+    let mut direct_lists = pages;
+    let mut round_shares = Vec::new();
+    let mut first_job: Option<Measured> = None;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    for round in 1..=rounds {
+        let (d1, lists_1, _, phases_1) = direct_import(
+            &format!("Benchmark {round} direct-a"),
+            &format!("{REPO}-{round}-direct-a"),
+        )
+        .await?;
+        let j1 = job_import(round, "job-a").await?;
+        let j2 = job_import(round, "job-b").await?;
+        let (d2, lists_2, _, phases_2) = direct_import(
+            &format!("Benchmark {round} direct-b"),
+            &format!("{REPO}-{round}-direct-b"),
+        )
+        .await?;
+        if lists_1 != pages || lists_2 != pages {
+            direct_lists = lists_1.max(lists_2);
+        }
+        let share = (d1 + d2).as_secs_f64() / (j1.elapsed + j2.elapsed).as_secs_f64();
+        println!(
+            "  round {round}: direct {:.0} ms, job {:.0} ms, job {:.0} ms, direct {:.0} ms: job at {:.1} % of direct",
+            ms(d1),
+            ms(j1.elapsed),
+            ms(j2.elapsed),
+            ms(d2),
+            share * 100.0
+        );
+        println!("    direct: {phases_1}");
+        for run in [&j1, &j2] {
+            println!("    job:    {}", run.phases.as_deref().unwrap_or("?"));
+        }
+        println!("    direct: {phases_2}");
+        direct_total += d1 + d2;
+        job_total += j1.elapsed + j2.elapsed;
+        round_shares.push(share);
+        if first_job.is_none() {
+            first_job = Some(j1);
+        }
+    }
+    let import = first_job.context("at least one round")?;
     let created = count(&import.reply.body, "created");
     let issues_per_sec = args.issues as f64 / import.elapsed.as_secs_f64();
-    // Runs 2 and 3 are the job path, run 4 the direct path again.
-    let job_2 = bench
-        .api
-        .post("/api/v1/projects", &json!({ "name": "Benchmark job 2" }))
-        .await?
-        .expect_status(201)?;
-    let job_2_path = format!(
-        "/api/v1/projects/{}/github/sync",
-        job_2.body["slug"].as_str().context("slug")?
-    );
-    let import_2 = bench
-        .measure_job(&job_2_path, &json!({ "repo": REPO_JOB_2 }))
-        .await?;
-    let (direct_elapsed_2, direct_lists_2, _) =
-        direct_import("Benchmark direct 2", REPO_DIRECT_2).await?;
-    let direct_mean = (direct_elapsed + direct_elapsed_2) / 2;
-    let job_mean = (import.elapsed + import_2.elapsed) / 2;
-    let direct_per_sec = args.issues as f64 / direct_mean.as_secs_f64();
-    let job_per_sec = args.issues as f64 / job_mean.as_secs_f64();
+    let runs = 2.0 * rounds as f64;
+    let direct_per_sec = args.issues as f64 * runs / direct_total.as_secs_f64();
+    let job_per_sec = args.issues as f64 * runs / job_total.as_secs_f64();
     let job_share = job_per_sec / direct_per_sec;
-    let direct_lists = direct_lists.max(direct_lists_2);
+    round_shares.sort_by(f64::total_cmp);
     println!(
-        "  runs 2 and 3 (job): {} ms and {} ms; runs 1 and 4 (direct): {} ms and {} ms",
-        import.elapsed.as_millis(),
-        import_2.elapsed.as_millis(),
-        direct_elapsed.as_millis(),
-        direct_elapsed_2.as_millis()
+        "  all rounds: job {job_per_sec:.0} issues/s, direct {direct_per_sec:.0} issues/s: the job path runs at {:.1} % of the direct path's rate (rounds {})",
+        job_share * 100.0,
+        round_shares
+            .iter()
+            .map(|s| format!("{:.1} %", s * 100.0))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    println!(
-        "  mean: job {job_per_sec:.0} issues/s, direct {direct_per_sec:.0} issues/s: the job path runs at {:.0} % of the direct path's rate",
-        job_share * 100.0
-    );
+    println!("\nImport, job path, round 1's first run — POST {sync_path} → 202");
     println!(
         "  {:.0} issues/s: {} ms for {} tasks created",
         issues_per_sec,
@@ -514,9 +594,10 @@ async fn bench(args: &Args, pages: u64, db: &ScratchDatabase) -> anyhow::Result<
     verdict(
         ok_share,
         &format!(
-            "job path ≥ {:.0} % of the direct path's rate (measured {:.1} %: {job_per_sec:.0} vs {direct_per_sec:.0} issues/s, mean of two runs each)",
+            "job path ≥ {:.0} % of the direct path's rate (measured {:.1} %: {job_per_sec:.0} vs {direct_per_sec:.0} issues/s, {} runs each)",
             TARGET_JOB_SHARE * 100.0,
             job_share * 100.0,
+            2 * rounds,
         ),
     );
     verdict(
@@ -681,4 +762,186 @@ async fn breakdown(bench: &Bench) -> anyhow::Result<Breakdown> {
         fetch,
         store: stored,
     })
+}
+
+/// Timestamps of what happens inside one import, from the events pmhub and the fake GitHub
+/// emit anyway (a `tracing` layer that records them; nothing is printed): the fake's
+/// `api request` (debug) for each request it receives, `run queued` when `POST …/sync`
+/// has enqueued, the runner's `job claimed` (debug), and `issue import finished` once
+/// the run is recorded as finished. The phases are the gaps between them.
+mod timeline {
+    use std::fmt::Debug;
+    use std::sync::{Arc, Mutex, PoisonError};
+    use std::time::{Duration, Instant};
+    use tracing::field::{Field, Visit};
+    use tracing::{Event, Subscriber};
+    use tracing_subscriber::layer::{Context, Layer};
+
+    /// One recorded event.
+    #[derive(Debug, Clone)]
+    pub struct Mark {
+        pub at: Instant,
+        pub message: String,
+        pub path: Option<String>,
+    }
+
+    /// The recorded events, shared with the layer.
+    #[derive(Clone, Default)]
+    pub struct Timeline(Arc<Mutex<Vec<Mark>>>);
+
+    impl Timeline {
+        /// Installs the recording layer as the global subscriber: the fake's debug
+        /// events, the runner's debug events and pmhub's info events only.
+        pub fn install() -> anyhow::Result<Self> {
+            use tracing_subscriber::layer::SubscriberExt;
+            use tracing_subscriber::util::SubscriberInitExt;
+            let timeline = Self::default();
+            let targets = tracing_subscriber::filter::Targets::new()
+                .with_target("pm_github_fake", tracing::Level::DEBUG)
+                .with_target("pm_worker", tracing::Level::DEBUG)
+                .with_target("pm_integrations", tracing::Level::INFO);
+            tracing_subscriber::registry()
+                .with(timeline.clone().with_filter(targets))
+                .try_init()?;
+            Ok(timeline)
+        }
+
+        /// Whether an event with `message` was recorded at or after `from`.
+        pub fn seen_since(&self, message: &str, from: Instant) -> bool {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .rev()
+                .take_while(|m| m.at >= from)
+                .any(|m| m.message == message)
+        }
+
+        fn between(&self, from: Instant, to: Instant) -> Vec<Mark> {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .filter(|m| m.at >= from && m.at <= to)
+                .cloned()
+                .collect()
+        }
+
+        /// The phases of the import that ran between `from` and `to` (imports are
+        /// measured one at a time, so the window holds one import's events).
+        pub fn phases(&self, from: Instant, to: Instant) -> Phases {
+            let marks = self.between(from, to);
+            let first = |pred: &dyn Fn(&Mark) -> bool| marks.iter().find(|m| pred(m)).map(|m| m.at);
+            let last =
+                |pred: &dyn Fn(&Mark) -> bool| marks.iter().rev().find(|m| pred(m)).map(|m| m.at);
+            let is_list = |m: &Mark| {
+                m.message == "api request"
+                    && m.path.as_deref().is_some_and(|p| p.ends_with("/issues"))
+            };
+            let is_repo_check = |m: &Mark| {
+                m.message == "api request"
+                    && m.path
+                        .as_deref()
+                        .is_some_and(|p| p.starts_with("/repos/") && p.matches('/').count() == 3)
+            };
+            Phases {
+                from,
+                repo_check: first(&is_repo_check),
+                queued: first(&|m| m.message == "run queued"),
+                claimed: first(&|m| m.message == "job claimed"),
+                first_list: first(&is_list),
+                last_list: last(&is_list),
+                finished: last(&|m| m.message == "issue import finished"),
+            }
+        }
+    }
+
+    /// When each step of one import happened (None: not seen).
+    pub struct Phases {
+        pub from: Instant,
+        pub repo_check: Option<Instant>,
+        pub queued: Option<Instant>,
+        pub claimed: Option<Instant>,
+        pub first_list: Option<Instant>,
+        pub last_list: Option<Instant>,
+        pub finished: Option<Instant>,
+    }
+
+    fn gap(a: Option<Instant>, b: Option<Instant>) -> String {
+        match (a, b) {
+            (Some(a), Some(b)) => format!("{:.1}", ms(b.saturating_duration_since(a))),
+            _ => "?".into(),
+        }
+    }
+
+    pub fn ms(d: Duration) -> f64 {
+        d.as_secs_f64() * 1e3
+    }
+
+    impl Phases {
+        /// The direct path: start → first list request → last list request → finished.
+        pub fn direct_line(&self) -> String {
+            format!(
+                "start→first list {} ms | pages (first→last list request) {} ms | last list→finished {} ms",
+                gap(Some(self.from), self.first_list),
+                gap(self.first_list, self.last_list),
+                gap(self.last_list, self.finished),
+            )
+        }
+
+        /// The job path: POST → repository check → queued → 202 → claimed → first list
+        /// request → last list request → finished.
+        pub fn job_line(&self, accepted: Instant) -> String {
+            format!(
+                "POST→repo check {} ms, →queued {} ms, →202 {} ms | 202→claimed {} ms | claimed→first list {} ms | pages {} ms | last list→finished {} ms",
+                gap(Some(self.from), self.repo_check),
+                gap(self.repo_check, self.queued),
+                gap(self.queued, Some(accepted)),
+                gap(Some(accepted), self.claimed),
+                gap(self.claimed, self.first_list),
+                gap(self.first_list, self.last_list),
+                gap(self.last_list, self.finished),
+            )
+        }
+    }
+
+    #[derive(Default)]
+    struct Fields {
+        message: String,
+        path: Option<String>,
+    }
+
+    impl Visit for Fields {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            match field.name() {
+                "message" => self.message = value.to_string(),
+                "path" => self.path = Some(value.to_string()),
+                _ => {}
+            }
+        }
+
+        fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+            match field.name() {
+                "message" => self.message = format!("{value:?}"),
+                "path" => self.path = Some(format!("{value:?}")),
+                _ => {}
+            }
+        }
+    }
+
+    impl<S: Subscriber> Layer<S> for Timeline {
+        fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+            let at = Instant::now();
+            let mut fields = Fields::default();
+            event.record(&mut fields);
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Mark {
+                    at,
+                    message: fields.message,
+                    path: fields.path,
+                });
+        }
+    }
 }

@@ -90,6 +90,12 @@ async fn bench(args: &Args, db: &ScratchDatabase) -> anyhow::Result<()> {
         send(&client, &url, &signature, &format!("warm-{i}")).await?;
     }
 
+    // CPU time, which the other work on a shared machine disturbs far less than
+    // throughput: this process (server and clients) and the pool's PostgreSQL backends.
+    let mut conn = AsyncPgConnection::establish(&db.url).await?;
+    let backends_before = backend_ticks(&mut conn).await?;
+    let cpu_before = cpu_ticks("self");
+
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -115,11 +121,17 @@ async fn bench(args: &Args, db: &ScratchDatabase) -> anyhow::Result<()> {
         latencies.extend(t.await??);
     }
     let elapsed = started.elapsed();
+    let cpu_after = cpu_ticks("self");
+    // Backends the pool opened during the run count with all their time.
+    let backends_after = backend_ticks(&mut conn).await?;
+    let backend_cpu: u64 = backends_after
+        .iter()
+        .map(|(pid, t)| t.saturating_sub(backends_before.get(pid).copied().unwrap_or(0)))
+        .sum();
     latencies.sort();
     let pct = |p: f64| percentile(&latencies, p);
     let rate = args.deliveries as f64 / elapsed.as_secs_f64();
 
-    let mut conn = AsyncPgConnection::establish(&db.url).await?;
     let stored: Count = diesel::sql_query(
         "SELECT count(*) AS n FROM github_deliveries WHERE delivery_id LIKE 'bench-%'",
     )
@@ -148,6 +160,13 @@ async fn bench(args: &Args, db: &ScratchDatabase) -> anyhow::Result<()> {
         ms(pct(0.99)),
         ms(latencies.last().copied().unwrap_or_default())
     );
+    let per_delivery = |ticks: u64| ticks as f64 * 1e6 / TICKS_PER_SEC / args.deliveries as f64;
+    println!(
+        "  CPU         {:.0} µs per delivery in this process (server and clients), {:.0} µs in its {} PostgreSQL backends",
+        per_delivery(cpu_after.saturating_sub(cpu_before)),
+        per_delivery(backend_cpu),
+        backends_after.len()
+    );
     println!(
         "  stored      {} deliveries, {} github.delivery jobs",
         stored.n, jobs.n
@@ -161,6 +180,50 @@ async fn bench(args: &Args, db: &ScratchDatabase) -> anyhow::Result<()> {
         "one job per delivery"
     );
     Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Backend {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pid: i32,
+}
+
+/// `USER_HZ`: the unit of utime and stime in `/proc/<pid>/stat` (100 on Linux).
+const TICKS_PER_SEC: f64 = 100.0;
+
+/// utime + stime of process `pid` (`self` for this one), in ticks; 0 if unreadable.
+fn cpu_ticks(pid: &str) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let Some((_, rest)) = stat.rsplit_once(") ") else {
+        return 0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+/// CPU ticks of each PostgreSQL backend on this database (but the one asking).
+async fn backend_ticks(
+    conn: &mut AsyncPgConnection,
+) -> anyhow::Result<std::collections::HashMap<i32, u64>> {
+    let backends: Vec<Backend> = diesel::sql_query(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .load(conn)
+    .await?;
+    Ok(backends
+        .into_iter()
+        .map(|b| (b.pid, cpu_ticks(&b.pid.to_string())))
+        .collect())
 }
 
 fn ms(d: Duration) -> f64 {
