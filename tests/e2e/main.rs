@@ -26,4 +26,5 @@ mod github_contract;
 mod jobs;
 mod push;
 mod support;
+mod two_way;
 mod webhooks;

@@ -37,11 +37,18 @@ async fn linked(issues: u64, reconcile_secs: u64) -> (Fleet, Server, String) {
         .await
         .expect("link");
     assert_eq!(link.status, 200, "{}", link.body);
-    assert_eq!(link.body["webhook"]["status"], "registered", "{}", link.body);
+    assert_eq!(
+        link.body["webhook"]["status"], "registered",
+        "{}",
+        link.body
+    );
     let imported = sync_and_wait(&server, &slug).await;
     assert_eq!(imported["created"].as_u64(), Some(issues), "{imported}");
     assert!(
-        fleet.fake.wait_for_deliveries(Duration::from_secs(10)).await,
+        fleet
+            .fake
+            .wait_for_deliveries(Duration::from_secs(10))
+            .await,
         "the ping was not delivered"
     );
     (fleet, server, slug)
@@ -109,14 +116,21 @@ async fn task_until(
 }
 
 /// Polls until `done` holds on the fake's issues.
-async fn issues_until(fleet: &Fleet, within: Duration, done: impl Fn(&[pm_github_fake::Issue]) -> bool) {
+async fn issues_until(
+    fleet: &Fleet,
+    within: Duration,
+    done: impl Fn(&[pm_github_fake::Issue]) -> bool,
+) {
     let started = Instant::now();
     loop {
         let issues = fleet.fake.issues_of(REPO).expect("repo");
         if done(&issues) {
             return;
         }
-        assert!(started.elapsed() < within, "GitHub did not get there within {within:?}");
+        assert!(
+            started.elapsed() < within,
+            "GitHub did not get there within {within:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -132,7 +146,10 @@ fn issue(fleet: &Fleet, number: u64) -> pm_github_fake::Issue {
 }
 
 fn patches(fleet: &Fleet, number: u64) -> u64 {
-    fleet.fake.issue_patch_count(REPO, number, None).expect("count")
+    fleet
+        .fake
+        .issue_patch_count(REPO, number, None)
+        .expect("count")
 }
 
 fn labels_of(task: &Value) -> Vec<String> {
@@ -222,7 +239,9 @@ async fn each_pmhub_edit_is_one_patch_and_the_echoes_change_nothing() {
 
     edit_task(&server, &slug, 2, json!({ "title": "Retitled in pmhub" })).await;
     issues_until(&fleet, Duration::from_secs(10), |issues| {
-        issues.iter().any(|i| i.number == 2 && i.title == "Retitled in pmhub")
+        issues
+            .iter()
+            .any(|i| i.number == 2 && i.title == "Retitled in pmhub")
     })
     .await;
     assert_eq!(patches(&fleet, 2), 1);
@@ -239,7 +258,12 @@ async fn each_pmhub_edit_is_one_patch_and_the_echoes_change_nothing() {
     assert_eq!(patches(&fleet, 2), 2);
 
     // The two echo deliveries come back; over 10 s they cause no PATCH and no task change.
-    assert!(fleet.fake.wait_for_deliveries(Duration::from_secs(10)).await);
+    assert!(
+        fleet
+            .fake
+            .wait_for_deliveries(Duration::from_secs(10))
+            .await
+    );
     let settled = task(&server, &slug, 2).await;
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(patches(&fleet, 2), 2, "an echo caused a PATCH");
@@ -257,7 +281,9 @@ async fn each_pmhub_edit_is_one_patch_and_the_echoes_change_nothing() {
         .expect("events");
     let items = events.body["items"].as_array().expect("items");
     assert!(
-        items.iter().any(|e| e["kind"] == "updated" && e["direction"] == "to_github"),
+        items
+            .iter()
+            .any(|e| e["kind"] == "updated" && e["direction"] == "to_github"),
         "{}",
         events.body
     );
@@ -297,7 +323,12 @@ async fn a_hundred_deliveries_out_of_order_and_twice_each_leave_every_task_equal
                 .expect("edit");
         }
     }
-    assert!(fleet.fake.wait_for_deliveries(Duration::from_secs(30)).await);
+    assert!(
+        fleet
+            .fake
+            .wait_for_deliveries(Duration::from_secs(30))
+            .await
+    );
     let started = Instant::now();
     loop {
         let tasks = server.api.tasks(&slug).await.expect("tasks");
@@ -380,10 +411,15 @@ async fn both_sides_retitling_one_task_is_decided_by_the_policy_and_listed_with_
     };
 
     // pmhub_wins (the default): GitHub gets pmhub's title.
-    fleet.fake.edit_issue(REPO, 1, github_title(1)).expect("edit");
+    fleet
+        .fake
+        .edit_issue(REPO, 1, github_title(1))
+        .expect("edit");
     edit_task(&server, &slug, 1, json!({ "title": "pmhub's title 1" })).await;
     issues_until(&fleet, Duration::from_secs(10), |issues| {
-        issues.iter().any(|i| i.number == 1 && i.title == "pmhub's title 1")
+        issues
+            .iter()
+            .any(|i| i.number == 1 && i.title == "pmhub's title 1")
     })
     .await;
     assert_eq!(task(&server, &slug, 1).await["title"], "pmhub's title 1");
@@ -401,7 +437,10 @@ async fn both_sides_retitling_one_task_is_decided_by_the_policy_and_listed_with_
         .expect("settings");
     assert_eq!(changed.status, 200, "{}", changed.body);
     assert_eq!(changed.body["conflict_policy"], "github_wins");
-    fleet.fake.edit_issue(REPO, 2, github_title(2)).expect("edit");
+    fleet
+        .fake
+        .edit_issue(REPO, 2, github_title(2))
+        .expect("edit");
     edit_task(&server, &slug, 2, json!({ "title": "pmhub's title 2" })).await;
     task_until(&server, &slug, 2, Duration::from_secs(10), |t| {
         t["title"] == "GitHub's title 2"
@@ -452,7 +491,12 @@ async fn an_import_only_project_behaves_as_the_seeds_import() {
         .close_issue(REPO, 1, StateReason::Completed)
         .expect("close");
     edit_task(&server, &slug, 2, json!({ "title": "Only in pmhub" })).await;
-    assert!(fleet.fake.wait_for_deliveries(Duration::from_secs(10)).await);
+    assert!(
+        fleet
+            .fake
+            .wait_for_deliveries(Duration::from_secs(10))
+            .await
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(task(&server, &slug, 1).await["status"], "todo");
     assert_ne!(issue(&fleet, 2).title, "Only in pmhub");

@@ -1,14 +1,18 @@
 //! Webhooks end to end: the fake GitHub sends signed deliveries to the real pmhub,
-//! whose job workers mark the changed issue dirty for the merge.
+//! whose job workers store each once, mark the changed issue dirty and enqueue the
+//! project's merge in the same transaction (what the merge then does is in
+//! `two_way.rs`).
 
 use crate::support::{GH_LOGIN, GH_TOKEN, ORG, REPO};
 use pm_api::Application;
 use pm_e2e::api::Api;
 use pm_github_fake::{DeliveryStatus, FakeGithub, GenerateIssues, NewHook, StateReason};
-use pm_integrations::webhooks::{DeliveryOutcome, DeliveryStore, DirtyIssues};
+use pm_integrations::two_way::MERGE_JOB;
+use pm_integrations::webhooks::{DELIVERY_JOB, DeliveryOutcome, DeliveryStore, DirtyIssues};
+use pm_jobs::{JobFilter, JobQueue};
 use pm_kernel::ProjectId;
-use pm_postgres::PgWebhookStore;
 use pm_postgres::testing::TestDb;
+use pm_postgres::{PgJobQueue, PgWebhookStore};
 use secrecy::ExposeSecret;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -16,7 +20,7 @@ use std::time::{Duration, Instant};
 const SECRET: &str = "e2e-webhook-secret";
 
 #[tokio::test(flavor = "multi_thread")]
-async fn closing_an_issue_on_github_marks_it_dirty_through_a_signed_delivery() {
+async fn closing_an_issue_on_github_is_stored_once_and_enqueues_the_merge() {
     let fake = FakeGithub::new();
     fake.add_user(GH_TOKEN, GH_LOGIN).unwrap();
     fake.add_org(ORG).unwrap();
@@ -86,25 +90,27 @@ async fn closing_an_issue_on_github_marks_it_dirty_through_a_signed_delivery() {
     )
     .unwrap();
     let issue = fake.close_issue(REPO, 2, StateReason::Completed).unwrap();
+    let issue_id = i64::try_from(issue.id).expect("an issue id fits i64");
 
     let store = PgWebhookStore::new(db.db.clone());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let dirty = loop {
-        let dirty = store.list(project, 10).await.unwrap();
-        if !dirty.is_empty() {
-            break dirty;
-        }
-        assert!(Instant::now() < deadline, "the issue was not marked dirty");
-        tokio::time::sleep(Duration::from_millis(25)).await;
+    let queue = PgJobQueue::new(db.db.clone());
+    let merges = || async {
+        queue
+            .list(&JobFilter {
+                kind: Some(MERGE_JOB.into()),
+                ..JobFilter::for_project(project)
+            })
+            .await
+            .unwrap()
     };
-    assert_eq!(dirty.len(), 1);
-    assert_eq!(
-        dirty[0].github_issue_id,
-        i64::try_from(issue.id).expect("an issue id fits i64")
-    );
-    assert_eq!(dirty[0].issue_number, 2);
-    assert_eq!(dirty[0].reason, "issues.closed");
-
+    // The delivery was processed: marked dirty, and the merge enqueued with the mark
+    // (the merge clears the mark, so the job is what is left to see).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while merges().await.is_empty() {
+        assert!(Instant::now() < deadline, "no merge was enqueued");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let first_merges = merges().await.len();
     // The fake saw its deliveries accepted (the ping 200, the close 202), and each is stored.
     let deliveries = fake.deliveries();
     let ping = deliveries.iter().find(|d| d.event == "ping").expect("ping");
@@ -117,6 +123,10 @@ async fn closing_an_issue_on_github_marks_it_dirty_through_a_signed_delivery() {
     assert_eq!(closed.status_code, Some(202));
     let stored = store.get(&closed.guid).await.unwrap().expect("stored");
     assert_eq!(stored.outcome, Some(DeliveryOutcome::MarkedDirty));
+    assert_eq!(
+        stored.delivery.payload["issue"]["id"].as_i64(),
+        Some(issue_id)
+    );
     assert_eq!(
         stored.delivery.repository_id,
         Some(i64::try_from(closed.repository_id).expect("a repository id fits i64"))
@@ -131,7 +141,26 @@ async fn closing_an_issue_on_github_marks_it_dirty_through_a_signed_delivery() {
     }
     assert_eq!(fake.delivery(again).unwrap().status_code, Some(200));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(store.list(project, 10).await.unwrap(), dirty, "no new mark");
+    let deliveries = queue
+        .list(&JobFilter {
+            kind: Some(DELIVERY_JOB.into()),
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        deliveries
+            .iter()
+            .filter(|j| j.payload["delivery_id"] == closed.guid.as_str())
+            .count(),
+        1,
+        "the redelivery was not processed again"
+    );
+    assert_eq!(merges().await.len(), first_merges, "no new merge");
+    assert!(
+        store.list(project, 10).await.unwrap().is_empty(),
+        "no new mark"
+    );
 
     workers.shutdown().await;
     handle.stop(false).await;
