@@ -212,6 +212,34 @@ async fn github_changes_reach_their_tasks_close_cancel_reopen_retitle_relabel() 
     .await;
     assert_eq!(three["status"], "todo");
 
+    // A manual sync runs the same merge: with the delivery lost, it brings issue 4's
+    // change and counts the rest unchanged (`skipped` = updated + unchanged).
+    fleet.fake.set_delivery_faults(DeliveryFaults {
+        drop_all: Some(true),
+        ..DeliveryFaults::default()
+    });
+    fleet
+        .fake
+        .edit_issue(
+            REPO,
+            4,
+            IssueEdit {
+                title: Some("Changed while no delivery arrives".into()),
+                ..IssueEdit::default()
+            },
+        )
+        .expect("edit");
+    let synced = sync_and_wait(&server, &slug).await;
+    assert_eq!(synced["created"], 0, "{synced}");
+    assert_eq!(synced["updated"], 1, "{synced}");
+    assert_eq!(synced["unchanged"], 4, "{synced}");
+    assert_eq!(synced["conflicts"], 0, "{synced}");
+    assert_eq!(synced["skipped"], 5, "{synced}");
+    assert_eq!(
+        task(&server, &slug, 4).await["title"],
+        "Changed while no delivery arrives"
+    );
+
     // Nothing went back to GitHub: every change came from there.
     for number in 1..=5 {
         assert_eq!(patches(&fleet, number), 0, "issue {number} was patched");

@@ -96,7 +96,16 @@ pub struct SyncResponse {
     pub sync_run_id: Uuid,
     pub repo: String,
     pub created: u32,
+    /// Linked issues seen: `updated + unchanged` in a two-way project (kept for
+    /// older clients), every linked issue in an `import_only` one.
     pub skipped: u32,
+    /// Linked issues the merge changed, on either side (two-way projects).
+    pub updated: u32,
+    /// Linked issues already equal on both sides (two-way projects).
+    pub unchanged: u32,
+    /// Fields changed on both sides to different values; the project's policy
+    /// chose (see `GET …/github/conflicts`).
+    pub conflicts: u32,
     pub pull_requests_ignored: u32,
     pub total_seen: u32,
 }
@@ -108,6 +117,9 @@ impl From<pm_integrations::ImportReport> for SyncResponse {
             repo: r.repo.to_string(),
             created: r.counts.created,
             skipped: r.counts.skipped,
+            updated: r.counts.updated,
+            unchanged: r.counts.unchanged,
+            conflicts: r.counts.conflicts,
             pull_requests_ignored: r.counts.pull_requests_ignored,
             total_seen: r.counts.total_seen,
         }
@@ -214,6 +226,9 @@ impl From<&pm_integrations::SyncRun> for SyncResponse {
             repo: r.repo.clone(),
             created: r.counts.created,
             skipped: r.counts.skipped,
+            updated: r.counts.updated,
+            unchanged: r.counts.unchanged,
+            conflicts: r.counts.conflicts,
             pull_requests_ignored: r.counts.pull_requests_ignored,
             total_seen: r.counts.total_seen,
         }

@@ -987,17 +987,37 @@ export interface components {
             repo?: string | null;
         };
         SyncResponse: {
+            /**
+             * Format: int32
+             * @description Fields changed on both sides to different values; the project's policy
+             *     chose (see `GET …/github/conflicts`).
+             */
+            conflicts: number;
             /** Format: int32 */
             created: number;
             /** Format: int32 */
             pull_requests_ignored: number;
             repo: string;
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description Linked issues seen: `updated + unchanged` in a two-way project (kept for
+             *     older clients), every linked issue in an `import_only` one.
+             */
             skipped: number;
             /** Format: uuid */
             sync_run_id: string;
             /** Format: int32 */
             total_seen: number;
+            /**
+             * Format: int32
+             * @description Linked issues already equal on both sides (two-way projects).
+             */
+            unchanged: number;
+            /**
+             * Format: int32
+             * @description Linked issues the merge changed, on either side (two-way projects).
+             */
+            updated: number;
         };
         SyncRunDto: {
             /**

@@ -62,6 +62,9 @@ export function SyncDialog(props: {
           repo: run.repo,
           created: run.created,
           skipped: run.skipped,
+          updated: run.updated,
+          unchanged: run.unchanged,
+          conflicts: run.conflicts,
           pull_requests_ignored: run.pull_requests_ignored,
           total_seen: run.total_seen,
         });
@@ -81,8 +84,9 @@ export function SyncDialog(props: {
     <Dialog title="Sync with GitHub" onClose={props.onClose}>
       <form onSubmit={sync}>
         <p class="hint">
-          Imports the repository's issues as tasks. Issues already imported are skipped; pull requests
-          are never imported.
+          Imports the repository's issues as tasks; pull requests are never imported. Issues already
+          imported are merged with their tasks when the project syncs both ways (a change on either
+          side is applied to the other), and left as they are when it only imports.
         </p>
         <Field
           label="Repositories this token can reach"
@@ -164,8 +168,18 @@ export function SyncDialog(props: {
               <dd data-count="total_seen">{result.total_seen}</dd>
               <dt>Tasks created</dt>
               <dd data-count="created">{result.created}</dd>
-              <dt>Skipped (already imported)</dt>
+              <dt>Already imported</dt>
               <dd data-count="skipped">{result.skipped}</dd>
+              {result.updated + result.unchanged + result.conflicts > 0 && (
+                <>
+                  <dt>Updated (changed on one side, applied to the other)</dt>
+                  <dd data-count="updated">{result.updated}</dd>
+                  <dt>Unchanged</dt>
+                  <dd data-count="unchanged">{result.unchanged}</dd>
+                  <dt>Conflicts (both sides changed; the project's policy chose)</dt>
+                  <dd data-count="conflicts">{result.conflicts}</dd>
+                </>
+              )}
               <dt>Pull requests ignored</dt>
               <dd data-count="pull_requests_ignored">{result.pull_requests_ignored}</dd>
             </dl>
