@@ -536,3 +536,85 @@ async fn an_import_only_project_behaves_as_the_seeds_import() {
     assert_eq!(again["skipped"], 4, "{again}");
     assert_eq!(task(&server, &slug, 1).await["status"], "todo");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn new_tasks_are_pushed_when_asked_and_a_deleted_task_leaves_its_issue() {
+    let (fleet, server, slug) = linked(2, 3600).await;
+    let changed = server
+        .api
+        .send_with(
+            Method::PATCH,
+            &format!("/api/v1/projects/{slug}/github/settings"),
+            Some(&json!({ "push_new_tasks": true })),
+            &[],
+        )
+        .await
+        .expect("settings");
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert_eq!(changed.body["push_new_tasks"], true);
+
+    let created = server
+        .api
+        .post(
+            &format!("/api/v1/projects/{slug}/tasks"),
+            &json!({ "title": "Written in pmhub first" }),
+        )
+        .await
+        .expect("create");
+    assert_eq!(created.status, 201, "{}", created.body);
+    let number = created.body["number"].as_u64().expect("number");
+    issues_until(&fleet, Duration::from_secs(20), |issues| {
+        issues.iter().any(|i| i.title == "Written in pmhub first")
+    })
+    .await;
+    let (linked_task, _) = task_until(&server, &slug, number, Duration::from_secs(10), |t| {
+        t["external_links"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty())
+    })
+    .await;
+    let pushed: Vec<_> = fleet
+        .fake
+        .issues_of(REPO)
+        .expect("repo")
+        .into_iter()
+        .filter(|i| i.title == "Written in pmhub first")
+        .collect();
+    assert_eq!(pushed.len(), 1, "pushed exactly once");
+    assert_eq!(
+        linked_task["external_links"][0]["url"],
+        pushed[0].html_url.as_str()
+    );
+
+    // Deleting a task never deletes its issue; the journal says the link went.
+    let deleted = server
+        .api
+        .send_with(
+            Method::DELETE,
+            &format!("/api/v1/projects/{slug}/tasks/1"),
+            None,
+            &[],
+        )
+        .await
+        .expect("delete");
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let one = issue(&fleet, 1);
+    assert_eq!(one.state, IssueState::Open);
+    assert_eq!(patches(&fleet, 1), 0);
+    let events = server
+        .api
+        .get(&format!("/api/v1/projects/{slug}/tasks/1/sync-events"))
+        .await
+        .expect("events");
+    assert_eq!(events.status, 200, "{}", events.body);
+    assert!(
+        events.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|e| e["kind"] == "link_removed"),
+        "{}",
+        events.body
+    );
+}
