@@ -277,7 +277,7 @@ impl Bench {
              WHERE l.project_id = $1::uuid AND l.issue_number = $2",
         )
         .bind::<Text, _>(project)
-        .bind::<BigInt, _>(number as i64)
+        .bind::<BigInt, _>(i64::try_from(number)?)
         .get_result(&mut self.conn)
         .await
         .with_context(|| format!("the task of issue #{number}"))
@@ -287,10 +287,7 @@ impl Bench {
     async fn settle(&mut self) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let sent = self
-                .fake
-                .wait_for_deliveries(Duration::from_secs(30))
-                .await;
+            let sent = self.fake.wait_for_deliveries(Duration::from_secs(30)).await;
             ensure!(sent, "the fake's deliveries did not go out");
             let pending: Count = diesel::sql_query(
                 "SELECT count(*) AS n FROM jobs WHERE status IN ('queued', 'running', 'waiting') \

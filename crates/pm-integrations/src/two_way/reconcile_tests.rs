@@ -293,11 +293,12 @@ async fn settling_follows_changes_made_while_it_ran_a_few_times_at_most() {
     let s = fields("Title");
     let at = |minutes: i64| datetime!(2026-12-01 10:00:00 UTC) + time::Duration::minutes(minutes);
     // Every listing shows a newer change: the reconcile follows SETTLE_LISTINGS times.
-    let follow_ups = (1..=SETTLE_LISTINGS as u64 + 2)
-        .map(|n| page(vec![issue(n as i64 + 1, &s, at(n as i64))], None))
+    let settle = i64::try_from(SETTLE_LISTINGS).unwrap();
+    let follow_ups = (1..=settle + 2)
+        .map(|n| page(vec![issue(n + 1, &s, at(n))], None))
         .collect();
     let (mut f, sinces) = settling(w, at(0), follow_ups);
-    let last = at(SETTLE_LISTINGS as i64);
+    let last = at(settle);
     f.store
         .expect_set_reconcile_watermark()
         .withf(move |_, _, at| *at == last)
@@ -305,7 +306,7 @@ async fn settling_follows_changes_made_while_it_ran_a_few_times_at_most() {
         .returning(|_, _, _| Ok(()));
     f.run(pacer(0)).await.unwrap();
     let mut expected = vec![w - RECONCILE_OVERLAP];
-    expected.extend((0..SETTLE_LISTINGS as i64).map(|n| at(n) - RECONCILE_OVERLAP));
+    expected.extend((0..settle).map(|n| at(n) - RECONCILE_OVERLAP));
     assert_eq!(*sinces.lock().unwrap(), expected);
 }
 
