@@ -8,7 +8,7 @@ WITH_DB := DATABASE_URL="$$($(PG) url)" || exit 1; export DATABASE_URL;
 # nextest runs each test in its own process, in parallel; plain cargo test works too.
 TEST_RUNNER := $(shell command -v cargo-nextest >/dev/null 2>&1 && echo "nextest run --no-fail-fast" || echo "test --no-fail-fast")
 
-.PHONY: run test lint fmt bench bench-jobs bench-list bench-webhooks demo db-url db-stop client client-check ui ui-check browser-deps browser-test ui-screenshots openapi-check fuzz
+.PHONY: run test lint fmt bench bench-jobs bench-list bench-webhooks bench-sync demo db-url db-stop client client-check ui ui-check browser-deps browser-test ui-screenshots openapi-check fuzz
 
 ## make run: PostgreSQL (local cluster unless DATABASE_URL answers), migrate, serve on 127.0.0.1:8080
 run:
@@ -60,6 +60,12 @@ bench:
 bench-webhooks:
 	$(WITH_DB) \
 	cargo run --release -p pm-e2e --bin pmhub-bench-webhooks
+
+## make bench-sync: two-way sync through pmhub and the fake GitHub: change → task and edit → PATCH
+## latencies, requests per change, an unchanged 10,000-issue reconcile (release build)
+bench-sync:
+	$(WITH_DB) \
+	cargo run --release -p pm-e2e --bin pmhub-bench-sync
 
 ## make bench-jobs: empty jobs per second through the job queue with 4 workers (release build)
 bench-jobs:

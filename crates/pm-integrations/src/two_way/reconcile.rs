@@ -31,6 +31,10 @@ pub const RECONCILE_OVERLAP: Duration = Duration::from_secs(2 * 60);
 /// The default of `github.reconcile_interval_secs`: how often the tick runs.
 pub const DEFAULT_RECONCILE_INTERVAL_SECS: u64 = 900;
 
+/// Listings a reconcile makes at most after its own, from the watermark it moved to
+/// (see [`ReconcileJobHandler::reconcile`]).
+pub const SETTLE_LISTINGS: usize = 3;
+
 /// The `detail` of events written by a reconcile's merges.
 pub const RECONCILE_CAUSE: &str = "reconcile";
 
@@ -171,9 +175,36 @@ impl ReconcileJobHandler {
             policy: settings.conflict_policy,
             run_id: Some(run_id),
         };
-        let outcome = self
+        let mut outcome = self
             .pages(scope, run_id, &repo, page, &mut progress, ctx)
             .await;
+        // Settle: the next reconcile lists `since` the new watermark minus the overlap,
+        // a request nobody made yet (GitHub would answer it 200 and charge it). List it
+        // now, in this run: what changed while this reconcile ran is merged, and its
+        // ETag is cached, so an idle repository's next reconcile is one `304` that
+        // writes nothing. Again while the watermark keeps moving, a few times at most.
+        let mut listed_from = watermark;
+        for _ in 0..SETTLE_LISTINGS {
+            let Some(moved) = progress.moved().filter(|m| Some(*m) != listed_from) else {
+                break;
+            };
+            if progress.frozen || !matches!(outcome, Ok(false)) || ctx.should_stop() {
+                break;
+            }
+            listed_from = Some(moved);
+            let request = IssuePageRequest::UpdatedSince {
+                repo: repo.clone(),
+                since: moved - RECONCILE_OVERLAP,
+            };
+            outcome = match self.github.list_issues(&token, &request).await {
+                Ok(page) if page.not_modified => break,
+                Ok(page) => {
+                    self.pages(scope, run_id, &repo, page, &mut progress, ctx)
+                        .await
+                }
+                Err(err) => Err(err.into()),
+            };
+        }
         if ctx.stop_reason() == Some(StopReason::LeaseLost) {
             // Another runner may have the job: write nothing more.
             return outcome.map(|stopped| Reconciled::Ran { run_id, stopped });

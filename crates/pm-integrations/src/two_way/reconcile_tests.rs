@@ -126,6 +126,15 @@ async fn pages_are_merged_and_imported_in_a_run_and_the_watermark_moves() {
         .times(1)
         .in_sequence(&mut seq)
         .return_once(move |_, _| Ok(second));
+    // The watermark moved to t3: listed once more from there (nothing newer).
+    f.github
+        .expect_list_issues()
+        .withf(move |_, r| {
+            matches!(r, IssuePageRequest::UpdatedSince { since, .. } if *since == t3 - RECONCILE_OVERLAP)
+        })
+        .times(1)
+        .in_sequence(&mut seq)
+        .return_once(|_, _| Ok(page(Vec::new(), None)));
     f.github.expect_get_issue().never();
     let run_id = SyncRunId::new();
     f.runs
@@ -137,7 +146,7 @@ async fn pages_are_merged_and_imported_in_a_run_and_the_watermark_moves() {
     let seen = imported.clone();
     f.runs
         .expect_import_page()
-        .times(2)
+        .times(3)
         .returning(move |_, id, issues, extra| {
             assert_eq!(id, run_id);
             assert_eq!(extra.total_seen as usize, issues.len());
@@ -193,7 +202,7 @@ async fn pages_are_merged_and_imported_in_a_run_and_the_watermark_moves() {
             stopped: false
         }
     );
-    assert_eq!(*imported.lock().unwrap(), vec![2, 1]);
+    assert_eq!(*imported.lock().unwrap(), vec![2, 1, 0]);
     assert_eq!(
         *counts.lock().unwrap(),
         vec![
@@ -207,6 +216,98 @@ async fn pages_are_merged_and_imported_in_a_run_and_the_watermark_moves() {
             }
         ]
     );
+}
+
+/// A reconcile whose watermark moved to `moved` lists `since moved - overlap`
+/// itself, answered with `follow_up`; the page the first listing answered holds
+/// issue 1, unchanged, updated at `moved`.
+fn settling(
+    w: Timestamp,
+    moved: Timestamp,
+    follow_ups: Vec<IssuePage>,
+) -> (Fixture, Arc<Mutex<Vec<Timestamp>>>) {
+    let mut f = Fixture::new(Some(w));
+    let s = fields("Title");
+    let first = page(vec![issue(1, &s, moved)], None);
+    let sinces = Arc::new(Mutex::new(Vec::new()));
+    let seen = sinces.clone();
+    let mut answers = std::collections::VecDeque::from(follow_ups);
+    answers.push_front(first);
+    f.github.expect_list_issues().returning(move |_, r| {
+        let IssuePageRequest::UpdatedSince { since, .. } = r else {
+            panic!("a first page only: {r:?}");
+        };
+        seen.lock().unwrap().push(*since);
+        Ok(answers.pop_front().expect("no more listings expected"))
+    });
+    f.github.expect_get_issue().never();
+    let run_id = SyncRunId::new();
+    f.runs
+        .expect_start_run()
+        .times(1)
+        .returning(move |_, _, _| Ok(run_id));
+    f.runs
+        .expect_import_page()
+        .returning(|_, _, _, _| Ok(PageImported::default()));
+    f.runs
+        .expect_finish_run()
+        .withf(|_, status, _, _| *status == SyncStatus::Succeeded)
+        .times(1)
+        .returning(|_, _, _, _| Ok(()));
+    let pid = ProjectId::new();
+    let links: Vec<_> = (1..=10).map(|n| linked(pid, n, &s, &s)).collect();
+    f.store.expect_linked_issues().returning(move |_, ids| {
+        Ok(links
+            .iter()
+            .filter(|l| ids.contains(&l.github_issue_id))
+            .cloned()
+            .collect())
+    });
+    f.store.expect_add_counts().returning(|_, _| Ok(()));
+    (f, sinces)
+}
+
+#[tokio::test]
+async fn a_reconcile_that_moved_the_watermark_lists_once_more_from_it_so_the_next_is_one_304() {
+    let w = datetime!(2026-12-01 09:00:00 UTC);
+    let t1 = datetime!(2026-12-01 10:00:00 UTC);
+    let s = fields("Title");
+    // From t1 - overlap GitHub shows issue 1 again, unchanged: the listing is stable.
+    let (mut f, sinces) = settling(w, t1, vec![page(vec![issue(1, &s, t1)], None)]);
+    f.store
+        .expect_set_reconcile_watermark()
+        .withf(move |_, _, at| *at == t1)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    f.run(pacer(0)).await.unwrap();
+    // The last request made is the one the next reconcile makes (its ETag is cached).
+    assert_eq!(
+        *sinces.lock().unwrap(),
+        vec![w - RECONCILE_OVERLAP, t1 - RECONCILE_OVERLAP]
+    );
+}
+
+#[tokio::test]
+async fn settling_follows_changes_made_while_it_ran_a_few_times_at_most() {
+    let w = datetime!(2026-12-01 09:00:00 UTC);
+    let s = fields("Title");
+    let at = |minutes: i64| datetime!(2026-12-01 10:00:00 UTC) + time::Duration::minutes(minutes);
+    // Every listing shows a newer change: the reconcile follows SETTLE_LISTINGS times.
+    let settle = i64::try_from(SETTLE_LISTINGS).unwrap();
+    let follow_ups = (1..=settle + 2)
+        .map(|n| page(vec![issue(n + 1, &s, at(n))], None))
+        .collect();
+    let (mut f, sinces) = settling(w, at(0), follow_ups);
+    let last = at(settle);
+    f.store
+        .expect_set_reconcile_watermark()
+        .withf(move |_, _, at| *at == last)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    f.run(pacer(0)).await.unwrap();
+    let mut expected = vec![w - RECONCILE_OVERLAP];
+    expected.extend((0..settle).map(|n| at(n) - RECONCILE_OVERLAP));
+    assert_eq!(*sinces.lock().unwrap(), expected);
 }
 
 #[tokio::test]
