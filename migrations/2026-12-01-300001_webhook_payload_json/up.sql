@@ -1,0 +1,8 @@
+-- Webhook payloads are kept as GitHub sent them (ADR 0026): `json` (the text, checked
+-- to be JSON) instead of `jsonb` (parsed into a binary tree on every delivery, which
+-- the receive path paid for and nothing queries), compressed with lz4 instead of pglz
+-- (several times faster for a little more space). Rewrites the table once; stored
+-- payloads keep their content (jsonb's rendering of it).
+ALTER TABLE github_deliveries
+    ALTER COLUMN payload TYPE json USING payload::json,
+    ALTER COLUMN payload SET COMPRESSION lz4;
