@@ -14,7 +14,10 @@
 use async_trait::async_trait;
 use pm_kernel::{Error, ProjectId, Result, Timestamp};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::sync::Arc;
+
+mod envelope;
 
 /// The job kind that processes one stored delivery; payload `{"delivery_id": "…"}`.
 pub const DELIVERY_JOB: &str = "github.delivery";
@@ -59,8 +62,9 @@ pub struct NewDelivery {
     pub repository_id: Option<i64>,
     /// `repository.full_name` as GitHub sent it.
     pub repo_full_name: Option<String>,
-    /// The payload, as GitHub sent it.
-    pub payload: Value,
+    /// The payload, exactly as GitHub sent it: the text of a JSON object (checked by
+    /// `receive`, stored as it is and parsed again only by the job that reads it).
+    pub payload: String,
 }
 
 /// A stored delivery.
@@ -300,30 +304,27 @@ impl WebhookService {
         }
         let event = header_value(headers.event, "X-GitHub-Event", 100)?;
         let delivery_id = header_value(headers.delivery_id, "X-GitHub-Delivery", 200)?;
-        let payload: Value = serde_json::from_slice(body).map_err(|_| {
+        // Only what is stored beside the payload is read, borrowed from the body; the
+        // payload itself is stored as received (no `Value` tree built, none serialised).
+        let not_json = || {
             WebhookError::BadPayload(
                 "the body is not JSON: set the webhook's content type to application/json"
                     .to_string(),
             )
-        })?;
-        if !payload.is_object() {
-            return Err(WebhookError::BadPayload(
-                "the body must be a JSON object".to_string(),
-            ));
-        }
+        };
+        let text = std::str::from_utf8(body).map_err(|_| not_json())?;
+        let envelope = envelope::parse(text)
+            .map_err(|_| not_json())?
+            .ok_or_else(|| {
+                WebhookError::BadPayload("the body must be a JSON object".to_string())
+            })?;
         let delivery = NewDelivery {
-            action: payload
-                .get("action")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            repository_id: payload.pointer("/repository/id").and_then(Value::as_i64),
-            repo_full_name: payload
-                .pointer("/repository/full_name")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            action: envelope.action.map(Cow::into_owned),
+            repository_id: envelope.repository_id,
+            repo_full_name: envelope.repo_full_name.map(Cow::into_owned),
             delivery_id: delivery_id.to_string(),
             event: event.to_string(),
-            payload,
+            payload: text.to_string(),
         };
         let stored = self.store.record(&delivery).await?;
         Ok(Received {
@@ -364,6 +365,8 @@ impl WebhookService {
             rename: None,
         };
         let action = d.action.as_deref().unwrap_or("");
+        // The stored text of a JSON object, parsed only for the events that read it.
+        let payload = || serde_json::from_str::<Value>(&d.payload).unwrap_or(Value::Null);
         match (d.event.as_str(), action) {
             ("ping", _) => Ok(settle(DeliveryOutcome::Ping)),
             ("issues", a) if ISSUE_ACTIONS.contains(&a) => {
@@ -374,9 +377,10 @@ impl WebhookService {
                 if projects.is_empty() {
                     return Ok(settle(DeliveryOutcome::Unlinked));
                 }
+                let payload = payload();
                 let (Some(id), Some(number)) = (
-                    d.payload.pointer("/issue/id").and_then(Value::as_i64),
-                    d.payload.pointer("/issue/number").and_then(Value::as_i64),
+                    payload.pointer("/issue/id").and_then(Value::as_i64),
+                    payload.pointer("/issue/number").and_then(Value::as_i64),
                 ) else {
                     return Ok(settle(DeliveryOutcome::Malformed));
                 };
@@ -397,14 +401,15 @@ impl WebhookService {
                 })
             }
             ("repository", "renamed") => {
+                let payload = payload();
                 let (Some(to), Some(owner), Some(old_name)) = (
-                    d.payload
+                    payload
                         .pointer("/repository/full_name")
                         .and_then(Value::as_str),
-                    d.payload
+                    payload
                         .pointer("/repository/owner/login")
                         .and_then(Value::as_str),
-                    d.payload
+                    payload
                         .pointer("/changes/repository/name/from")
                         .and_then(Value::as_str),
                 ) else {

@@ -17,7 +17,7 @@ use pm_integrations::webhooks::{
 };
 use pm_jobs::NewJob;
 use pm_kernel::{Error, ProjectId, Result, WorkspaceId};
-use serde_json::{Value, json};
+use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -45,13 +45,15 @@ pub fn delivery_job(delivery_id: &str) -> NewJob {
 /// `jobs::enqueue_in` does; the job row is what `enqueue_in` inserts for a job
 /// without a concurrency key, due now. A [`CachedSql`], so PostgreSQL does not
 /// parse and plan it on every delivery. Binds: the delivery's id, event, action,
-/// repository id and name, payload; the job's id, kind, payload, max attempts.
+/// repository id and name, payload (the body's text, checked and stored as `json`:
+/// kept as sent, not decomposed as `jsonb` would be; ADR 0026); the job's id, kind,
+/// payload, max attempts.
 static RECORD_DELIVERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "WITH delivery AS (
             INSERT INTO github_deliveries
                    (delivery_id, event, action, repository_id, repo_full_name, payload)
-            VALUES ($1, $2, $3, $4, $5, $6)
+            VALUES ($1, $2, $3, $4, $5, $6::json)
             ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id
          ), job AS (
             INSERT INTO jobs (id, kind, payload, status, max_attempts, run_at, created_at,
@@ -88,8 +90,8 @@ struct DeliveryRow {
     processed_at: Option<OffsetDateTime>,
     #[diesel(sql_type = Nullable<Text>)]
     outcome: Option<String>,
-    #[diesel(sql_type = Jsonb)]
-    payload: Value,
+    #[diesel(sql_type = Text)]
+    payload: String,
 }
 
 #[derive(QueryableByName)]
@@ -182,7 +184,7 @@ impl DeliveryStore for PgWebhookStore {
                     .bind::<Nullable<Text>, _>(d.action.as_deref())
                     .bind::<Nullable<Int8>, _>(d.repository_id)
                     .bind::<Nullable<Text>, _>(d.repo_full_name.as_deref())
-                    .bind::<Jsonb, _>(&d.payload)
+                    .bind::<Text, _>(d.payload.as_str())
                     .bind::<SqlUuid, _>(job.id.into_uuid())
                     .bind::<Text, _>(job.kind.as_str())
                     .bind::<Jsonb, _>(&job.payload)
@@ -201,7 +203,7 @@ impl DeliveryStore for PgWebhookStore {
             .run(async |conn| {
                 diesel::sql_query(
                     "SELECT delivery_id, event, action, repository_id, repo_full_name,
-                            received_at, processed_at, outcome, payload
+                            received_at, processed_at, outcome, payload::text AS payload
                        FROM github_deliveries WHERE delivery_id = $1",
                 )
                 .bind::<Text, _>(delivery_id)
@@ -426,7 +428,7 @@ mod tests {
                 action: Some("edited".into()),
                 repository_id: Some(1),
                 repo_full_name: Some("o/r".into()),
-                payload: json!({ "n": n }),
+                payload: json!({ "n": n }).to_string(),
             };
             assert!(store.record(&d).await.unwrap());
             assert!(!store.record(&d).await.unwrap(), "redelivery");

@@ -976,7 +976,7 @@ async fn settlement_marks_and_enqueues_only_two_way_projects() {
                 action: Some("closed".into()),
                 repository_id: Some(1),
                 repo_full_name: Some(REPO.into()),
-                payload: json!({}),
+                payload: "{}".into(),
             })
             .await
             .unwrap();

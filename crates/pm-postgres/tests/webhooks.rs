@@ -41,7 +41,7 @@ fn delivery(id: &str) -> NewDelivery {
         action: Some("closed".into()),
         repository_id: Some(42),
         repo_full_name: Some("octo/repo".into()),
-        payload: json!({ "action": "closed", "issue": { "id": 7, "number": 1 } }),
+        payload: json!({ "action": "closed", "issue": { "id": 7, "number": 1 } }).to_string(),
     }
 }
 
@@ -70,6 +70,46 @@ async fn a_delivery_is_stored_with_its_job_and_a_redelivery_writes_nothing() {
     let stored = store.get("d-1").await.unwrap().expect("stored");
     assert_eq!(stored.delivery, delivery("d-1"));
     assert!(stored.processed_at.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_payload_is_stored_as_sent_and_compressed_with_lz4() {
+    let t = TestDb::new().await;
+    let store = PgWebhookStore::new(t.db.clone());
+    // GitHub's own formatting: indentation, an escaped slash, a number beyond f64's
+    // precision, a NUL escape — all of which a parse into jsonb and back would change.
+    let big = format!(
+        "{{\n  \"action\" : \"closed\",\n  \"url\": \"a\\/b\",  \"n\": 123456789012345678901234567890,\n  \"z\": \"\\u0000\", \"body\": \"{}\"\n}}",
+        "word ".repeat(2000)
+    );
+    let small = r#"{ "zen" : "Keep it logically awesome.",  "hook_id": 1 }"#;
+    for (id, payload) in [("big", big.as_str()), ("small", small)] {
+        let d = NewDelivery {
+            payload: payload.to_string(),
+            ..delivery(id)
+        };
+        assert!(store.record(&d).await.unwrap());
+        let stored = store.get(id).await.unwrap().expect("stored");
+        assert_eq!(stored.delivery.payload, payload, "{id}: byte for byte");
+    }
+    assert_eq!(
+        count(
+            &t.url,
+            "github_deliveries WHERE delivery_id = 'big' AND pg_column_compression(payload) = 'lz4'"
+        )
+        .await,
+        1,
+        "a payload large enough to be compressed is compressed with lz4"
+    );
+    assert_eq!(
+        count(
+            &t.url,
+            "github_deliveries WHERE delivery_id = 'small' AND payload->>'zen' = 'Keep it logically awesome.'"
+        )
+        .await,
+        1,
+        "the column is json: its operators work"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -293,6 +293,16 @@ async fn a_redelivery_is_stored_and_processed_once() {
     assert_eq!(receipt["duplicate"], true);
     assert_eq!(app.count("github_deliveries").await, 1);
     assert_eq!(app.count("jobs WHERE kind = 'github.delivery'").await, 1);
+    let sent = std::str::from_utf8(&body).unwrap().replace('\'', "''");
+    assert_eq!(
+        app.count(&format!(
+            "github_deliveries WHERE delivery_id = 'redelivered' AND payload::text = '{sent}' \
+             AND pg_column_compression(payload) = 'lz4'"
+        ))
+        .await,
+        1,
+        "the payload is stored byte for byte as GitHub sent it (its indentation too), lz4"
+    );
 
     until(&app, "the delivery to be processed", async || {
         outcome(&app, "redelivered").await.is_some()

@@ -4,7 +4,8 @@
 //! A fresh database, the real `Application` (no job workers: this measures acceptance —
 //! verification, the insert and the outbox job, one transaction each), `--concurrency`
 //! clients sending `--deliveries` distinct deliveries of GitHub's `issues.edited` example
-//! (13 KB), each signed. Every answer must be 202 and every delivery stored with its job.
+//! (13 KB), each signed. Every answer must be 202 and every delivery stored with its job,
+//! its payload byte for byte the body sent.
 
 use anyhow::{Context, ensure};
 use clap::Parser;
@@ -37,6 +38,9 @@ struct Args {
     /// HTTP workers of the server.
     #[arg(long, default_value_t = 2)]
     server_workers: usize,
+    /// Connections of the server's database pool (`database.max_connections`).
+    #[arg(long, default_value_t = 16)]
+    pool: usize,
 }
 
 #[derive(QueryableByName)]
@@ -70,6 +74,7 @@ async fn bench(args: &Args, db: &ScratchDatabase) -> anyhow::Result<()> {
     let settings = pm_e2e::settings::extract(
         pm_e2e::settings::figment(&db.url, "http://127.0.0.1:9", pm_e2e::DEFAULT_ORG)
             .merge(("server.workers", args.server_workers))
+            .merge(("database.max_connections", args.pool))
             .merge(("github.webhook_secret", SECRET))
             .merge(("log.filter", "warn")),
     )?;
@@ -137,6 +142,14 @@ async fn bench(args: &Args, db: &ScratchDatabase) -> anyhow::Result<()> {
     )
     .get_result(&mut conn)
     .await?;
+    // Stored as sent: the payload's text is the body, byte for byte.
+    let as_sent: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM github_deliveries
+          WHERE delivery_id LIKE 'bench-%' AND payload::text = $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(std::str::from_utf8(PAYLOAD)?)
+    .get_result(&mut conn)
+    .await?;
     let jobs: Count =
         diesel::sql_query("SELECT count(*) AS n FROM jobs WHERE kind = 'github.delivery'")
             .get_result(&mut conn)
@@ -144,11 +157,12 @@ async fn bench(args: &Args, db: &ScratchDatabase) -> anyhow::Result<()> {
     handle.stop(true).await;
 
     println!(
-        "  sent        {} signed deliveries ({} bytes each), {} at a time, {} server workers",
+        "  sent        {} signed deliveries ({} bytes each), {} at a time, {} server workers, pool of {}",
         args.deliveries,
         PAYLOAD.len(),
         args.concurrency,
-        args.server_workers
+        args.server_workers,
+        args.pool
     );
     println!(
         "  accepted    {rate:.0} deliveries/s ({:.2} s)",
@@ -168,8 +182,8 @@ async fn bench(args: &Args, db: &ScratchDatabase) -> anyhow::Result<()> {
         backends_after.len()
     );
     println!(
-        "  stored      {} deliveries, {} github.delivery jobs",
-        stored.n, jobs.n
+        "  stored      {} deliveries ({} byte for byte as sent), {} github.delivery jobs",
+        stored.n, as_sent.n, jobs.n
     );
     ensure!(
         usize::try_from(stored.n).ok() == Some(args.deliveries),
@@ -179,6 +193,7 @@ async fn bench(args: &Args, db: &ScratchDatabase) -> anyhow::Result<()> {
         usize::try_from(jobs.n).ok() == Some(args.deliveries + args.concurrency.min(50)),
         "one job per delivery"
     );
+    ensure!(as_sent.n == stored.n, "every payload stored as sent");
     Ok(())
 }
 

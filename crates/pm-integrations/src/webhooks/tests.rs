@@ -30,7 +30,7 @@ fn stored(event: &str, payload: Value) -> StoredDelivery {
             repo_full_name: payload["repository"]["full_name"]
                 .as_str()
                 .map(str::to_string),
-            payload,
+            payload: payload.to_string(),
         },
         received_at: pm_kernel::now(),
         processed_at: None,
@@ -124,6 +124,49 @@ async fn a_verified_delivery_is_stored_with_its_repository() {
     let body = serde_json::to_vec(&issue_payload("closed")).unwrap();
     let received = svc.receive(headers("issues", "d-1"), &body).await.unwrap();
     assert!(!received.stored, "the store said it was a redelivery");
+}
+
+#[tokio::test]
+async fn the_payload_is_handed_to_the_store_exactly_as_received() {
+    // Formatting, escapes and a number beyond f64: a parse and re-serialisation
+    // would change each of them.
+    let body = "\t{ \"action\":\"clo\\u0073ed\" ,\n \"repository\": {\"id\": 99, \"full_name\": \"Acme\\/Widgets\"},\
+                \"n\": 123456789012345678901234567890 }\r\n";
+    let mut store = MockDeliveryStore::new();
+    store
+        .expect_record()
+        .withf(move |d| {
+            d.payload == body
+                && d.action.as_deref() == Some("closed")
+                && d.repository_id == Some(99)
+                && d.repo_full_name.as_deref() == Some("Acme/Widgets")
+        })
+        .times(1)
+        .returning(|_| Ok(true));
+    let svc = service(verifier(true, true), store);
+    let received = svc
+        .receive(headers("issues", "d-1"), body.as_bytes())
+        .await
+        .unwrap();
+    assert!(received.stored);
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_utf8_or_nested_too_deeply_are_refused_before_storage() {
+    let mut store = MockDeliveryStore::new();
+    store.expect_record().never();
+    let svc = service(verifier(true, true), store);
+    let latin1 = b"{\"zen\":\"caf\xe9\"}";
+    let deep = format!("{{\"a\":{}{}}}", "[".repeat(500), "]".repeat(500));
+    for body in [
+        &latin1[..],
+        deep.as_bytes(),
+        b"{\"a\":1} trailing",
+        b"\"zen\"",
+    ] {
+        let err = svc.receive(headers("ping", "d"), body).await.unwrap_err();
+        assert!(matches!(err, WebhookError::BadPayload(_)), "{err}");
+    }
 }
 
 async fn settle_of(event: &str, payload: Value, linked: Vec<ProjectId>) -> DeliverySettlement {
