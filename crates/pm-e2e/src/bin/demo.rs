@@ -400,6 +400,7 @@ impl<'a> Walkthrough<'a> {
         let full_name = self.approve_first_spec(&slug).await?;
         self.retried_repository_name().await?;
         self.push_tasks(&slug, &full_name).await?;
+        self.two_way(&slug, &full_name).await?;
         self.show_runs(&slug).await?;
         println!("\nDone: every step answered as expected.");
         Ok(())
@@ -671,9 +672,12 @@ impl<'a> Walkthrough<'a> {
                     text(&issue["title"])
                 );
             }
-            let again = self
-                .call(Method::POST, &push_path, Some(&json!({})), 200)
-                .await?;
+            println!("  → POST {push_path} {{}}");
+            let again = self.api.post_and_wait(&push_path, &json!({})).await?;
+            if again.status != 200 {
+                println!("  ← {} {}", again.status, again.body);
+                bail!("push again: expected HTTP 200, got {}", again.status);
+            }
             Self::answer(
                 &again,
                 format!(
@@ -683,6 +687,117 @@ impl<'a> Walkthrough<'a> {
             );
         }
 
+        Ok(())
+    }
+
+    /// Two-way sync: an issue closed on GitHub closes its task at the next sync, and a
+    /// task retitled in pmhub retitles its issue with one PATCH.
+    async fn two_way(&mut self, slug: &str, full_name: &str) -> anyhow::Result<()> {
+        self.heading(&format!(
+            "Two-way sync: close {full_name}#1 on GitHub, retitle the task of #2 in pmhub"
+        ));
+        let settings_path = format!("/api/v1/projects/{slug}/github/settings");
+        let settings = self.call(Method::GET, &settings_path, None, 200).await?;
+        Self::answer(
+            &settings,
+            format!(
+                "direction {}, conflict_policy {}",
+                text(&settings.body["direction"]),
+                text(&settings.body["conflict_policy"])
+            ),
+        );
+        self.control(
+            Method::POST,
+            &format!("/_fake/repos/{full_name}/issues/1/close"),
+            Some(&json!({ "reason": "completed" })),
+        )
+        .await?;
+        let sync_path = format!("/api/v1/projects/{slug}/github/sync");
+        let synced = self.call_waiting(&sync_path, &json!({})).await?;
+        Self::answer(
+            &synced,
+            format!(
+                "updated {}, unchanged {}, conflicts {} (the same merge a webhook runs)",
+                synced.body["updated"], synced.body["unchanged"], synced.body["conflicts"]
+            ),
+        );
+        let tasks = self
+            .call(
+                Method::GET,
+                &format!("/api/v1/projects/{slug}/tasks?limit=100&source=manual"),
+                None,
+                200,
+            )
+            .await?;
+        let linked_to = |n: u64| {
+            items(&tasks.body).iter().find(|t| {
+                t["external_links"][0]["reference"] == format!("{full_name}#{n}").as_str()
+            })
+        };
+        let (Some(first), Some(second)) = (linked_to(1), linked_to(2)) else {
+            bail!("the pushed tasks are not linked to {full_name}#1 and #2");
+        };
+        println!(
+            "     task #{} is now {} (its issue was closed as completed)",
+            first["number"],
+            text(&first["status"])
+        );
+        if first["status"] != "done" {
+            bail!("the task of the closed issue is {}", first["status"]);
+        }
+        let number = second["number"].as_u64().unwrap_or_default();
+        let retitled = "Review the new pricing page (with numbers)";
+        self.call(
+            Method::PATCH,
+            &format!("/api/v1/projects/{slug}/tasks/{number}"),
+            Some(&json!({ "title": retitled })),
+            200,
+        )
+        .await?;
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let issues = self
+                .fake
+                .send(
+                    Method::GET,
+                    &format!("/_fake/repos/{full_name}/issues"),
+                    None,
+                )
+                .await?;
+            let on_github = items_of(&issues.body)
+                .iter()
+                .any(|i| i["number"] == 2 && i["title"] == retitled);
+            if on_github {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("{full_name}#2 was not retitled within 10 s");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let patches = self.control(Method::GET, "/_fake/patches", None).await?;
+        println!(
+            "     on GitHub: {full_name}#2 {retitled:?} ({} PATCH in all: one per edit)",
+            patches.body["total"]
+        );
+        let events = self
+            .call(
+                Method::GET,
+                &format!("/api/v1/projects/{slug}/tasks/{number}/sync-events"),
+                None,
+                200,
+            )
+            .await?;
+        for event in items(&events.body).iter().take(3) {
+            println!(
+                "     journal: {} {} {} {} → {}",
+                text(&event["kind"]),
+                event["direction"].as_str().unwrap_or(""),
+                event["field"].as_str().unwrap_or(""),
+                event["from_value"],
+                event["to_value"]
+            );
+        }
         Ok(())
     }
 
@@ -837,6 +952,11 @@ fn items(body: &Value) -> &[Value] {
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default()
+}
+
+/// A JSON array's items (the fake's control API answers bare arrays).
+fn items_of(body: &Value) -> &[Value] {
+    body.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
 fn text(value: &Value) -> &str {
