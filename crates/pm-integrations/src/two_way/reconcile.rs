@@ -15,9 +15,13 @@ use crate::tokens::TokenSource;
 use crate::two_way::jobs::{add_merge_counts, payload_of};
 use crate::two_way::merger::{MergeScope, TwoWayMerger};
 use crate::two_way::{
-    MergePayload, MergeStore, RECONCILE_JOB, SyncSettingsStore, TwoWayProject, reconcile_key,
+    IssueFields, LinkState, LinkedIssue, MergePayload, MergeStore, RECONCILE_JOB,
+    SyncSettingsStore, TwoWayProject, reconcile_key,
 };
-use crate::{GithubApi, IssueImport, IssuePage, IssuePageRequest, SyncKind, SyncStatus, SyncStore};
+use crate::{
+    GithubApi, GithubIssue, IssueImport, IssuePage, IssuePageRequest, SyncKind, SyncStatus,
+    SyncStore,
+};
 use async_trait::async_trait;
 use pm_jobs::{Job, JobContext, JobHandler, JobOutcome, JobQueue, NewJob, StopReason};
 use pm_kernel::{ProjectId, Result, SyncRunId, Timestamp, WorkspaceId};
@@ -156,7 +160,7 @@ impl ReconcileJobHandler {
             since,
         };
         let page = self.github.list_issues(&token, &first).await?;
-        if page.not_modified {
+        if page.not_modified || self.idle(project_id, &page, watermark).await? {
             return Ok(Reconciled::NotModified);
         }
         let run_id = self
@@ -217,6 +221,38 @@ impl ReconcileJobHandler {
         }
         self.finish(&project, run_id, &outcome, ctx).await?;
         outcome.map(|stopped| Reconciled::Ran { run_id, stopped })
+    }
+
+    /// A first page that leaves nothing to do although GitHub answered it `200` (the
+    /// ETag cache is per process: after a restart or an eviction an idle repository's
+    /// page comes back whole): the only page, nothing in it newer than the watermark,
+    /// and every issue linked, active, where its link says, and equal on both sides
+    /// to its snapshot. Then the reconcile writes nothing, as after a `304` (and the
+    /// page's ETag is now cached for the next one).
+    async fn idle(
+        &self,
+        project_id: ProjectId,
+        page: &IssuePage,
+        watermark: Option<Timestamp>,
+    ) -> Result<bool> {
+        let Some(watermark) = watermark else {
+            return Ok(false);
+        };
+        let newer = |issue: &GithubIssue| issue.updated_at.is_none_or(|u| u > watermark);
+        if page.next.is_some() || page.issues.iter().any(newer) {
+            return Ok(false);
+        }
+        if page.issues.is_empty() {
+            return Ok(true);
+        }
+        let ids: Vec<i64> = page.issues.iter().map(|i| i.id).collect();
+        let linked = self.store.linked_issues(project_id, &ids).await?;
+        Ok(page.issues.iter().all(|issue| {
+            linked
+                .iter()
+                .find(|l| l.github_issue_id == issue.id)
+                .is_some_and(|l| in_step(l, issue))
+        }))
     }
 
     /// Merges and imports page after page; true when it stopped at a safe point.
@@ -340,6 +376,22 @@ impl JobHandler for ReconcileTickHandler {
             Err(err) => JobOutcome::from_error(&err, pm_kernel::now()),
         }
     }
+}
+
+/// The link is active, names the issue where GitHub has it, and the task, the
+/// issue and the snapshot hold the same fields: a merge would do nothing.
+fn in_step(linked: &LinkedIssue, issue: &GithubIssue) -> bool {
+    let same_place = linked.issue_number == issue.number
+        && issue
+            .repo_full_name
+            .as_deref()
+            .is_none_or(|r| r.eq_ignore_ascii_case(&linked.repo_full_name));
+    linked.state == LinkState::Active
+        && same_place
+        && linked.snapshot.as_ref().is_some_and(|snapshot| {
+            *snapshot == IssueFields::of_issue(issue)
+                && *snapshot == IssueFields::of_task(&linked.task)
+        })
 }
 
 #[cfg(test)]

@@ -480,3 +480,58 @@ fn a_reconcile_job_names_its_project() {
     assert_eq!(payload.project_id, p.into_uuid());
     assert_eq!(payload.workspace_id, ws.into_uuid());
 }
+
+/// After a restart the ETag cache is cold: GitHub answers an idle repository's first
+/// page `200`. A page whose issues are all in step with their tasks and snapshots,
+/// none newer than the watermark, writes nothing, as a `304` would.
+#[tokio::test]
+async fn a_cold_cache_page_of_issues_in_step_writes_nothing() {
+    let w = datetime!(2026-12-01 10:00:00 UTC);
+    let mut f = Fixture::new(Some(w));
+    let s = fields("Title");
+    let pid = ProjectId::new();
+    let (l1, l2) = (linked(pid, 1, &s, &s), linked(pid, 2, &s, &s));
+    let listed = page(
+        vec![issue(1, &s, w), issue(2, &s, w - RECONCILE_OVERLAP)],
+        None,
+    );
+    f.github
+        .expect_list_issues()
+        .times(1)
+        .return_once(move |_, _| Ok(listed));
+    f.store
+        .expect_linked_issues()
+        .times(1)
+        .returning(move |_, _| Ok(vec![l1.clone(), l2.clone()]));
+    f.runs.expect_start_run().never();
+    f.runs.expect_import_page().never();
+    f.store.expect_apply().never();
+    f.store.expect_set_reconcile_watermark().never();
+    f.store.expect_add_counts().never();
+    assert_eq!(f.run(pacer(0)).await.unwrap(), Reconciled::NotModified);
+}
+
+/// A page with anything to do runs: here an issue no task is linked to yet.
+#[tokio::test]
+async fn a_cold_cache_page_with_a_new_issue_opens_a_run() {
+    let w = datetime!(2026-12-01 10:00:00 UTC);
+    let mut f = Fixture::new(Some(w));
+    let s = fields("Title");
+    let pid = ProjectId::new();
+    let l1 = linked(pid, 1, &s, &s);
+    let listed = page(vec![issue(1, &s, w), issue(2, &s, w)], None);
+    f.github
+        .expect_list_issues()
+        .times(1)
+        .return_once(move |_, _| Ok(listed));
+    f.store
+        .expect_linked_issues()
+        .times(1)
+        .returning(move |_, _| Ok(vec![l1.clone()]));
+    // The run is asked for (and refused here, which ends the test there).
+    f.runs
+        .expect_start_run()
+        .times(1)
+        .returning(|_, _, _| Err(pm_kernel::Error::internal("stop here")));
+    assert!(f.run(pacer(0)).await.is_err());
+}
