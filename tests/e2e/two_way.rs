@@ -7,6 +7,7 @@
 
 use crate::fleet::{Fleet, Server, connect_and_project, sync_path};
 use crate::support::REPO;
+use pm_e2e::api::Reply;
 use pm_github_fake::{DeliveryFaults, IssueEdit, IssueState, ReorderMode, StateReason};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -135,6 +136,37 @@ async fn issues_until(
     }
 }
 
+/// Changes the project's sync settings (as its admin); the settings as answered.
+async fn change_settings(server: &Server, slug: &str, patch: Value) -> Reply {
+    let changed = server
+        .api
+        .send_with(
+            Method::PATCH,
+            &format!("/api/v1/projects/{slug}/github/settings"),
+            Some(&patch),
+            &[],
+        )
+        .await
+        .expect("settings");
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    changed
+}
+
+/// Retitles issue `number` on GitHub (the fake sends its `edited` delivery).
+fn retitle_on_github(fleet: &Fleet, number: u64, title: impl Into<String>) {
+    fleet
+        .fake
+        .edit_issue(
+            REPO,
+            number,
+            IssueEdit {
+                title: Some(title.into()),
+                ..IssueEdit::default()
+            },
+        )
+        .expect("edit");
+}
+
 fn issue(fleet: &Fleet, number: u64) -> pm_github_fake::Issue {
     fleet
         .fake
@@ -218,17 +250,7 @@ async fn github_changes_reach_their_tasks_close_cancel_reopen_retitle_relabel() 
         drop_all: Some(true),
         ..DeliveryFaults::default()
     });
-    fleet
-        .fake
-        .edit_issue(
-            REPO,
-            4,
-            IssueEdit {
-                title: Some("Changed while no delivery arrives".into()),
-                ..IssueEdit::default()
-            },
-        )
-        .expect("edit");
+    retitle_on_github(&fleet, 4, "Changed while no delivery arrives");
     let synced = sync_and_wait(&server, &slug).await;
     assert_eq!(synced["created"], 0, "{synced}");
     assert_eq!(synced["updated"], 1, "{synced}");
@@ -338,17 +360,7 @@ async fn a_hundred_deliveries_out_of_order_and_twice_each_leave_every_task_equal
                 .close_issue(REPO, number, StateReason::Completed)
                 .expect("close");
         } else {
-            fleet
-                .fake
-                .edit_issue(
-                    REPO,
-                    number,
-                    IssueEdit {
-                        title: Some(format!("Changed {number}")),
-                        ..IssueEdit::default()
-                    },
-                )
-                .expect("edit");
+            retitle_on_github(&fleet, number, format!("Changed {number}"));
         }
     }
     assert!(
@@ -391,17 +403,7 @@ async fn fifty_changes_whose_deliveries_were_dropped_are_repaired_by_the_reconci
         ..DeliveryFaults::default()
     });
     for number in 1..=50u64 {
-        fleet
-            .fake
-            .edit_issue(
-                REPO,
-                number,
-                IssueEdit {
-                    title: Some(format!("Missed {number}")),
-                    ..IssueEdit::default()
-                },
-            )
-            .expect("edit");
+        retitle_on_github(&fleet, number, format!("Missed {number}"));
     }
     let started = Instant::now();
     loop {
@@ -453,17 +455,8 @@ async fn both_sides_retitling_one_task_is_decided_by_the_policy_and_listed_with_
     assert_eq!(task(&server, &slug, 1).await["title"], "pmhub's title 1");
 
     // github_wins: the task gets GitHub's title and nothing is sent.
-    let changed = server
-        .api
-        .send_with(
-            Method::PATCH,
-            &format!("/api/v1/projects/{slug}/github/settings"),
-            Some(&json!({ "conflict_policy": "github_wins" })),
-            &[],
-        )
-        .await
-        .expect("settings");
-    assert_eq!(changed.status, 200, "{}", changed.body);
+    let changed =
+        change_settings(&server, &slug, json!({ "conflict_policy": "github_wins" })).await;
     assert_eq!(changed.body["conflict_policy"], "github_wins");
     fleet
         .fake
@@ -502,17 +495,7 @@ async fn both_sides_retitling_one_task_is_decided_by_the_policy_and_listed_with_
 #[tokio::test(flavor = "multi_thread")]
 async fn an_import_only_project_behaves_as_the_seeds_import() {
     let (fleet, server, slug) = linked(4, 3600).await;
-    let changed = server
-        .api
-        .send_with(
-            Method::PATCH,
-            &format!("/api/v1/projects/{slug}/github/settings"),
-            Some(&json!({ "direction": "import_only" })),
-            &[],
-        )
-        .await
-        .expect("settings");
-    assert_eq!(changed.status, 200, "{}", changed.body);
+    change_settings(&server, &slug, json!({ "direction": "import_only" })).await;
 
     fleet
         .fake
@@ -540,17 +523,7 @@ async fn an_import_only_project_behaves_as_the_seeds_import() {
 #[tokio::test(flavor = "multi_thread")]
 async fn new_tasks_are_pushed_when_asked_and_a_deleted_task_leaves_its_issue() {
     let (fleet, server, slug) = linked(2, 3600).await;
-    let changed = server
-        .api
-        .send_with(
-            Method::PATCH,
-            &format!("/api/v1/projects/{slug}/github/settings"),
-            Some(&json!({ "push_new_tasks": true })),
-            &[],
-        )
-        .await
-        .expect("settings");
-    assert_eq!(changed.status, 200, "{}", changed.body);
+    let changed = change_settings(&server, &slug, json!({ "push_new_tasks": true })).await;
     assert_eq!(changed.body["push_new_tasks"], true);
 
     let created = server
