@@ -153,6 +153,31 @@ fn kinds(events: &[NewSyncEvent]) -> Vec<SyncEventKind> {
     events.iter().map(|e| e.kind).collect()
 }
 
+/// A store whose `linked_issue` answers `link`.
+fn store_linking(link: LinkedIssue) -> MockMergeStore {
+    let mut store = MockMergeStore::new();
+    store
+        .expect_linked_issue()
+        .returning(move |_, _| Ok(Some(link.clone())));
+    store
+}
+
+/// Merges the dirty issue of project `p` a delivery or edit of `cause` marked, with
+/// no pacing expected.
+async fn merge_dirty(
+    gh: MockGithubApi,
+    store: MockMergeStore,
+    p: ProjectId,
+    policy: ConflictPolicy,
+    cause: &str,
+) -> Merged {
+    let token = token();
+    merger(gh, store, pacer(0))
+        .merge_dirty(scope(&token, p, policy), &dirty(cause))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_pmhub_edit_sends_exactly_one_patch_and_stores_githubs_answer() {
     let p = ProjectId::new();
@@ -268,21 +293,10 @@ async fn a_task_edit_that_finds_both_sides_equal_writes_nothing() {
     let s = snapshot();
     let link = linked(p, &s, Some(s.clone()));
     let gh = github(IssueRead::NotModified, s.clone(), 0);
-    let mut store = MockMergeStore::new();
-    store
-        .expect_linked_issue()
-        .returning(move |_, _| Ok(Some(link.clone())));
+    let mut store = store_linking(link);
     store.expect_apply().never();
     store.expect_record_events().never();
-    let m = merger(gh, store, pacer(0));
-    let token = token();
-    let merged = m
-        .merge_dirty(
-            scope(&token, p, ConflictPolicy::PmhubWins),
-            &dirty("task.edited"),
-        )
-        .await
-        .unwrap();
+    let merged = merge_dirty(gh, store, p, ConflictPolicy::PmhubWins, "task.edited").await;
     assert_eq!(merged, Merged::Unchanged);
 }
 
@@ -295,10 +309,7 @@ async fn a_github_change_is_applied_to_the_task_without_a_patch() {
     g.labels.insert("wontfix".into());
     let link = linked(p, &s, Some(s.clone()));
     let gh = github(found(&g), g.clone(), 0);
-    let mut store = MockMergeStore::new();
-    store
-        .expect_linked_issue()
-        .returning(move |_, _| Ok(Some(link.clone())));
+    let mut store = store_linking(link);
     let expected = g.clone();
     store
         .expect_apply()
@@ -314,15 +325,7 @@ async fn a_github_change_is_applied_to_the_task_without_a_patch() {
         })
         .times(1)
         .returning(|_| Ok(Applied::Done));
-    let m = merger(gh, store, pacer(0));
-    let token = token();
-    let merged = m
-        .merge_dirty(
-            scope(&token, p, ConflictPolicy::PmhubWins),
-            &dirty("issues.closed"),
-        )
-        .await
-        .unwrap();
+    let merged = merge_dirty(gh, store, p, ConflictPolicy::PmhubWins, "issues.closed").await;
     assert_eq!(merged, Merged::Updated { conflicts: 0 });
 }
 
@@ -442,10 +445,7 @@ async fn a_deleted_issue_keeps_the_task_and_marks_the_link() {
     let s = snapshot();
     let link = linked(p, &s, Some(s.clone()));
     let gh = github(IssueRead::Deleted, s.clone(), 0);
-    let mut store = MockMergeStore::new();
-    store
-        .expect_linked_issue()
-        .returning(move |_, _| Ok(Some(link.clone())));
+    let mut store = store_linking(link);
     store
         .expect_apply()
         .withf(|a| {
@@ -456,15 +456,7 @@ async fn a_deleted_issue_keeps_the_task_and_marks_the_link() {
         })
         .times(1)
         .returning(|_| Ok(Applied::Done));
-    let m = merger(gh, store, pacer(0));
-    let token = token();
-    let merged = m
-        .merge_dirty(
-            scope(&token, p, ConflictPolicy::PmhubWins),
-            &dirty("issues.deleted"),
-        )
-        .await
-        .unwrap();
+    let merged = merge_dirty(gh, store, p, ConflictPolicy::PmhubWins, "issues.deleted").await;
     assert_eq!(merged, Merged::LinkDeleted);
 }
 
@@ -487,10 +479,7 @@ async fn an_issue_transferred_out_marks_the_link_and_is_not_merged() {
         s.clone(),
         0,
     );
-    let mut store = MockMergeStore::new();
-    store
-        .expect_linked_issue()
-        .returning(move |_, _| Ok(Some(link.clone())));
+    let mut store = store_linking(link);
     store
         .expect_apply()
         .withf(|a| {
@@ -500,15 +489,14 @@ async fn an_issue_transferred_out_marks_the_link_and_is_not_merged() {
         })
         .times(1)
         .returning(|_| Ok(Applied::Done));
-    let m = merger(gh, store, pacer(0));
-    let token = token();
-    let merged = m
-        .merge_dirty(
-            scope(&token, p, ConflictPolicy::PmhubWins),
-            &dirty("issues.transferred"),
-        )
-        .await
-        .unwrap();
+    let merged = merge_dirty(
+        gh,
+        store,
+        p,
+        ConflictPolicy::PmhubWins,
+        "issues.transferred",
+    )
+    .await;
     assert_eq!(merged, Merged::LinkTransferred);
 }
 
@@ -529,10 +517,7 @@ async fn the_same_issue_under_a_new_repository_name_is_a_rename_and_is_followed(
         s.clone(),
         0,
     );
-    let mut store = MockMergeStore::new();
-    store
-        .expect_linked_issue()
-        .returning(move |_, _| Ok(Some(link.clone())));
+    let mut store = store_linking(link);
     store
         .expect_apply()
         .withf(move |a| {
@@ -580,10 +565,7 @@ async fn an_issue_transferred_into_the_projects_repository_is_followed_and_merge
         gh.expect_update_issue().never();
         gh
     };
-    let mut store = MockMergeStore::new();
-    store
-        .expect_linked_issue()
-        .returning(move |_, _| Ok(Some(link.clone())));
+    let mut store = store_linking(link);
     store
         .expect_apply()
         .withf(|a| {
@@ -598,15 +580,14 @@ async fn an_issue_transferred_into_the_projects_repository_is_followed_and_merge
         })
         .times(1)
         .returning(|_| Ok(Applied::Done));
-    let m = merger(gh, store, pacer(0));
-    let token = token();
-    let merged = m
-        .merge_dirty(
-            scope(&token, p, ConflictPolicy::PmhubWins),
-            &dirty("issues.transferred"),
-        )
-        .await
-        .unwrap();
+    let merged = merge_dirty(
+        gh,
+        store,
+        p,
+        ConflictPolicy::PmhubWins,
+        "issues.transferred",
+    )
+    .await;
     assert_eq!(merged, Merged::Updated { conflicts: 0 });
 }
 
@@ -616,10 +597,7 @@ async fn an_invisible_issue_is_skipped_with_its_reason() {
     let s = snapshot();
     let link = linked(p, &s, Some(s.clone()));
     let gh = github(IssueRead::Missing, s.clone(), 0);
-    let mut store = MockMergeStore::new();
-    store
-        .expect_linked_issue()
-        .returning(move |_, _| Ok(Some(link.clone())));
+    let mut store = store_linking(link);
     store.expect_apply().never();
     store
         .expect_record_events()
@@ -629,15 +607,7 @@ async fn an_invisible_issue_is_skipped_with_its_reason() {
         })
         .times(1)
         .returning(|_, _| Ok(()));
-    let m = merger(gh, store, pacer(0));
-    let token = token();
-    let merged = m
-        .merge_dirty(
-            scope(&token, p, ConflictPolicy::PmhubWins),
-            &dirty("issues.edited"),
-        )
-        .await
-        .unwrap();
+    let merged = merge_dirty(gh, store, p, ConflictPolicy::PmhubWins, "issues.edited").await;
     assert_eq!(merged, Merged::Skipped);
 }
 
@@ -681,10 +651,7 @@ async fn a_rate_limit_stops_the_job_and_other_failures_are_recorded() {
             message: "no push access".into(),
         })
     });
-    let mut store = MockMergeStore::new();
-    store
-        .expect_linked_issue()
-        .returning(move |_, _| Ok(Some(link.clone())));
+    let mut store = store_linking(link);
     store.expect_apply().never();
     store
         .expect_record_events()
@@ -809,10 +776,7 @@ async fn a_link_made_before_two_way_sync_takes_githubs_values() {
     let mut link = linked(p, &t, None);
     link.etag = None;
     let gh = github(found(&s), s.clone(), 0);
-    let mut store = MockMergeStore::new();
-    store
-        .expect_linked_issue()
-        .returning(move |_, _| Ok(Some(link.clone())));
+    let mut store = store_linking(link);
     let expected = s.clone();
     store
         .expect_apply()
@@ -823,14 +787,6 @@ async fn a_link_made_before_two_way_sync_takes_githubs_values() {
         })
         .times(1)
         .returning(|_| Ok(Applied::Done));
-    let m = merger(gh, store, pacer(0));
-    let token = token();
-    let merged = m
-        .merge_dirty(
-            scope(&token, p, ConflictPolicy::PmhubWins),
-            &dirty("issues.edited"),
-        )
-        .await
-        .unwrap();
+    let merged = merge_dirty(gh, store, p, ConflictPolicy::PmhubWins, "issues.edited").await;
     assert_eq!(merged, Merged::Updated { conflicts: 0 });
 }
